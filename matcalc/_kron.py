@@ -1,0 +1,61 @@
+"""The course's chapter-3 view: ``vec``, ``unvec`` and explicit Jacobian matrices.
+
+``vec`` stacks columns (column-major), so ``vec(A X B) = (Bᵀ ⊗ A) vec(X)`` and the Jacobian of
+``A ↦ A²`` is ``I ⊗ A + Aᵀ ⊗ I``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from ._rules import _T
+
+
+def vec(a):
+    """Column-major vectorization of the last two axes: ``(..., m, n) → (..., m·n)``.
+
+    Linear, so its derivative is itself: ``d vec(A) = vec(dA)``.
+    """
+    a = jnp.asarray(a)
+    if a.ndim < 2:
+        raise ValueError(f"vec: input must have at least 2 dimensions, got shape {a.shape}")
+    return _T(a).reshape(*a.shape[:-2], a.shape[-1] * a.shape[-2])
+
+
+def unvec(v, shape):
+    """Inverse of ``vec``: ``(..., m·n) → (..., m, n)`` for ``shape = (m, n)``."""
+    v = jnp.asarray(v)
+    m, n = shape
+    if v.ndim < 1 or v.shape[-1] != m * n:
+        raise ValueError(f"unvec: last axis must have length {m * n} for shape {shape}, got {v.shape}")
+    return _T(v.reshape(*v.shape[:-1], n, m))
+
+
+def jacobian_matrix(f: Callable, a) -> jax.Array:
+    """The explicit Jacobian of a matrix function in the ``vec`` convention.
+
+    For ``f: (m, n) → (p, q)`` returns ``J`` of shape ``(p·q, m·n)`` with
+    ``vec(df) = J vec(dA)``; e.g. ``f(A) = A @ A`` gives ``I ⊗ A + Aᵀ ⊗ I`` (course notes, ch. 3).
+    Built column by column with forward mode (``jax.jacfwd``), so it uses ``f``'s JVP rule.
+    Complex ``f`` must be holomorphic (the Jacobian is then complex).
+    """
+    a = jnp.asarray(a)
+    if a.ndim != 2:
+        raise ValueError(f"jacobian_matrix: a must be a single matrix, got shape {a.shape}")
+    shape = a.shape
+
+    def flat(v):
+        out = jnp.asarray(f(unvec(v, shape)))
+        if out.ndim == 0:
+            return out[None]
+        if out.ndim == 1:
+            return out
+        if out.ndim != 2:
+            raise ValueError(f"jacobian_matrix: f must return a scalar, vector or matrix, got {out.shape}")
+        return vec(out)
+
+    holomorphic = jnp.iscomplexobj(a)
+    return jax.jacfwd(flat, holomorphic=holomorphic)(vec(a))
