@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -56,7 +57,7 @@ def _lu_sign_logabs(lu, piv):
     """sign(det A) and log|det A| from ``P A = L U`` (``piv``: LAPACK row-swap pivots)."""
     d = diag(lu)
     n = piv.shape[-1]
-    swaps = jnp.count_nonzero(piv != jnp.arange(n, dtype=piv.dtype), axis=-1)
+    swaps = jnp.count_nonzero(piv != jnp.broadcast_to(jnp.arange(n, dtype=piv.dtype), piv.shape), axis=-1)
     perm_sign = jnp.where(swaps % 2 == 1, -1.0, 1.0).astype(lu.dtype)
     absd = jnp.abs(d)
     safe = jnp.where(absd == 0, 1.0, absd)
@@ -182,7 +183,7 @@ def _leave_one_out_products(s):
     p1 = jnp.exp(total - ls)
     p2 = jnp.exp(total[..., None] - ls[..., :, None] - ls[..., None, :])
     n = s.shape[-1]
-    p2 = jnp.where(jnp.eye(n, dtype=bool), 0.0, p2)
+    p2 = jnp.where(jnp.broadcast_to(jnp.eye(n, dtype=bool), p2.shape), 0.0, p2)
     return p1, p2
 
 
@@ -236,7 +237,7 @@ def _adjugate_jvp(primals, tangents):
         # adj = det(A) A⁻¹ ⇒ d adj = tr(adj dA) A⁻¹ − A⁻¹ dA adj
         a_safe = jnp.where(_near_singular(_lu(a)[0])[..., None, None], eye_like(a), a)
         lu_s, piv_s, perm_s = _lu(a_safe)
-        x = _lu_solve(lu_s, perm_s, jnp.broadcast_to(eye_like(a), a.shape))
+        x = _lu_solve(lu_s, perm_s, eye_like(a))
         sign, logabs = _lu_sign_logabs(lu_s, piv_s)
         det = sign * jnp.exp(logabs).astype(a.dtype)
         adj = det[..., None, None] * x
@@ -305,16 +306,11 @@ def _slogdet_jvp(primals, tangents):
     return (sign, logabs), (dsign, dlogabs)
 
 
-class SlogdetResult(tuple):
-    """``(sign, logabsdet)`` with attribute access, like ``jnp.linalg.slogdet``'s result."""
+class SlogdetResult(NamedTuple):
+    """``(sign, logabsdet)``, like ``jnp.linalg.slogdet``'s result."""
 
-    __slots__ = ()
-
-    def __new__(cls, sign, logabsdet):
-        return super().__new__(cls, (sign, logabsdet))
-
-    sign = property(operator.itemgetter(0))
-    logabsdet = property(operator.itemgetter(1))
+    sign: jax.Array
+    logabsdet: jax.Array
 
 
 def slogdet(a, *, method=None):
@@ -350,7 +346,7 @@ def _logdet_pos_jvp(primals, tangents):
     chol = jnp.linalg.cholesky(a)
     y = 2 * jnp.sum(jnp.log(jnp.real(diag(chol))), axis=-1)
     # d log det A = tr(A⁻¹ dA) = Re Σ (A⁻¹)ᵀ ∘ dA for Hermitian A, A⁻¹ from the forward Cholesky.
-    eye = jnp.broadcast_to(eye_like(a), a.shape)
+    eye = eye_like(a)
     z = lax.linalg.triangular_solve(chol, eye, left_side=True, lower=True)
     a_inv = mm(_H(z), z)
     return y, jnp.real(jnp.sum(_T(a_inv) * da, axis=(-2, -1)))
@@ -567,7 +563,7 @@ def matrix_power(a, n: int):
     except TypeError as e:
         raise TypeError(f"matrix_power: n must be an integer, got {n!r}") from e
     if n == 0:
-        return jnp.broadcast_to(eye_like(a), a.shape)
+        return eye_like(a)
     if n < 0:
         return _matrix_power(_inv(a), -n) if n != -1 else _inv(a)
     if n == 1:
@@ -591,7 +587,7 @@ def _tied_weights(values, pick_max: bool):
     target = jnp.max(values, axis=-1, keepdims=True) if pick_max else jnp.min(values, axis=-1, keepdims=True)
     n = values.shape[-1]
     tol = n * jnp.finfo(values.dtype).eps * jnp.max(jnp.abs(values), axis=-1, keepdims=True)
-    hit = jnp.abs(values - target) <= tol
+    hit = (jnp.abs(values - target) <= tol).astype(values.dtype)
     return hit / jnp.sum(hit, axis=-1, keepdims=True)
 
 
@@ -632,6 +628,7 @@ def _matrix_norm_jvp(ord, primals, tangents):
         y = s[..., -1]
     else:
         raise ValueError(f"norm: invalid matrix norm order {ord!r}")
+    weights = weights * (s[..., :1] > 0).astype(s.dtype)  # subgradient 0 at A = 0
     # dσ_i = Re(u_iᴴ dA v_i); tied σ's get averaged weights, so Σ w_i u_i v_iᴴ does not depend on
     # the basis inside a repeated singular value.
     return y, svd_weights_jvp(u, vh, weights, da)

@@ -55,8 +55,8 @@ def diag(x):
 
 
 def eye_like(a):
-    """Identity matrix of the trailing shape and dtype of ``a``."""
-    return jnp.eye(a.shape[-1], dtype=a.dtype)
+    """Identity matrices shaped and typed like the square (batch of) matrices ``a``."""
+    return jnp.broadcast_to(jnp.eye(a.shape[-1], dtype=a.dtype), (*a.shape[:-2], a.shape[-1], a.shape[-1]))
 
 
 def default_float():

@@ -266,30 +266,29 @@ def check_rule(
     ct_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))(*primals)
     _check_close("jit", "jit(vjp) vs vjp", ct_jit, ct, jit_rtol)
 
-    # --- vmap against a loop
+    # --- vmap against a loop (the loop uses the jitted maps, already checked against eager)
+    jvp_jit = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])
+    vjp_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))
     if check_vmap:
         if vmap_args is None:
             batch = []
-            for s in (0.0, 1e-2, -1e-2):
+            for step in (0.0, 1e-2, -1e-2):
                 t = tangent()
                 t_scale = max(float(np.max(np.abs(np.asarray(a)))) for a in t)
-                batch.append(tuple(p + s * max(1.0, x_scale) * a / t_scale for p, a in zip(primals, t, strict=True)))
+                batch.append(
+                    tuple(p + step * max(1.0, x_scale) * a / t_scale for p, a in zip(primals, t, strict=True))
+                )
         else:
             batch = [tuple(jnp.asarray(b[i]) for i in argnums) for b in vmap_args]
         stacked = tuple(jnp.stack(col) for col in zip(*batch, strict=True))
-        vm = jax.vmap(f)(*stacked)
-        loop = [f_jit(*b) for b in batch]
-        for k, b in enumerate(batch):
-            _check_close("vmap", f"vmap(fn)[{k}] vs fn", tuple(y[k] for y in vm), loop[k], jit_rtol)
+        maps = [("fn", f, f_jit), ("vjp", lambda *xs: jax.vjp(f, *xs)[1](w), vjp_jit)]
         if check_jvp:
-            vm_t = jax.vmap(lambda *xs: jax.jvp(f, xs, v)[1])(*stacked)
+            maps.append(("jvp", lambda *xs: jax.jvp(f, xs, v)[1], jvp_jit))
+        for label, g, g_jit in maps:
+            vm = jax.jit(jax.vmap(g))(*stacked)
             for k, b in enumerate(batch):
-                lt = jax.jvp(f, b, v)[1]
-                _check_close("vmap", f"vmap(jvp)[{k}] vs jvp", tuple(y[k] for y in vm_t), lt, jit_rtol)
-        vm_c = jax.vmap(lambda *xs: jax.vjp(f, *xs)[1](w))(*stacked)
-        for k, b in enumerate(batch):
-            lc = jax.vjp(f, *b)[1](w)
-            _check_close("vmap", f"vmap(vjp)[{k}] vs vjp", tuple(y[k] for y in vm_c), lc, jit_rtol)
+                _check_close("vmap", f"vmap({label})[{k}] vs {label}", tuple(y[k] for y in vm), g_jit(*b),
+                             jit_rtol)
 
     # --- second order
     if check_second_order:
@@ -297,9 +296,8 @@ def check_rule(
         u_scale = max(float(np.max(np.abs(np.asarray(t)))) for t in u)
         u = tuple(t / u_scale for t in u)
         if check_jvp:
-            g = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])
-            _, gu = jax.jvp(lambda *xs: jax.jvp(f, xs, v)[1], tuple(primals), u)
-            fd_gu, floor2 = fd(g, primals, u)
+            gu = jax.jit(lambda *xs: jax.jvp(lambda *ys: jax.jvp(f, ys, v)[1], xs, u)[1])(*primals)
+            fd_gu, floor2 = fd(jvp_jit, primals, u)
             if not _all_finite(gu):
                 _fail("finite", "jvp-of-jvp is not finite")
             _check_close("second_order", "jvp-of-jvp vs finite difference of the JVP", gu, fd_gu,
@@ -316,7 +314,7 @@ def check_rule(
         u2 = tangent()
         u2_scale = max(float(np.max(np.abs(np.asarray(t)))) for t in u2)
         u2 = tuple(t / u2_scale for t in u2)
-        hq = jax.grad(q, argnums=tuple(range(len(primals))))(*primals)
+        hq = jax.jit(jax.grad(q, argnums=tuple(range(len(primals)))))(*primals)
         if not _all_finite(hq):
             _fail("finite", "grad-of-grad is not finite")
         got = _pair(hq, u2)
