@@ -168,20 +168,20 @@ def solve(a, b):
 # adjugate and det
 
 
-def _safe_s(s):
-    return jnp.maximum(s, jnp.finfo(s.dtype).tiny)
-
-
 def _leave_one_out_products(s):
     """``P1_i = ∏_{k≠i} s_k`` and ``P2_ij = ∏_{k≠i,j} s_k`` (``P2_ii = 0``) for ``s ≥ 0``.
 
-    Computed in logs with ``s`` floored at the smallest normal number, so exact zeros give exact
-    (to within ``tiny``) zeros and no ``0/0``.
+    Computed in logs over the nonzero entries, with exact zeros wherever an excluded ``s_k`` is
+    zero (no ``0/0``, no ``log 0``).
     """
-    ls = jnp.log(_safe_s(s))
+    is_zero = s <= 0
+    ls = jnp.log(jnp.where(is_zero, 1, s))
     total = jnp.sum(ls, axis=-1, keepdims=True)
-    p1 = jnp.exp(total - ls)
-    p2 = jnp.exp(total[..., None] - ls[..., :, None] - ls[..., None, :])
+    zeros = jnp.sum(is_zero, axis=-1, keepdims=True)
+    z = is_zero.astype(zeros.dtype)
+    p1 = jnp.where(zeros - z > 0, 0, jnp.exp(total - ls))
+    zeros2 = zeros[..., None] - z[..., :, None] - z[..., None, :]
+    p2 = jnp.where(zeros2 > 0, 0, jnp.exp(total[..., None] - ls[..., :, None] - ls[..., None, :]))
     n = s.shape[-1]
     p2 = jnp.where(jnp.broadcast_to(jnp.eye(n, dtype=bool), p2.shape), 0.0, p2)
     return p1, p2
