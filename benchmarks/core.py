@@ -159,9 +159,15 @@ def _run(c, inputs, k: int) -> float:
     return time.perf_counter() - t0
 
 
-def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings) -> dict[str, float]:
-    """Median seconds per call of each compiled callable, sampled round-robin (ours, baseline,
-    alt, then reversed) so that machine drift hits all of them alike."""
+def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings,
+                     pair_with: str | None = None):
+    """Time compiled callables round-robin (ours, baseline, alt, then reversed) so that machine
+    drift hits all of them alike.
+
+    Returns ``(median, minimum, paired)``: the median and minimum seconds per call of each, and
+    for each other callable the median over rounds of ``t[pair_with] / t[other]`` measured in the
+    same round (the drift-cancelling ratio the tables report).
+    """
     number = {}
     for name, (c, inp) in calls.items():
         _run(c, inp, 1)  # warm-up (the first call after compile can be slower)
@@ -176,7 +182,15 @@ def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings) -> d
             samples[name].append(_run(c, inp, number[name]) / number[name])
         if r + 1 >= s.min_rounds and time.perf_counter() - start > s.budget_s:
             break
-    return {name: float(np.median(v)) for name, v in samples.items()}
+    med = {name: float(np.median(v)) for name, v in samples.items()}
+    mins = {name: float(np.min(v)) for name, v in samples.items()}
+    paired = {}
+    if pair_with in samples:
+        base = np.asarray(samples[pair_with])
+        for name, v in samples.items():
+            if name != pair_with:
+                paired[name] = float(np.median(base / np.asarray(v)))
+    return med, mins, paired
 
 
 def _temp_bytes(compiled) -> int | None:
@@ -343,6 +357,7 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
     inputs = {"fwd": (args_d,), "jvp": (args_d, v_d), "grad": (args_d, w_d)}
 
     compiled: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+    outs: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
     for name, (disp, f) in fns.items():
         info = row.impls.setdefault(name, {})
         info.update(name=disp, status="ok")
@@ -358,6 +373,8 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
                 if kind != "fwd" and not _all_finite(out):
                     info["status"] = "NaN"
                 compiled[kind][name] = c
+                if kind != "fwd":
+                    outs[kind][name] = out[1] if kind == "jvp" else out
             except Exception as e:  # noqa: BLE001
                 info[f"{kind}_error"] = _short(e)
                 st = classify_error(e)
@@ -369,7 +386,7 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
     # accuracy on an unbatched problem (first of the batch)
     if s.accuracy:
         try:
-            _accuracy(case, n, s, row, fns, args64, v64, w64, batch)
+            _accuracy(case, n, s, row, fns, args64, v64, w64, batch, outs)
         except Exception as e:  # noqa: BLE001
             row.reference = f"accuracy failed: {_short(e)}"
 
@@ -389,13 +406,16 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
         if not calls:
             continue
         try:
-            times = time_interleaved(calls, s)
+            med, mins, paired = time_interleaved(calls, s, pair_with="ours")
         except Exception as e:  # noqa: BLE001
             for name in calls:
                 row.impls[name][f"{kind}_error"] = _short(e)
             continue
-        for name, t in times.items():
-            row.impls[name][f"{kind}_s"] = t
+        for name in med:
+            row.impls[name][f"{kind}_s"] = med[name]
+            row.impls[name][f"{kind}_min_s"] = mins[name]
+            if name in paired:
+                row.impls[name][f"{kind}_paired_ratio"] = paired[name]
 
     _choose_comparator(case, row)
     return row
@@ -413,8 +433,10 @@ def _choose_comparator(case: BenchCase, row: Row) -> None:
     if comp is None or "fwd_s" not in ours:
         return
     other = impls[comp]
-    keys = dict(fwd="fwd_s", jvp="jvp_s", grad="grad_s", compile="compile_grad_s",
-                temp="temp_grad_bytes")
+    for kind in KINDS:  # time ratios: median of the per-round ratios (drift cancels)
+        pr = other.get(f"{kind}_paired_ratio")
+        row.ratios[kind] = pr
+    keys = dict(compile="compile_grad_s", temp="temp_grad_bytes")
     for label, key in keys.items():
         a, b = ours.get(key), other.get(key)
         if a is None or b is None:
@@ -431,7 +453,7 @@ def _first(tree, batch):
     return jax.tree.map(lambda x: np.asarray(x)[0], tree)
 
 
-def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch):
+def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch, outs):
     args1, v1, w1 = (_first(t, batch) for t in (args64, v64, w64))
     floor = float(case.extra.get("err_floor", 0.0))
     g_ref = d_ref = None
@@ -449,38 +471,38 @@ def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch):
 
     def evaluate(f, dtype):
         a, v, w = cast(args1, dtype), cast(v1, dtype), cast(w1, dtype)
-        jv = jax.jit(make_kind_fns(f, "jvp"))
-        gr = jax.jit(make_kind_fns(f, "grad"))
         out_t = None
         try:
-            out_t = jv(tuple(a), tuple(v))[1]
+            out_t = jax.jit(make_kind_fns(f, "jvp"))(tuple(a), tuple(v))[1]
         except Exception:  # noqa: BLE001 (reverse-only rules)
             pass
-        g = gr(tuple(a), w)
+        g = jax.jit(make_kind_fns(f, "grad"))(tuple(a), w)
         return (None if out_t is None else _flat(out_t)), _flat(g)
 
     if row.reference == "matcalc in float64":
         d_ref, g_ref = evaluate(case.ours, "float64")
     vflat, wflat = _flat(v1), _flat(w1)
-    for name, (_, f) in fns.items():
+    for name in fns:
         info = row.impls[name]
-        if info.get("status") in ("error", "no rule", "CPU-only") and "grad_error" in info:
+        if name not in outs["grad"] and name not in outs["jvp"]:
             continue
-        try:
-            d, g = evaluate(f, s.dtype)
-        except Exception as e:  # noqa: BLE001
-            info["acc_error"] = _short(e)
-            continue
-        nan = not (np.all(np.isfinite(g)) and (d is None or np.all(np.isfinite(d))))
+        # the derivatives computed at the timing inputs (first problem of a batch)
+        d = _flat(_first(outs["jvp"][name], batch)) if name in outs["jvp"] else None
+        g = _flat(_first(outs["grad"][name], batch)) if name in outs["grad"] else None
+        if g is None:
+            g_nan = False
+        else:
+            g_nan = not np.all(np.isfinite(g))
+        nan = g_nan or (d is not None and not np.all(np.isfinite(d)))
         info["acc_nan"] = bool(nan)
         errs = []
-        if g_ref is not None:
+        if g_ref is not None and g is not None:
             info["err_grad"] = _rel(g, g_ref, floor)
             errs.append(info["err_grad"])
         if d_ref is not None and d is not None:
             info["err_jvp"] = _rel(d, d_ref, floor)
             errs.append(info["err_jvp"])
-        if d_ref is not None and g_ref is None:
+        if d_ref is not None and g_ref is None and g is not None:
             # VJP through the transpose identity <Jᵀw, v> = <w, J v>
             scale = max(float(np.linalg.norm(wflat) * np.linalg.norm(d_ref)), floor, 1e-300)
             info["err_vjp"] = abs(_real_dot(g, vflat) - _real_dot(wflat, d_ref)) / scale
