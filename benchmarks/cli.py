@@ -93,6 +93,8 @@ def main(argv=None) -> int:
              else (QUICK_SIZES if args.quick else FULL_SIZES))
     settings = (core.Settings.quick_settings() if args.quick else core.Settings())
     settings.dtype = args.dtype
+    if args.sizes:  # explicit sizes: time every row (quick mode otherwise times only n >= 16)
+        settings.time_min_n = 0
     settings.devices = args.devices
     batch = args.batch
     if args.devices > 1 and batch is None:

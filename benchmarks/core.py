@@ -35,9 +35,11 @@ class Settings:
     budget_s: float = 3.0  # per (row, kind): stop adding rounds after this
     mp_dps: int = 50
     accuracy: bool = True
+    time_min_n: int = 0  # rows with n below this are accuracy-only (no timing, no fwd compile)
 
     @classmethod
     def quick_settings(cls, **kw) -> Settings:
+        kw.setdefault("time_min_n", 16)
         return cls(quick=True, min_sample_s=0.004, min_rounds=5, max_rounds=11, budget_s=0.4,
                    **kw)
 
@@ -129,7 +131,8 @@ def classify_error(e: BaseException) -> str:
     msg = f"{type(e).__name__}: {e}"
     low = msg.lower()
     if "differentiation rule for" in low or "derivatives of non-symmetric eigenvectors" in low \
-            or "reverse-mode differentiation does not work" in low:
+            or "reverse-mode differentiation does not work" in low \
+            or "can't apply forward-mode autodiff" in low or "custom_vjp" in low:
         return "no rule"
     if isinstance(e, NotImplementedError) and ("cpu" in low or "platform" in low):
         return "CPU-only"
@@ -286,6 +289,7 @@ class Row:
     degenerate: bool
     impls: dict[str, dict[str, Any]] = field(default_factory=dict)
     comparator: str | None = None
+    comparators: dict[str, str | None] = field(default_factory=dict)
     ratios: dict[str, float | None] = field(default_factory=dict)
     reference: str = ""
     note: str = ""
@@ -294,7 +298,8 @@ class Row:
     def to_json(self) -> dict[str, Any]:
         return dict(op=self.op, variant=self.variant, n=self.n, batch=self.batch,
                     dtype=self.dtype, degenerate=self.degenerate, impls=self.impls,
-                    comparator=self.comparator, ratios=self.ratios, reference=self.reference,
+                    comparator=self.comparator, comparators=self.comparators,
+                    ratios=self.ratios, reference=self.reference,
                     note=self.note, error=self.error)
 
 
@@ -358,11 +363,13 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
 
     compiled: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
     outs: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+    timed = n >= s.time_min_n
+    kinds = KINDS if timed else ("jvp", "grad")
     for name, (disp, f) in fns.items():
         info = row.impls.setdefault(name, {})
         info.update(name=disp, status="ok")
         fb = wrap(f)
-        for kind in KINDS:
+        for kind in kinds:
             try:
                 t0 = time.perf_counter()
                 c = jax.jit(make_kind_fns(fb, kind)).lower(*inputs[kind]).compile()
@@ -370,17 +377,16 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
                 info[f"temp_{kind}_bytes"] = _temp_bytes(c)
                 out = c(*inputs[kind])
                 jax.block_until_ready(out)
+                info[f"{kind}_status"] = "ok"
                 if kind != "fwd" and not _all_finite(out):
-                    info["status"] = "NaN"
+                    info[f"{kind}_status"] = "NaN"
                 compiled[kind][name] = c
                 if kind != "fwd":
                     outs[kind][name] = out[1] if kind == "jvp" else out
             except Exception as e:  # noqa: BLE001
                 info[f"{kind}_error"] = _short(e)
-                st = classify_error(e)
-                if kind == "fwd" or info["status"] == "ok":
-                    info["status"] = st
-                if kind == "fwd":
+                info[f"{kind}_status"] = classify_error(e)
+                if kind == "fwd" or (kind == "jvp" and "grad" not in kinds):
                     break
 
     # accuracy on an unbatched problem (first of the batch)
@@ -390,18 +396,36 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
         except Exception as e:  # noqa: BLE001
             row.reference = f"accuracy failed: {_short(e)}"
 
-    # statuses from accuracy
+    # statuses: the forward's failure, else the gradient's, else the accuracy verdict, else the
+    # JVP's (reverse-only rules such as ODE adjoints may legitimately lack a JVP)
     tol = 1e-6 if s.dtype == "float64" else 1e-2
-    for name, info in row.impls.items():
+    for info in row.impls.values():
         err = info.get("err")
-        if info.get("status") == "ok":
-            if info.get("acc_nan"):
-                info["status"] = "NaN"
-            elif err is not None and not (err <= tol):
-                info["status"] = "another subgradient" if nonsmooth else "wrong"
+        quality = "ok"
+        if info.get("acc_nan") or info.get("grad_status") == "NaN" \
+                or info.get("jvp_status") == "NaN":
+            quality = "NaN"
+        elif err is not None and not (err <= tol):
+            quality = "another subgradient" if nonsmooth else "wrong"
+        info["quality"] = quality
+        status = "ok"
+        for key in ("fwd_status", "grad_status", "quality", "jvp_status"):
+            st = info.get(key, "ok")
+            if st in ("ok", "NaN") and key.endswith("_status"):
+                continue
+            if st != "ok":
+                if key == "jvp_status":
+                    if case.extra.get("no_jvp_ok") and st == "no rule":
+                        continue
+                    st = f"{st} (JVP)"
+                status = st
+                break
+        if status == "ok" and quality == "NaN":
+            status = "NaN"
+        info["status"] = status
 
     # timing, interleaved across implementations
-    for kind in KINDS:
+    for kind in kinds if timed else ():
         calls = {name: (c, inputs[kind]) for name, c in compiled[kind].items()}
         if not calls:
             continue
@@ -422,23 +446,32 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
 
 
 def _choose_comparator(case: BenchCase, row: Row) -> None:
+    """Pick, per measurement, what matcalc is compared with: JAX's default when it works for that
+    measurement (forward: it runs; derivatives: they run and are finite and accurate), else the
+    named alternative. Time ratios are the paired (same-round) medians."""
     impls = row.impls
-    good = lambda nm: nm in impls and impls[nm].get("status") == "ok" and "grad_s" in impls[nm]
     order = ["alt", "baseline"] if case.extra.get("prefer_alt") else ["baseline", "alt"]
-    comp = next((nm for nm in order if good(nm)), None)
-    if comp is None:  # nothing healthy: compare with whatever ran, the table flags its status
-        comp = next((nm for nm in order if nm in impls and "fwd_s" in impls[nm]), None)
-    row.comparator = comp
+
+    def healthy(nm, kind):
+        info = impls.get(nm)
+        if not info or info.get(f"{kind}_status") != "ok":
+            return False
+        return kind == "fwd" or info.get("quality", "ok") in ("ok", "another subgradient")
+
     ours = impls.get("ours", {})
-    if comp is None or "fwd_s" not in ours:
-        return
-    other = impls[comp]
-    for kind in KINDS:  # time ratios: median of the per-round ratios (drift cancels)
-        pr = other.get(f"{kind}_paired_ratio")
-        row.ratios[kind] = pr
-    keys = dict(compile="compile_grad_s", temp="temp_grad_bytes")
-    for label, key in keys.items():
-        a, b = ours.get(key), other.get(key)
+    row.comparators = {}
+    for kind in KINDS:
+        comp = next((nm for nm in order if healthy(nm, kind)), None)
+        if comp is None:  # nothing healthy: compare with whatever ran; the table flags it
+            comp = next((nm for nm in order if f"{kind}_status" in impls.get(nm, {})
+                         and impls[nm][f"{kind}_status"] == "ok"), None)
+        row.comparators[kind] = comp
+        row.ratios[kind] = impls[comp].get(f"{kind}_paired_ratio") if comp else None
+    comp = row.comparators.get("grad") or row.comparators.get("fwd")
+    row.comparator = comp
+    for label, key in dict(compile="compile_grad_s", temp="temp_grad_bytes").items():
+        a = ours.get(key)
+        b = impls[comp].get(key) if comp else None
         if a is None or b is None:
             row.ratios[label] = None
         elif b == 0:

@@ -60,12 +60,23 @@ def status_text(info: dict[str, Any] | None) -> str:
     return st
 
 
-def _comparator_name(row: dict[str, Any]) -> str:
-    comp = row.get("comparator")
+def _impl_name(row, comp) -> str:
     if comp is None:
-        return "— (nothing to compare)"
+        return "—"
     name = row["impls"][comp].get("name", comp)
     return name if comp == "baseline" else f"alt: {name}"
+
+
+def _comparator_name(row: dict[str, Any]) -> str:
+    comps = row.get("comparators") or {}
+    fwd, grad = comps.get("fwd"), comps.get("grad") or row.get("comparator")
+    if fwd is None and grad is None:
+        return "— (nothing to compare)"
+    if fwd is None or fwd == grad or "fwd" not in comps:
+        return _impl_name(row, grad)
+    if grad is None:
+        return f"fwd: {_impl_name(row, fwd)}; derivatives: none"
+    return f"fwd: {_impl_name(row, fwd)}; derivatives: {_impl_name(row, grad)}"
 
 
 def _label(row) -> str:
@@ -87,7 +98,7 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         ours_ok = ours.get("status", "ok")
         cells = [fmt_ratio(rt.get(k)) for k in ("fwd", "jvp", "grad", "compile", "temp")]
         if ours_ok not in ("ok", "another subgradient"):
-            cells[0] = f"ours: {ours_ok}"
+            cells[0] = f"ours: {ours_ok}" + (f" ({fmt_err(ours)})" if ours_ok == "wrong" else "")
         body.append([r["op"], r["variant"] or "random", str(r["n"]), str(r["batch"] or "—"),
                      *cells, fmt_err(ours), fmt_err(im.get("baseline")),
                      status_text(im.get("baseline")) if "baseline" in im else "none in JAX",
@@ -130,6 +141,8 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
             line += (f"; derivative error ours {fmt_err(acc['impls'].get('ours'))}, "
                      f"JAX {fmt_err(acc['impls'].get('baseline'))} (n={acc['n']})")
         base = big["impls"].get("baseline")
+        if acc is not None and acc["impls"].get("baseline", {}).get("status") not in ("ok", None):
+            base = acc["impls"]["baseline"]
         if base and base.get("status") not in ("ok", None):
             line += f"; JAX's derivative: {status_text(base)}"
         out.append(line)

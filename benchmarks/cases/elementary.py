@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import BenchCase, mp_matrix, op, spd, symmetrize, unit_det, well_conditioned
+from . import BenchCase, op, spd, symmetrize, unit_det, well_conditioned
 
 
 def _mp():
@@ -121,14 +121,14 @@ CASES = [
               mp=lambda a: _mp().det(a), quick=False),
     BenchCase("det", lambda n, r: (_rank_deficient(n, r, n - 2),), det, jnp.linalg.det,
               "jnp.linalg.det", variant="singular, rank n−2", degenerate=True,
-              mp=lambda a: _mp().det(a), extra=dict(err_floor=1.0),
+              mp=lambda a: _mp().det(a), extra=dict(err_floor=1.0), quick=False,
               note="the gradient (adjugate) is zero at rank ≤ n−2; err is absolute there"),
     BenchCase("slogdet", lambda n, r: (well_conditioned(n, r),), lambda a: slogdet(a)[1],
               lambda a: jnp.linalg.slogdet(a)[1], "jnp.linalg.slogdet",
-              mp=lambda a: _mp().log(abs(_mp().det(a))), quick=False),
+              mp=lambda a: _mp().log(abs(_mp().det(a)))),
     BenchCase("logdet", lambda n, r: (well_conditioned(n, r),), logdet,
               lambda a: jnp.linalg.slogdet(a)[1], "jnp.linalg.slogdet(a)[1]",
-              variant="gen", mp=lambda a: _mp().log(abs(_mp().det(a)))),
+              variant="gen", mp=lambda a: _mp().log(abs(_mp().det(a))), quick=False),
     BenchCase("logdet", lambda n, r: (spd(n, r),), lambda a: logdet(a, assume_a="pos"),
               lambda a: jnp.linalg.slogdet(a)[1], "jnp.linalg.slogdet(a)[1]", variant="pos (SPD)",
               alt=lambda a: 2 * jnp.sum(jnp.log(jnp.diagonal(jnp.linalg.cholesky(a), axis1=-2,
@@ -157,13 +157,14 @@ CASES = [
               lambda a: matrix_power(a, -3), lambda a: jnp.linalg.matrix_power(a, -3),
               "jnp.linalg.matrix_power", variant="p = −3", mp=lambda a: _mp().inverse(a) ** 3,
               quick=False),
-    BenchCase("norm", lambda n, r: (r.standard_normal((n, n)),), lambda a: norm(a, "fro"),
+    BenchCase("norm", lambda n, r: (r.standard_normal((n, n)),),
+              lambda a: norm(a, "fro", axis=(-2, -1)),
               lambda a: jnp.linalg.norm(a, "fro", axis=(-2, -1)), "jnp.linalg.norm",
               variant="fro", mp=lambda a: _mp().mnorm(a, "f"), quick=False),
     BenchCase("norm", lambda n, r: (r.standard_normal((n, n)),),
               lambda a: norm(a, "nuc", axis=(-2, -1)),
               lambda a: jnp.linalg.norm(a, "nuc", axis=(-2, -1)), "jnp.linalg.norm",
-              variant="nuc", mp=lambda a: sum(_mp_svals(a))),
+              variant="nuc", mp=lambda a: sum(_mp_svals(a)), quick=False),
     BenchCase("norm", lambda n, r: (r.standard_normal((n, n)),),
               lambda a: norm(a, 2, axis=(-2, -1)),
               lambda a: jnp.linalg.norm(a, 2, axis=(-2, -1)), "jnp.linalg.norm", variant="2",
@@ -174,7 +175,7 @@ CASES = [
               mp=lambda a: _mp().mnorm(a, 1), quick=False),
     BenchCase("norm", _top_two_tied, lambda a: norm(a, 2, axis=(-2, -1)),
               lambda a: jnp.linalg.norm(a, 2, axis=(-2, -1)), "jnp.linalg.norm",
-              variant="2, σ₁ = σ₂", degenerate=True, ref_grad=_avg_top_subgradient,
+              variant="2, σ₁ = σ₂", degenerate=True, ref_grad=_avg_top_subgradient, quick=False,
               ref_name="averaged subgradient (u₁v₁ᵀ+u₂v₂ᵀ)/2", extra=_NONSMOOTH,
               note="non-smooth point: matcalc returns the basis-independent averaged subgradient; "
                    "any convex combination of u₁v₁ᵀ, u₂v₂ᵀ is a valid subgradient"),
@@ -187,15 +188,15 @@ CASES = [
     BenchCase("vec", lambda n, r: (r.standard_normal((n, n)),), vec,
               lambda a: jnp.swapaxes(a, -1, -2).reshape(*a.shape[:-2], -1),
               "swapaxes + reshape", ref_grad=lambda args, w: (w.reshape(args[0].shape).T,),
-              ref_name="closed form", quick=False),
+              ref_name="closed form"),
     BenchCase("unvec", lambda n, r: (r.standard_normal(n * n),),
               lambda v: unvec(v, (int(round(v.shape[-1] ** 0.5)),) * 2),
               lambda v: jnp.swapaxes(v.reshape(*v.shape[:-1], int(round(v.shape[-1] ** 0.5)), -1),
                                      -1, -2),
               "reshape + swapaxes", ref_grad=lambda args, w: (w.T.reshape(-1),),
-              ref_name="closed form", quick=False),
+              ref_name="closed form"),
     BenchCase("jacobian_matrix", lambda n, r: (r.standard_normal((n, n)),),
               lambda a: jacobian_matrix(lambda x: x @ x, a), _jac_square_jax,
               "jax.jacfwd of vec(A²)", variant="f = A²", batched=False, max_n=32,
-              sizes=(4, 8, 16, 32), quick_sizes=(8,), mp=_mp_jac_square, mp_max_n=4),
+              sizes=(4, 8, 16, 32), quick_sizes=(4, 16), mp=_mp_jac_square, mp_max_n=4),
 ]
