@@ -10,7 +10,8 @@ A case names a public operation (``"inv"``, ``"hermitian.sqrtm"``, ``"ode.odeint
   ``n`` (unbatched). The runner casts them to the requested dtype and stacks ``batch`` problems.
 * ``ours(*args)`` / ``baseline(*args)``: the matcalc function and JAX's default derivative of the
   same function, both returning a pytree of float/complex arrays (integer outputs must be
-  dropped). The runner differentiates ``loss(args) = <w, f(args)>`` with a fixed random cotangent ``w``.
+  dropped). The runner differentiates ``loss(args) = <w, f(args)>`` with a fixed random
+  cotangent ``w``.
 * ``alt(*args)`` / ``alt_name``: the best thing a user could write where JAX's own derivative is
   missing, NaN, wrong or CPU-only (named in the table).
 * an accuracy reference: ``mp(*mp_args)`` (the same function in mpmath; the reference derivative is
