@@ -43,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "simulates N host devices")
     p.add_argument("--out", default=None, help="output directory")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-timing", action="store_true",
+                   help="accuracy, status, compile time and memory only (no timing loops)")
     p.add_argument("--all-variants", action="store_true",
                    help="with --quick, also run the variants marked as not quick")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
@@ -95,6 +97,8 @@ def main(argv=None) -> int:
     settings.dtype = args.dtype
     if args.sizes:  # explicit sizes: time every row (quick mode otherwise times only n >= 16)
         settings.time_min_n = 0
+    if args.no_timing:
+        settings.time_min_n = 1 << 30
     settings.devices = args.devices
     batch = args.batch
     if args.devices > 1 and batch is None:
