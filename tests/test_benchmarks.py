@@ -1,0 +1,55 @@
+"""Regression guard for ``python -m benchmarks``: one tiny case end to end (no timing assertions),
+and the case registry's robustness to operations that have not landed yet."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cli_tiny_run_writes_all_outputs(tmp_path):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--ops", "inv", "--sizes", "8",
+         "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Headline" in proc.stdout
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert {"meta", "rows", "skipped", "uncovered_ops"} <= set(data)
+    assert data["meta"]["platform"] == "cpu" and data["meta"]["dtype"] == "float64"
+    (row,) = data["rows"]
+    assert row["op"] == "inv" and row["n"] == 8 and not row["error"]
+    assert {"ours", "baseline"} <= set(row["impls"])
+    for impl in ("ours", "baseline"):
+        info = row["impls"][impl]
+        for key in ("fwd_s", "jvp_s", "grad_s", "compile_grad_s", "status", "err"):
+            assert key in info, (impl, key, info)
+        assert info["status"] == "ok"
+        assert info["err"] < 1e-12  # against the 50-digit mpmath reference
+    assert set(row["ratios"]) >= {"fwd", "jvp", "grad", "compile", "temp"}
+    assert row["ratios"]["grad"] > 0
+    assert row["reference"].startswith("mpmath")
+    md = (tmp_path / "results.md").read_text()
+    assert "| inv |" in md
+    pngs = list(tmp_path.glob("*.png"))
+    assert any(p.name.startswith("time_inv") for p in pngs), pngs
+    assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_registry_skips_missing_ops_and_covers_elementary():
+    from benchmarks.cases import BenchCase, all_cases, missing, op, public_ops, resolve
+
+    assert resolve("inv") is not None
+    assert resolve("no_such_op") is None
+    assert resolve("no_such_module.sqrtm") is None
+    ghost = BenchCase("no_such_op", lambda n, r: (), op("no_such_op"), None, "none")
+    assert missing(ghost) == ["no_such_op"]
+    covered = {c.op for c in all_cases() if not missing(c)}
+    for name in public_ops():
+        if name in ("inv", "solve", "det", "slogdet", "logdet", "pinv", "lstsq", "matrix_power",
+                    "norm", "vec", "unvec", "jacobian_matrix"):
+            assert name in covered, name
