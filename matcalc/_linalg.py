@@ -593,6 +593,9 @@ def _tied_weights(values, pick_max: bool):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _matrix_norm(a, ord):
+    if ord in ("nuc", 2, -2):  # the value needs singular values only, not U and V
+        s = jnp.linalg.svd(a, compute_uv=False)
+        return {"nuc": jnp.sum(s, axis=-1), 2: s[..., 0], -2: s[..., -1]}[ord]
     return _matrix_norm_jvp(ord, (a,), (jnp.zeros_like(a),))[0]
 
 
