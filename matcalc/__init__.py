@@ -18,13 +18,22 @@ from ._kron import jacobian_matrix as jacobian_matrix
 from ._kron import unvec as unvec
 from ._kron import vec as vec
 
+# --- Hermitian spectral calculus (issue 3)
+from ._hermitian import eigh as eigh
+from ._hermitian import eigvalsh as eigvalsh
+
 # --- subpackages
+from . import hermitian as hermitian
+from . import spd as spd
 from . import testing as testing
 
 __version__ = "0.1.0"
 
 __all__ = [
     "det",
+    "eigh",
+    "eigvalsh",
+    "hermitian",
     "inv",
     "jacobian_matrix",
     "logdet",
@@ -34,6 +43,7 @@ __all__ = [
     "pinv",
     "slogdet",
     "solve",
+    "spd",
     "testing",
     "unvec",
     "vec",

@@ -291,7 +291,10 @@ def eigvalsh(a, UPLO: str | None = None, *, symmetrize_input: bool = True):
       ``dλ_i = v_iᴴ dA v_i`` (Hermitian part of ``dA``). At a repeated eigenvalue the individual
       eigenvalues are not differentiable, but every symmetric function of a cluster is, and gets its
       exact gradient (``d Σ_{i∈c} λ_i = tr(V_cᴴ dA V_c)``, basis-independent). Second derivatives go
-      through :func:`eigh`'s rule (``d²λ_i = 2 Σ_{k∉c} |Ẽ_ik|²/(λ_i − λ_k)``, finite at repeats).
+      through :func:`eigh`'s rule (``d²λ_i = 2 Σ_{k∉c} |Ẽ_ik|²/(λ_i − λ_k)``): exact at distinct
+      eigenvalues and finite at repeats, where they miss the within-cluster term
+      ``g''(λ) Σ_{i≠j∈c} |Ẽ_ij|²`` of ``Σ g(λ_i)`` (the cluster splits nonlinearly). For spectral
+      functions ``tr g(A)`` use ``trace(hermitian.funm(a, g))``, exact to second order.
       Reference: Giles (2008), §3.1.
     """
     a = _hermitian_input(a, "eigvalsh")
