@@ -165,6 +165,11 @@ def _hermitian_input(a, op):
 def _apply(a, spec, op):
     a = _hermitian_input(a, op)
     lam, u = jnp.linalg.eigh(a)  # reads the Hermitian part (A + Aᴴ)/2
+    if isinstance(spec, dd.Power) and spec.p > 0:
+        # A zero eigenvalue of a PSD matrix is computed as ±(a few eps·|A|): within the backward
+        # error of eigh, clamp it to 0 instead of returning NaN. More negative ones stay NaN.
+        tol = _cluster_tol(lam)[..., 0]
+        lam = jnp.where((lam < 0) & (lam >= -tol), 0, lam)
     return _spectral_apply(spec, a, lam, u)
 
 
@@ -372,7 +377,8 @@ def sqrtm(a):
 sqrtm.__doc__ += _doc(
     "in closed form ``sqrt[a,b] = 1/(√a + √b)``",
     "positive semidefinite. The value is finite at a zero eigenvalue but the derivative there is "
-    "infinite (``F_ii = 1/0``): the JVP/gradient is inf/NaN. Negative eigenvalues give NaN.",
+    "infinite (``F_ii = 1/0``): the JVP/gradient is inf/NaN. Eigenvalues in ``[−4 n eps "
+    "max|λ|, 0)`` (a zero eigenvalue after rounding) are read as 0; more negative ones give NaN.",
 )
 
 
@@ -409,7 +415,9 @@ powm.__doc__ += _doc(
     "in closed form ``a^p − b^p = 2 (ab)^{p/2} sinh(p atanh z)``, ``z = (a−b)/(a+b)`` (and "
     "``b^p expm1(p log(a/b))`` when ``a/b`` is far from 1)",
     "eigenvalues ≥ 0 (> 0 for the derivative when ``p < 1``, and for the value when ``p < 0``); "
-    "negative eigenvalues give NaN even for integer ``p`` (use ``matcalc.matrix_power``).",
+    "negative eigenvalues give NaN even for integer ``p`` (use ``matcalc.matrix_power``); for "
+    "``p > 0`` eigenvalues in ``[−4 n eps max|λ|, 0)`` are read as 0 (rounding of a zero "
+    "eigenvalue).",
 )
 
 
