@@ -38,9 +38,10 @@ def _pair(a, b, op):
 
 
 def _safe_sqrt(x):
-    """``√max(x, 0)`` with derivative 0 (a subgradient) at ``x ≤ 0`` instead of ``inf``."""
+    """``√max(x, 0)`` with derivative 0 (a subgradient) at ``x ≤ 0`` instead of ``inf``; NaN stays
+    NaN (out-of-domain input)."""
     pos = x > 0
-    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), 0)
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), jnp.where(x <= 0, 0, x))
 
 
 def _fro2(x):
@@ -73,7 +74,9 @@ def log_euclidean_distance(a, b, squared: bool = False):
 def _bures2(a, b):
     s = hermitian.sqrtm(a)
     cross = jnp.real(trace(hermitian.sqrtm(mm(mm(s, b), s))))
-    return jnp.maximum(jnp.real(trace(a)) + jnp.real(trace(b)) - 2 * cross, 0)
+    # Not clamped at 0: a clamp would halve (max) or zero (where) the derivatives at A = B. The
+    # value may be ~−eps·tr A from rounding; the non-squared distance reads it as 0.
+    return jnp.real(trace(a)) + jnp.real(trace(b)) - 2 * cross
 
 
 def bures_wasserstein_distance(a, b, squared: bool = False):
@@ -81,7 +84,8 @@ def bures_wasserstein_distance(a, b, squared: bool = False):
     2-Wasserstein distance between centred Gaussians with covariances ``A`` and ``B``.
 
     Derivative: through ``hermitian.sqrtm`` (Daleckii–Krein with ``1/(√a+√b)``); exact at ``A = B``
-    and at repeated eigenvalues. Rounding below 0 is clamped to 0.
+    and at repeated eigenvalues. ``squared=True`` returns the smooth unclamped expression (it can
+    be ~−eps·tr A at ``A = B`` from rounding); the distance itself reads negative values as 0.
     Reference: Bhatia, Jain & Lim, Expo. Math. 37 (2019).
     Domain: positive definite for a finite derivative (a zero eigenvalue makes the square root's
     derivative infinite); positive semidefinite for the value.
