@@ -5,6 +5,17 @@ Every operation is a drop-in replacement for its ``jax.numpy.linalg`` / ``jax.sc
 """
 
 # --- elementary (issue: Foundation)
+# --- subpackages
+from . import hermitian as hermitian
+from . import spd as spd
+from . import testing as testing
+
+# --- Hermitian spectral calculus (issue 3)
+from ._hermitian import eigh as eigh
+from ._hermitian import eigvalsh as eigvalsh
+from ._kron import jacobian_matrix as jacobian_matrix
+from ._kron import unvec as unvec
+from ._kron import vec as vec
 from ._linalg import det as det
 from ._linalg import inv as inv
 from ._linalg import logdet as logdet
@@ -14,18 +25,6 @@ from ._linalg import norm as norm
 from ._linalg import pinv as pinv
 from ._linalg import slogdet as slogdet
 from ._linalg import solve as solve
-from ._kron import jacobian_matrix as jacobian_matrix
-from ._kron import unvec as unvec
-from ._kron import vec as vec
-
-# --- Hermitian spectral calculus (issue 3)
-from ._hermitian import eigh as eigh
-from ._hermitian import eigvalsh as eigvalsh
-
-# --- subpackages
-from . import hermitian as hermitian
-from . import spd as spd
-from . import testing as testing
 
 __version__ = "0.1.0"
 

@@ -3,9 +3,9 @@ first *and second* derivatives are exact at repeated eigenvalues.
 
 Design (why two primitives and a ``custom_jvp``):
 
-* ``f(A) = U f(Λ) Uᴴ`` is evaluated as ``_spectral_apply(spec, A, λ, U)``, a ``custom_jvp`` whose JVP
-  is the Daleckii–Krein map ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` (``F_ij = f[λi, λj]``) computed by the
-  primitive ``frechet_p(A, λ, U, E)``. ``(λ, U)`` come from the *forward* eigendecomposition and
+* ``f(A) = U f(Λ) Uᴴ`` is evaluated as ``_spectral_apply(spec, A, λ, U)``, a ``custom_jvp``
+  whose JVP is the Daleckii–Krein map ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` (``F_ij = f[λi, λj]``)
+  computed by the primitive ``frechet_p(A, λ, U, E)``. ``(λ, U)`` come from the *forward* eigendecomposition and
   are reused by every derivative; ``A`` is passed only to carry its tangent.
 * ``frechet_p`` is a primitive (not a ``custom_jvp``) because reverse mode transposes it: its
   transpose rule emits ``frechet_p`` again (``L_f`` is self-adjoint), so the gradient program still
@@ -32,7 +32,7 @@ from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
 from ._kernels import divided_differences as dd
-from ._rules import HIGHEST, _H, as_inexact, check_square, diag, mm, symmetrize
+from ._rules import _H, HIGHEST, as_inexact, check_square, diag, mm, symmetrize
 
 # ---------------------------------------------------------------------------------------------
 # the Daleckii–Krein map and the second Fréchet derivative
@@ -242,9 +242,9 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResul
     only its ``UPLO`` triangle is read (``"L"`` by default), as in JAX.
 
     Derivative:
-      ``dλ_i = v_iᴴ dA v_i`` and ``dv_i = −(A − λ_i I)⁺ dA v_i``, where the pseudo-inverse treats the
-      whole *cluster* of ``λ_i`` (eigenvalues within ``4 n eps max|λ|``, LAPACK's backward error) as
-      its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with ``K_ki = 1/(λ_i − λ_k)``
+      ``dλ_i = v_iᴴ dA v_i`` and ``dv_i = −(A − λ_i I)⁺ dA v_i``, where the pseudo-inverse treats
+      the whole *cluster* of ``λ_i`` (eigenvalues within ``4 n eps max|λ|``, LAPACK's backward
+      error) as its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with ``K_ki = 1/(λ_i − λ_k)``
       across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``); ``v_iᴴ dv_i = 0``.
       Tangents act through their Hermitian part; gradients are returned Hermitian.
       Reference: Giles (2008), §3.1; Kasim, arXiv:2011.04366 (degenerate case).
@@ -317,9 +317,10 @@ _DERIV_DOC = """
       derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
       ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
       Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
-      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients are
-      Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
-      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct eigenvalues only).
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
       Domain: {domain}
 """
 

@@ -32,7 +32,9 @@ def _pair(a, b, op):
     check_square(a, op, "a")
     check_square(b, op, "b")
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"{op}: a and b must have the same size, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"{op}: a and b must have the same size, got shapes {a.shape} and {b.shape}"
+        )
     dtype = jnp.result_type(a.dtype, b.dtype)
     return symmetrize(a.astype(dtype)), symmetrize(b.astype(dtype))
 
@@ -122,7 +124,8 @@ def stein_divergence(a, b):
     Domain: positive definite (NaN otherwise).
     """
     a, b = _pair(a, b, "stein_divergence")
-    return logdet((a + b) / 2, assume_a="pos") - (logdet(a, assume_a="pos") + logdet(b, assume_a="pos")) / 2
+    mean = logdet((a + b) / 2, assume_a="pos")
+    return mean - (logdet(a, assume_a="pos") + logdet(b, assume_a="pos")) / 2
 
 
 def logdet_divergence(a, b):

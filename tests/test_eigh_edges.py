@@ -102,7 +102,7 @@ def test_projector_loss_exact_at_repeated_eigenvalue(a):
 
 
 def test_cluster_symmetric_eigenvalue_loss_exact():
-    """Σ_{i∈c} g(λ_i) over the repeated cluster: exact gradient at the repeat (eigh and eigvalsh)."""
+    """Σ_{i∈c} g(λ_i) over the repeated cluster: exact gradient at the repeat (eigh, eigvalsh)."""
     e = _sym(4)
     f = lambda t: np.sum(np.linalg.eigvalsh(DEGEN + t * e)[:2] ** 3)
     h = 1e-4

@@ -265,7 +265,8 @@ def test_third_order_at_distinct_eigenvalues():
 
     got = jax.jvp(d2, (a,), (e3,))[1]
     h = 1e-4
-    fd = (-d2(a + 2 * h * e3) + 8 * d2(a + h * e3) - 8 * d2(a - h * e3) + d2(a - 2 * h * e3)) / (12 * h)
+    fd = (-d2(a + 2 * h * e3) + 8 * d2(a + h * e3) - 8 * d2(a - h * e3) + d2(a - 2 * h * e3))
+    fd = fd / (12 * h)
     assert _rel(got, fd) <= 1e-7
 
 

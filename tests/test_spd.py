@@ -49,7 +49,7 @@ def test_exact_second_order_at_equal_arguments(name, complex_):
 
 
 def test_second_order_at_equal_spd_arguments():
-    """At A = B ≠ I, along B = A + tE: d²/dt² δ²_R = 2‖A^{-1/2} E A^{-1/2}‖²_F (affine-invariant)."""
+    """At A = B ≠ I, along B = A + tE: d²/dt² δ²_R = 2‖A^{-1/2} E A^{-1/2}‖²_F (affine-inv.)."""
     a = random_spd(3, seed=3)
     e = _sym(4)
     fn = lambda b: S.affine_invariant_distance(a, b, squared=True)
@@ -70,7 +70,8 @@ def test_distances_zero_and_finite_subgradient_at_equal_arguments():
 def test_values_against_scipy():
     a, b = random_spd(4, seed=6), random_spd(4, seed=7, spread=10.0)
     w = scipy.linalg.eigvalsh(b, a)
-    np.testing.assert_allclose(S.affine_invariant_distance(a, b), np.linalg.norm(np.log(w)), rtol=1e-13)
+    np.testing.assert_allclose(S.affine_invariant_distance(a, b), np.linalg.norm(np.log(w)),
+                               rtol=1e-13)
     np.testing.assert_allclose(S.affine_invariant_distance(a, b),
                                S.affine_invariant_distance(b, a), rtol=1e-13)
     mu1, mu2 = np.arange(4.0), np.ones(4)

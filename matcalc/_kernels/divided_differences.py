@@ -1,4 +1,4 @@
-"""First and second divided differences ``f[a, b]`` and ``f[a, b, c]`` that stay accurate at every gap.
+"""First and second divided differences ``f[a, b]``, ``f[a, b, c]``, accurate at every gap.
 
 The Daleckii–Krein formula for the Fréchet derivative of a Hermitian matrix function,
 ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]``, and the second derivative (Bhatia,
@@ -223,7 +223,8 @@ class Power(ScalarFunction):
         near = jnp.abs(z) <= 0.5
         zn = jnp.where(near, z, 0)
         w = jnp.arctanh(zn)
-        close = jnp.power(a, p / 2) * jnp.power(b, p / 2) * (2 * p / s) * _sinhc(p * w) * _atanhc(zn)
+        scale = jnp.power(a, p / 2) * jnp.power(b, p / 2) * (2 * p / s)
+        close = scale * _sinhc(p * w) * _atanhc(zn)
         safe_b = jnp.where(near, 1, b)
         safe_d = jnp.where(near, 1, a - b)
         ratio = jnp.where(near, 2, a) / safe_b
