@@ -5,8 +5,8 @@ Design (why two primitives and a ``custom_jvp``):
 
 * ``f(A) = U f(Λ) Uᴴ`` is evaluated as ``_spectral_apply(spec, A, λ, U)``, a ``custom_jvp``
   whose JVP is the Daleckii–Krein map ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` (``F_ij = f[λi, λj]``)
-  computed by the primitive ``frechet_p(A, λ, U, E)``. ``(λ, U)`` come from the *forward* eigendecomposition and
-  are reused by every derivative; ``A`` is passed only to carry its tangent.
+  computed by the primitive ``frechet_p(A, λ, U, E)``. ``(λ, U)`` come from the *forward*
+  eigendecomposition and are reused by every derivative; ``A`` is passed only to carry its tangent.
 * ``frechet_p`` is a primitive (not a ``custom_jvp``) because reverse mode transposes it: its
   transpose rule emits ``frechet_p`` again (``L_f`` is self-adjoint), so the gradient program still
   contains our rule, and differentiating the gradient (grad-of-grad, HVPs) uses the JVP rule of
@@ -244,8 +244,8 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResul
     Derivative:
       ``dλ_i = v_iᴴ dA v_i`` and ``dv_i = −(A − λ_i I)⁺ dA v_i``, where the pseudo-inverse treats
       the whole *cluster* of ``λ_i`` (eigenvalues within ``4 n eps max|λ|``, LAPACK's backward
-      error) as its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with ``K_ki = 1/(λ_i − λ_k)``
-      across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``); ``v_iᴴ dv_i = 0``.
+      error) as its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with
+      ``K_ki = 1/(λ_i − λ_k)`` across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``); ``v_iᴴ dv_i = 0``.
       Tangents act through their Hermitian part; gradients are returned Hermitian.
       Reference: Giles (2008), §3.1; Kasim, arXiv:2011.04366 (degenerate case).
 
