@@ -245,7 +245,8 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResul
       ``dλ_i = v_iᴴ dA v_i`` and ``dv_i = −(A − λ_i I)⁺ dA v_i``, where the pseudo-inverse treats
       the whole *cluster* of ``λ_i`` (eigenvalues within ``4 n eps max|λ|``, LAPACK's backward
       error) as its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with
-      ``K_ki = 1/(λ_i − λ_k)`` across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``); ``v_iᴴ dv_i = 0``.
+      ``K_ki = 1/(λ_i − λ_k)`` across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``);
+      ``v_iᴴ dv_i = 0``.
       Tangents act through their Hermitian part; gradients are returned Hermitian.
       Reference: Giles (2008), §3.1; Kasim, arXiv:2011.04366 (degenerate case).
 
