@@ -173,18 +173,6 @@ def _apply(a, spec, op):
     return _spectral_apply(spec, a, lam, u)
 
 
-def frechet(a, e, func):
-    """Daleckii–Krein Fréchet derivative ``L_f(A, E)`` of the Hermitian matrix function ``func``.
-
-    ``func`` is a :class:`~matcalc._kernels.divided_differences.ScalarFunction` spec. ``E`` acts
-    through its Hermitian part. Differentiable (second derivatives exact at repeats).
-    """
-    a = _hermitian_input(a, "frechet")
-    lam, u = jnp.linalg.eigh(a)
-    e = symmetrize(jnp.asarray(e).astype(a.dtype))
-    return frechet_p.bind(a, lam, u, e, spec=func)
-
-
 # ---------------------------------------------------------------------------------------------
 # eigh and eigvalsh
 
