@@ -6,7 +6,13 @@ Every operation is a drop-in replacement for its ``jax.numpy.linalg`` / ``jax.sc
 
 # --- elementary (issue: Foundation)
 # --- subpackages
+from . import hermitian as hermitian
+from . import spd as spd
 from . import testing as testing
+
+# --- Hermitian spectral calculus (issue 3)
+from ._hermitian import eigh as eigh
+from ._hermitian import eigvalsh as eigvalsh
 from ._kron import jacobian_matrix as jacobian_matrix
 from ._kron import unvec as unvec
 from ._kron import vec as vec
@@ -24,6 +30,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "det",
+    "eigh",
+    "eigvalsh",
+    "hermitian",
     "inv",
     "jacobian_matrix",
     "logdet",
@@ -33,6 +42,7 @@ __all__ = [
     "pinv",
     "slogdet",
     "solve",
+    "spd",
     "testing",
     "unvec",
     "vec",

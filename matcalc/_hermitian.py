@@ -1,0 +1,435 @@
+"""Hermitian spectral calculus: ``eigh``, ``eigvalsh`` and functions of Hermitian matrices whose
+first *and second* derivatives are exact at repeated eigenvalues.
+
+Design (why two primitives and a ``custom_jvp``):
+
+* ``f(A) = U f(Λ) Uᴴ`` is evaluated as ``_spectral_apply(spec, A, λ, U)``, a ``custom_jvp``
+  whose JVP is the Daleckii–Krein map ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` (``F_ij = f[λi, λj]``)
+  computed by the primitive ``frechet_p(A, λ, U, E)``. ``(λ, U)`` come from the *forward*
+  eigendecomposition and are reused by every derivative; ``A`` is passed only to carry its tangent.
+* ``frechet_p`` is a primitive (not a ``custom_jvp``) because reverse mode transposes it: its
+  transpose rule emits ``frechet_p`` again (``L_f`` is self-adjoint), so the gradient program still
+  contains our rule, and differentiating the gradient (grad-of-grad, HVPs) uses the JVP rule of
+  ``frechet_p``, the second Fréchet derivative with second divided differences
+  ``f[λi, λk, λj]`` — never JAX's eigenvector derivative, which is ``0·∞`` at a repeat.
+  (A ``custom_jvp`` would be inlined by partial evaluation and its transpose would differentiate
+  through ``eigh``.)
+* Tangents of ``(λ, U)`` are ignored by these rules (the derivative is taken through ``A``);
+  third and higher derivatives differentiate the second-order formula with JAX's ``eigh``
+  derivative: correct at distinct eigenvalues, not at repeated ones.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import core as jcore
+from jax import lax
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
+
+from ._kernels import divided_differences as dd
+from ._rules import _H, HIGHEST, as_inexact, check_square, diag, mm, symmetrize
+
+# ---------------------------------------------------------------------------------------------
+# the Daleckii–Krein map and the second Fréchet derivative
+
+
+def _dd1_matrix(spec, lam):
+    """``F_ij = f[λi, λj]`` (``F_ii = f'(λi)``)."""
+    return spec.dd1(lam[..., :, None], lam[..., None, :])
+
+
+def _frechet_impl(a, lam, u, e, *, spec):
+    # L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ (Daleckii–Krein; Higham 2008, Thm 3.11). 4 products.
+    del a
+    uh = _H(u)
+    f1 = _dd1_matrix(spec, lam).astype(u.dtype)
+    return mm(mm(u, f1 * mm(mm(uh, e), u)), uh)
+
+
+_FULL_TENSOR_MAX_N = 64
+
+
+def _second_core(spec, lam, x, y):
+    """``Z_ij = Σ_k f[λi, λk, λj] (X_ik Y_kj + Y_ik X_kj)`` (eigenbasis of the second derivative).
+
+    Bilinear in ``(x, y)`` and transposable by JAX. O(n³) work; the tensor ``f[λi, λk, λj]`` is
+    formed whole for n ≤ 64 and one slice ``k`` at a time (a ``scan``) above.
+    """
+    n = lam.shape[-1]
+    dtype = x.dtype
+    if n <= _FULL_TENSOR_MAX_N:
+        t = spec.dd2(lam[..., :, None, None], lam[..., None, :, None], lam[..., None, None, :])
+        t = t.astype(dtype)
+        return jnp.einsum("...ikj,...ik,...kj->...ij", t, x, y, precision=HIGHEST) + jnp.einsum(
+            "...ikj,...ik,...kj->...ij", t, y, x, precision=HIGHEST
+        )
+
+    def body(z, k):
+        lk = lax.dynamic_index_in_dim(lam, k, axis=-1, keepdims=True)[..., None]  # (..., 1, 1)
+        tk = spec.dd2(lam[..., :, None], lk, lam[..., None, :]).astype(dtype)
+        xc = lax.dynamic_index_in_dim(x, k, axis=-1, keepdims=True)  # X[:, k]
+        yc = lax.dynamic_index_in_dim(y, k, axis=-1, keepdims=True)
+        xr = lax.dynamic_index_in_dim(x, k, axis=-2, keepdims=True)  # X[k, :]
+        yr = lax.dynamic_index_in_dim(y, k, axis=-2, keepdims=True)
+        return z + tk * (xc * yr + yc * xr), None
+
+    z0 = jnp.zeros(jnp.broadcast_shapes(x.shape, y.shape), dtype)
+    z, _ = lax.scan(body, z0, jnp.arange(n))
+    return z
+
+
+def _second_frechet(spec, lam, u, e1, e2):
+    """``D²f(A)(E₁, E₂) = U Z Uᴴ`` with ``Z`` from ``_second_core`` (Bhatia 1997, Thm V.3.3)."""
+    uh = _H(u)
+    x = mm(mm(uh, e1), u)
+    y = mm(mm(uh, e2), u)
+    return mm(mm(u, _second_core(spec, lam, x, y)), uh)
+
+
+frechet_p = Primitive("matcalc_hermitian_frechet")
+frechet_p.def_impl(_frechet_impl)
+frechet_p.def_abstract_eval(lambda a, lam, u, e, *, spec: jcore.ShapedArray(e.shape, e.dtype))
+mlir.register_lowering(frechet_p, mlir.lower_fun(_frechet_impl, multiple_results=False))
+
+
+def _frechet_jvp(primals, tangents, *, spec):
+    a, lam, u, e = primals
+    da, _, _, de = tangents  # tangents of (λ, U) are implied by dA and ignored
+    y = frechet_p.bind(a, lam, u, e, spec=spec)
+    # d[L_f(A, E)] = L_f(A, dE) + D²f(A)(E, dA), D²f with second divided differences.
+    terms = []
+    if type(de) is not ad.Zero:
+        terms.append(frechet_p.bind(a, lam, u, de, spec=spec))
+    if type(da) is not ad.Zero:
+        terms.append(_second_frechet(spec, lam, u, e, symmetrize(da).astype(e.dtype)))
+    if not terms:
+        return y, ad.Zero.from_primal_value(y)
+    return y, functools.reduce(lambda p, q: p + q, terms)
+
+
+def _frechet_transpose(ct, a, lam, u, e, *, spec):
+    # ⟨W, L(E)⟩ = Re Σ W ∘ L(E) with L(E) = U (F ∘ UᴴEU) Uᴴ and F real symmetric:
+    # Lᵀ(W) = Ū (F ∘ Uᵀ W Ū) Uᵀ = conj(L(conj W)).
+    if ad.is_undefined_primal(a) or ad.is_undefined_primal(lam) or ad.is_undefined_primal(u):
+        raise NotImplementedError("frechet_p is linear only in its last argument")
+    if type(ct) is ad.Zero:
+        return None, None, None, ad.Zero(e.aval)
+    return None, None, None, jnp.conj(frechet_p.bind(a, lam, u, jnp.conj(ct), spec=spec))
+
+
+def _frechet_batch(args, dims, *, spec):
+    size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
+    moved = [
+        jnp.moveaxis(x, d, 0) if d is not None else jnp.broadcast_to(x, (size, *x.shape))
+        for x, d in zip(args, dims, strict=True)
+    ]
+    return frechet_p.bind(*moved, spec=spec), 0
+
+
+ad.primitive_jvps[frechet_p] = _frechet_jvp
+ad.primitive_transposes[frechet_p] = _frechet_transpose
+batching.primitive_batchers[frechet_p] = _frechet_batch
+
+
+def _reconstruct(u, fl):
+    """``U diag(fl) Uᴴ`` (one product)."""
+    return mm(u * fl[..., None, :].astype(u.dtype), _H(u))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _spectral_apply(spec, a, lam, u):
+    return _reconstruct(u, spec.f(lam))
+
+
+@_spectral_apply.defjvp
+def _spectral_apply_jvp(spec, primals, tangents):
+    a, lam, u = primals
+    da = tangents[0]
+    # The primal is recomputed through the rule itself so that an outer derivative of it is
+    # again Daleckii–Krein (not JAX's eigh derivative).
+    y = _spectral_apply(spec, a, lam, u)
+    return y, frechet_p.bind(a, lam, u, symmetrize(da), spec=spec)
+
+
+def _hermitian_input(a, op):
+    a = as_inexact(a)
+    check_square(a, op)
+    return a
+
+
+def _apply(a, spec, op):
+    a = _hermitian_input(a, op)
+    lam, u = jnp.linalg.eigh(a)  # reads the Hermitian part (A + Aᴴ)/2
+    if isinstance(spec, dd.Power) and spec.p > 0:
+        # A zero eigenvalue of a PSD matrix is computed as ±(a few eps·|A|): within the backward
+        # error of eigh, clamp it to 0 instead of returning NaN. More negative ones stay NaN.
+        tol = _cluster_tol(lam)[..., 0]
+        lam = jnp.where((lam < 0) & (lam >= -tol), 0, lam)
+    return _spectral_apply(spec, a, lam, u)
+
+
+# ---------------------------------------------------------------------------------------------
+# eigh and eigvalsh
+
+
+class EighResult(NamedTuple):
+    """``(eigenvalues, eigenvectors)`` like ``jnp.linalg.eigh``'s ``EighResult``."""
+
+    eigenvalues: jax.Array
+    eigenvectors: jax.Array
+
+
+def _cluster_tol(w):
+    """Eigenvalues closer than ``4 n eps max|λ|`` (LAPACK's backward error) form a cluster."""
+    n = w.shape[-1]
+    eps = jnp.finfo(w.dtype).eps
+    return 4 * n * eps * jnp.max(jnp.abs(w), axis=-1)[..., None, None]
+
+
+@jax.custom_jvp
+def _eigh(a):
+    w, v = jnp.linalg.eigh(a, symmetrize_input=False)
+    return w, v
+
+
+@_eigh.defjvp
+def _eigh_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    w, v = _eigh(a)  # through the rule, so that second derivatives use it again
+    vh = _H(v)
+    e = mm(mm(vh, symmetrize(da)), v)  # Ẽ = Vᴴ dA V
+    dw = jnp.real(diag(e))  # dλ_i = v_iᴴ dA v_i
+    # dv_i = −(A − λ_i)⁺ dA v_i = Σ_{k ∉ cluster(i)} v_k Ẽ_ki / (λ_i − λ_k): K_ki = 1/(λ_i − λ_k),
+    # and 0 (not ∞) for λ_k in the cluster of λ_i (the zero within-cluster rotation).
+    gap = w[..., None, :] - w[..., :, None]  # gap[k, i] = λ_i − λ_k
+    same = jnp.abs(gap) <= _cluster_tol(w)
+    k = jnp.where(same, 0, 1 / jnp.where(same, 1, gap))
+    dv = mm(v, k.astype(v.dtype) * e)
+    return (w, v), (dw, dv)
+
+
+def _triangle_hermitian(a, uplo):
+    """The Hermitian matrix that LAPACK sees when only the ``uplo`` triangle of ``a`` is read."""
+    if uplo not in (None, "L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {uplo!r}")
+    strict = jnp.triu(a, 1) if uplo == "U" else jnp.tril(a, -1)
+    d = jnp.real(diag(a)).astype(a.dtype)
+    return strict + _H(strict) + d[..., None] * jnp.eye(a.shape[-1], dtype=a.dtype)
+
+
+def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
+    """Eigendecomposition of a Hermitian (real symmetric) matrix; drop-in for ``jnp.linalg.eigh``.
+
+    Returns ``EighResult(eigenvalues, eigenvectors)``, eigenvalues ascending, batched over leading
+    axes. With ``symmetrize_input=True`` (default) the input is read as ``(A + Aᴴ)/2``; otherwise
+    only its ``UPLO`` triangle is read (``"L"`` by default), as in JAX.
+
+    Derivative:
+      ``dλ_i = v_iᴴ dA v_i`` and ``dv_i = −(A − λ_i I)⁺ dA v_i``, where the pseudo-inverse treats
+      the whole *cluster* of ``λ_i`` (eigenvalues within ``4 n eps max|λ|``, LAPACK's backward
+      error) as its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with
+      ``K_ki = 1/(λ_i − λ_k)`` across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``);
+      ``v_iᴴ dv_i = 0``.
+      Tangents act through their Hermitian part; gradients are returned Hermitian.
+      Reference: Giles (2008), §3.1; Kasim, arXiv:2011.04366 (degenerate case).
+
+      What this means at repeated eigenvalues: the basis inside a cluster is arbitrary and not
+      differentiable; the rule returns the derivative with *zero rotation inside the cluster*
+      (parallel transport). Therefore (exactly, with no NaN):
+
+      * losses that depend on eigenvectors only through the cluster projectors ``V_c V_cᴴ``, and on
+        eigenvalues only through symmetric functions of each cluster (``Σ_{i∈c} g(λ_i)``) get the
+        exact gradient (the within-cluster terms are exactly zero, not ``0·∞``);
+      * a basis-dependent loss (one eigenvector inside a cluster, an individual eigenvalue of a
+        cluster) gets the gradient of the transported basis above, i.e. the transpose of
+        ``dv_i = −(A − λ_i)⁺ dA v_i``, ``dλ_i = v_iᴴ dA v_i``;
+      * a matrix function assembled by hand, ``V f(Λ) Vᴴ``, has the limit
+        ``(f(λj) − f(λi))/(λj − λi) → f'(λ)`` inside a cluster, which no eigenvector rule can see:
+        its off-diagonal within-cluster part is missed. Use :mod:`matcalc.hermitian` (``funm``),
+        which is exact (first and second order).
+
+      Second derivatives differentiate this rule again (exact at distinct eigenvalues).
+    """
+    a = _hermitian_input(a, "eigh")
+    if symmetrize_input:
+        a = symmetrize(a)
+    else:
+        a = _triangle_hermitian(a, UPLO)
+    w, v = _eigh(a)
+    return EighResult(w, v)
+
+
+@jax.custom_jvp
+def _eigvalsh(a):
+    return jnp.linalg.eigvalsh(a, symmetrize_input=False)
+
+
+@_eigvalsh.defjvp
+def _eigvalsh_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    w, v = _eigh(a)
+    # dλ_i = v_iᴴ dA v_i = Σ_k conj(V_ki) (dA V)_ki (one product)
+    dw = jnp.real(jnp.sum(jnp.conj(v) * mm(symmetrize(da), v), axis=-2))
+    return w, dw
+
+
+def eigvalsh(a, UPLO: str | None = None, *, symmetrize_input: bool = True):
+    """Eigenvalues (ascending) of a Hermitian matrix; drop-in for ``jnp.linalg.eigvalsh``.
+
+    Derivative:
+      ``dλ_i = v_iᴴ dA v_i`` (Hermitian part of ``dA``). At a repeated eigenvalue the individual
+      eigenvalues are not differentiable, but every symmetric function of a cluster is, and gets its
+      exact gradient (``d Σ_{i∈c} λ_i = tr(V_cᴴ dA V_c)``, basis-independent). Second derivatives go
+      through :func:`eigh`'s rule (``d²λ_i = 2 Σ_{k∉c} |Ẽ_ik|²/(λ_i − λ_k)``): exact at distinct
+      eigenvalues and finite at repeats, where they miss the within-cluster term
+      ``g''(λ) Σ_{i≠j∈c} |Ẽ_ij|²`` of ``Σ g(λ_i)`` (the cluster splits nonlinearly). For spectral
+      functions ``tr g(A)`` use ``trace(hermitian.funm(a, g))``, exact to second order.
+      Reference: Giles (2008), §3.1.
+    """
+    a = _hermitian_input(a, "eigvalsh")
+    a = symmetrize(a) if symmetrize_input else _triangle_hermitian(a, UPLO)
+    return _eigvalsh(a)
+
+
+# ---------------------------------------------------------------------------------------------
+# named functions of Hermitian matrices
+
+_DERIV_DOC = """
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed {dd}. No division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: {domain}
+"""
+
+
+def _doc(dd_text, domain):
+    return _DERIV_DOC.format(dd=dd_text, domain=domain)
+
+
+def funm(a, func):
+    """``f(A) = U f(Λ) Uᴴ`` for Hermitian ``A`` and a scalar JAX function ``func`` (real → real,
+    elementwise, differentiable by JAX at least 6 times for second derivatives).
+    """
+    if not callable(func):
+        raise TypeError(f"hermitian.funm: func must be callable, got {type(func).__name__}")
+    return _apply(a, dd.Generic(func), "hermitian.funm")
+
+
+funm.__doc__ += _doc(
+    "by the guarded quotient of ``matcalc._kernels.divided_differences.Generic`` (Taylor series "
+    "about the midpoint below ``|a−b| ≤ eps^{1/7} max(1, |m|)``; ~1e-13 relative for functions "
+    "whose derivatives vary on the scale ``max(1, |λ|)``)",
+    "wherever ``func`` is smooth at the eigenvalues (NaN propagates from ``func``).",
+)
+
+
+def expm(a):
+    """Matrix exponential of a Hermitian matrix, ``U e^Λ Uᴴ``."""
+    return _apply(a, dd.Exp(), "hermitian.expm")
+
+
+expm.__doc__ += _doc(
+    "in closed form ``exp[a,b] = e^{(a+b)/2} sinh(δ)/δ``, ``δ = (a−b)/2`` (McCurdy, Ng & Parlett "
+    "1984)",
+    "all Hermitian matrices (overflow where ``e^{λmax}`` does).",
+)
+
+
+def logm(a):
+    """Principal logarithm of a Hermitian positive definite matrix, ``U log(Λ) Uᴴ``."""
+    return _apply(a, dd.Log(), "hermitian.logm")
+
+
+logm.__doc__ += _doc(
+    "in closed form ``log[a,b] = 2 atanh(z)/(a−b)``, ``z = (a−b)/(a+b)``",
+    "positive definite. A negative eigenvalue gives NaN, a zero eigenvalue gives −inf/NaN in the "
+    "value and in the derivative (documented, tested).",
+)
+
+
+def sqrtm(a):
+    """Principal square root of a Hermitian positive semidefinite matrix, ``U √Λ Uᴴ``."""
+    return _apply(a, dd.Sqrt(), "hermitian.sqrtm")
+
+
+sqrtm.__doc__ += _doc(
+    "in closed form ``sqrt[a,b] = 1/(√a + √b)``",
+    "positive semidefinite. The value is finite at a zero eigenvalue but the derivative there is "
+    "infinite (``F_ii = 1/0``): the JVP/gradient is inf/NaN. Eigenvalues in ``[−4 n eps "
+    "max|λ|, 0)`` (a zero eigenvalue after rounding) are read as 0; more negative ones give NaN.",
+)
+
+
+def inv_sqrtm(a):
+    """Inverse square root ``A^{-1/2} = U Λ^{-1/2} Uᴴ`` of a Hermitian positive definite matrix."""
+    return _apply(a, dd.InvSqrt(), "hermitian.inv_sqrtm")
+
+
+inv_sqrtm.__doc__ += _doc(
+    "in closed form ``x^{-1/2}[a,b] = −1/(√a √b (√a + √b))``",
+    "positive definite; a zero eigenvalue gives inf/NaN, a negative one NaN.",
+)
+
+
+def powm(a, p):
+    """Real power ``A^p = U Λ^p Uᴴ`` of a Hermitian positive (semi)definite matrix.
+
+    ``p`` is a static Python number (the derivative with respect to ``p`` is not provided).
+    """
+    try:
+        p = float(p)
+    except (TypeError, jax.errors.ConcretizationTypeError) as err:
+        raise TypeError("hermitian.powm: p must be a static real number") from err
+    if p == 0.5:
+        spec = dd.Sqrt()
+    elif p == -0.5:
+        spec = dd.InvSqrt()
+    else:
+        spec = dd.Power(p)
+    return _apply(a, spec, "hermitian.powm")
+
+
+powm.__doc__ += _doc(
+    "in closed form ``a^p − b^p = 2 (ab)^{p/2} sinh(p atanh z)``, ``z = (a−b)/(a+b)`` (and "
+    "``b^p expm1(p log(a/b))`` when ``a/b`` is far from 1)",
+    "eigenvalues ≥ 0 (> 0 for the derivative when ``p < 1``, and for the value when ``p < 0``); "
+    "negative eigenvalues give NaN even for integer ``p`` (use ``matcalc.matrix_power``); for "
+    "``p > 0`` eigenvalues in ``[−4 n eps max|λ|, 0)`` are read as 0 (rounding of a zero "
+    "eigenvalue).",
+)
+
+
+def absm(a):
+    """Matrix absolute value ``|A| = U |Λ| Uᴴ = (A²)^{1/2}`` of a Hermitian matrix."""
+    return _apply(a, dd.Abs(), "hermitian.absm")
+
+
+absm.__doc__ += _doc(
+    "exactly (``sign`` on one side of 0, ``(|a|−|b|)/(a−b)`` across it)",
+    "all Hermitian matrices; at a zero eigenvalue ``|x|`` is not differentiable and the rule uses "
+    "``f'(0) = 0`` (a subgradient).",
+)
+
+
+def signm(a):
+    """Matrix sign ``sign(A) = U sign(Λ) Uᴴ`` of a nonsingular Hermitian matrix."""
+    return _apply(a, dd.Sign(), "hermitian.signm")
+
+
+signm.__doc__ += _doc(
+    "exactly (``0`` on one side of 0, ``2/(|a|+|b|)`` across it)",
+    "nonsingular Hermitian matrices; a zero eigenvalue gives a NaN derivative (the value uses "
+    "``sign(0) = 0``).",
+)
