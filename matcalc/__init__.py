@@ -19,6 +19,7 @@ from ._kron import unvec as unvec
 from ._kron import vec as vec
 
 # --- subpackages
+from . import ode as ode
 from . import testing as testing
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "lstsq",
     "matrix_power",
     "norm",
+    "ode",
     "pinv",
     "slogdet",
     "solve",
