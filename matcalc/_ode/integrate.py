@@ -84,6 +84,55 @@ def _initial_step(vf, t0, y0, args, order, rtol, atol, m):
     return jnp.minimum(100 * h0, h1)
 
 
+class _Stepper:
+    """One step ``(t, y) -> (t1, y1)`` with an error estimate and dense output.
+
+    Explicit Runge–Kutta solvers with a Butcher tableau (Tsit5, Dopri5, Dopri8, Bosh3, ...) run
+    through a lean unrolled stage loop on flat arrays, using diffrax's tableau and interpolant
+    (``diffrax``'s generic ``step`` carries pytree and term machinery that costs time per step in
+    small problems); other solvers (implicit ones such as Kvaerno5) use ``solver.step``.
+    """
+
+    def __init__(self, solver, vf, args):
+        self.solver, self.vf, self.args = solver, vf, args
+        tb = getattr(solver, "tableau", None)
+        self.lean = (
+            isinstance(solver, diffrax.AbstractERK)
+            and isinstance(tb, diffrax.ButcherTableau)
+            and not tb.implicit
+        )
+        self.terms = diffrax.ODETerm(lambda t, y, a: vf(y, t, a))
+        self.order = solver.order(self.terms)
+
+    def init(self, t0, t1, y0):
+        if self.lean:
+            return self.vf(y0, t0, self.args)
+        return self.solver.init(self.terms, t0, t1, y0, self.args)
+
+    def step(self, t, t1, y, state):
+        if not self.lean:
+            y1, yerr, dense, state1, res = self.solver.step(
+                self.terms, t, t1, y, self.args, state, False
+            )
+            return y1, yerr, dense, state1, res == diffrax.RESULTS.successful
+        tb = self.solver.tableau
+        h = t1 - t
+        ks = [state]
+        y1 = None
+        for i, (ci, ai) in enumerate(zip(tb.c, tb.a_lower, strict=True)):
+            incr = sum(float(a) * k for a, k in zip(ai, ks, strict=False) if a != 0)
+            yi = y + h * incr
+            if tb.ssal and i == len(tb.c) - 1:
+                y1 = yi
+            ks.append(self.vf(yi, t + float(ci) * h, self.args))
+        if y1 is None:
+            y1 = y + h * sum(float(b) * k for b, k in zip(tb.b_sol, ks, strict=True) if b != 0)
+        yerr = h * sum(float(b) * k for b, k in zip(tb.b_error, ks, strict=True) if b != 0)
+        f1 = ks[-1] if tb.fsal else self.vf(y1, t1, self.args)
+        dense = dict(y0=y, y1=y1, k=h * jnp.stack(ks))  # diffrax stores increments h·f
+        return y1, yerr, dense, f1, jnp.ones((), bool)
+
+
 def solve(
     vf: Callable,
     y0,
@@ -125,15 +174,15 @@ def solve(
     m = n if m is None else m
     dtype = y0.dtype
     ts = jnp.asarray(ts, dtype)
-    terms = diffrax.ODETerm(lambda t, y, a: vf(y, t, a))
+    stepper = _Stepper(solver, vf, args)
     t0, tN = ts[0], ts[-1]
-    order = solver.order(terms)
+    order = stepper.order
     expo = -1.0 / order
-    state0 = solver.init(terms, t0, tN, y0, args)
-    dense_shape = jax.eval_shape(
-        lambda: solver.step(terms, t0, tN, y0, args, state0, False)[2]
-    )
-    dense0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape)
+    state0 = stepper.init(t0, tN, y0)
+    # dense output is carried only where outputs are interpolated or steps recorded/quadratured
+    need_dense = bool(record) or quad is not None or not (land or ts.shape[0] == 2)
+    dense_shape = jax.eval_shape(lambda: stepper.step(t0, tN, y0, state0)[2])
+    dense0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape) if need_dense else None
     h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
     h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
     tiny = 8 * jnp.finfo(dtype).eps
@@ -152,10 +201,12 @@ def solve(
         t, y, h, sstate, tprev, dense, k, bad, buf, acc, target = c
         t1 = jnp.minimum(t + h, target if land else tN)
         hh = t1 - t
-        y1, yerr, dense1, sstate1, res = solver.step(terms, t, t1, y, args, sstate, False)
+        y1, yerr, dense1, sstate1, ok = stepper.step(t, t1, y, sstate)
+        if not need_dense:
+            dense1 = None
         scale = atol + rtol * jnp.maximum(jnp.abs(y[:m]), jnp.abs(y1[:m]))
         err = _rms(yerr[:m] / scale)
-        ok = (res == diffrax.RESULTS.successful) & jnp.isfinite(err) & jnp.all(jnp.isfinite(y1))
+        ok = ok & jnp.isfinite(err) & jnp.all(jnp.isfinite(y1))
         err = jnp.where(ok, err, jnp.inf)
         accept = err <= 1.0
         factor = jnp.where(
@@ -194,7 +245,11 @@ def solve(
         c = lax.while_loop(cond, step, c)
         t, y, h, sstate, tprev, dense, _, bad, buf, acc, _ = c
         bad = bad | (t < target)
-        y_out = jnp.where(t == target, y, interpolate(solver, tprev, t, dense, target))
+        if need_dense:
+            y_out = jnp.where(t == target, y, interpolate(solver, tprev, t, dense, target))
+        else:
+            y_out = y  # the steps land on the (single, final) target
+
         y_out = jnp.where(bad, jnp.nan, y_out)
         return (t, y, h, sstate, tprev, dense, bad, buf, acc), y_out
 
