@@ -123,7 +123,9 @@ def odeint(
     if solver is None:
         solver = diffrax.Tsit5()
     if not isinstance(solver, diffrax.AbstractAdaptiveSolver):
-        raise TypeError(f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}")
+        raise TypeError(
+            f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}"
+        )
 
     y0_leaves = jax.tree.leaves(y0)
     if not y0_leaves:
@@ -144,7 +146,9 @@ def odeint(
     dtype = y0_flat.dtype
     t = jnp.asarray(t)
     if t.ndim != 1 or t.shape[0] < 1:
-        raise ValueError(f"odeint: t must be a 1-D array of times with at least one entry, got shape {t.shape}")
+        raise ValueError(
+            f"odeint: t must be a 1-D array of times with at least one entry, got shape {t.shape}"
+        )
     if jnp.issubdtype(t.dtype, jnp.complexfloating):
         raise TypeError(f"odeint: t must be real, got dtype {t.dtype}")
     t = t.astype(dtype)
