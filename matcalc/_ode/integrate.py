@@ -189,6 +189,7 @@ def solve(
     )
     h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
     h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
+    h0 = jnp.where(jnp.isfinite(h0), h0, tN - t0)  # e.g. a zero-length segment's lookup
     tiny = 8 * jnp.finfo(dtype).eps
 
     if record:
@@ -203,7 +204,9 @@ def solve(
 
     def step(c):
         t, y, h, sstate, tprev, dense, k, bad, buf, acc, target = c
-        t1 = jnp.minimum(t + h, target if land else tN)
+        lim = target if land else tN
+        # snap to the limit when the remainder is below round-off, so every accepted step advances
+        t1 = jnp.where(t + h >= lim - tiny * jnp.maximum(jnp.abs(lim), 1.0), lim, t + h)
         hh = t1 - t
         y1, yerr, dense1, sstate1, ok = stepper.step(t, t1, y, sstate)
         if not need_dense:
@@ -218,7 +221,8 @@ def solve(
         )
         factor = jnp.where(accept, factor, jnp.minimum(factor, SAFETY))
         h_new = jnp.minimum(hh * factor, hmax)
-        bad = bad | (h_new <= tiny * jnp.maximum(jnp.abs(t), 1.0))
+        # a rejected step that cannot shrink any further, or a non-finite step: failure
+        bad = bad | (~accept & (hh <= tiny * jnp.maximum(jnp.abs(t), 1.0))) | ~jnp.isfinite(h_new)
         if record:
             t0s, t1s, dbuf, cnt = buf
             i = jnp.minimum(cnt, record - 1)
