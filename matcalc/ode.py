@@ -84,10 +84,14 @@ def odeint(
       * ``"interpolated"``: the forward solution is checkpointed at the output times and
         ``checkpoints`` further times; backward, each segment is re-solved forward with dense
         output and ``(a, ā)`` integrated against that interpolant (SciMLSensitivity's
-        InterpolatingAdjoint with checkpointing). Stable; memory O(checkpoints + segment_steps).
+        InterpolatingAdjoint with checkpointing), ``ā`` inside the error norm (``y`` is not a
+        backward state, so a fast transient of ``y`` is resolved only through ``ā``'s integrand).
+        Stable; memory O(checkpoints + segment_steps).
       * ``"quadrature"``: as ``"interpolated"``, but only ``a`` is an ODE state; ``ā`` is a
         3-point Gauss–Legendre quadrature of ``aᵀ f_θ`` over each accepted backward step, using
-        both dense outputs (QuadratureAdjoint). Fewer backward stages touch ``∂f/∂θ``.
+        both dense outputs (QuadratureAdjoint). Fewer backward stages touch ``∂f/∂θ``, but the
+        backward steps are controlled by ``a`` alone: where ``y`` has a fast transient that ``a``
+        does not (strongly dissipative problems), prefer ``"interpolated"``.
       * ``"forward"``: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``,
         ``ẏ(t_0) = ẏ0 - f(y_0, t_0)ṫ_0``, output tangents ``ẏ_i + f(y_i, t_i)ṫ_i``, solved with
         ``y`` (tangents outside the error norm, so the JVP is linear in the tangent). The rule

@@ -24,7 +24,8 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
   ``d(y, a, θ̄)/ds = (-f, aᵀ f_y, aᵀ f_θ)``; only ``(y, a)`` enter the error norm (seminorm). O(1)
   memory; wrong when the backward ``y``-equation is unstable (dissipative/stiff problems).
 * interpolated: the forward solution is stored at checkpoints; per segment it is re-solved forward
-  with dense output and ``(a, θ̄)`` solved backwards against that interpolant (seminorm on ``a``).
+  with dense output and ``(a, θ̄)`` solved backwards against that interpolant, with ``θ̄`` in the
+  error norm (``y`` is not a backward state, so only ``θ̄`` sees fast transients of ``y``).
 * quadrature: as interpolated, but the backward ODE is ``a`` alone and ``θ̄`` is a 3-point
   Gauss–Legendre quadrature of ``aᵀ f_θ`` over every accepted backward step, using the dense
   outputs of both solves.
@@ -204,7 +205,9 @@ def _make_checkpointed(kind: str):
             span = jnp.stack([-t_hi, -t_lo])
             if kind == "interpolated":
                 z0 = jnp.concatenate([a, jnp.zeros((p,), dtype)])
-                z1 = _solve(a_rhs, opts, z0, span, (theta, nd, buf), m=n)[0][-1]
+                # full norm: y is not a state here, so a fast transient of y (dissipative
+                # problems) is seen by the step control only through θ̄'s integrand aᵀ f_θ
+                z1 = _solve(a_rhs, opts, z0, span, (theta, nd, buf), m=None)[0][-1]
                 a1, dth = z1[:n], z1[n:]
             else:
                 zs, _, dth = _solve(
