@@ -80,6 +80,12 @@ def test_forward_mode_jvp_jacfwd_and_second_order():
     jac = jax.jacfwd(lambda y0: odeint(_linear, y0, TS, A, adjoint="forward", rtol=1e-11,
                                        atol=1e-11))(Y0)
     assert _rel(jac, np.stack([scipy.linalg.expm(A * t) for t in TS])) < 1e-9
+
+
+@pytest.mark.slow
+def test_forward_mode_second_order():
+    f = lambda a, ts: odeint(_linear, Y0, ts, a, adjoint="forward", rtol=1e-11, atol=1e-11)
+    v = rng(3).standard_normal((3, 3))
     # jvp-of-jvp (the rule calls itself on the sensitivity system) vs a finite difference
     g = lambda a: jax.jvp(lambda b: f(b, TS), (a,), (v,))[1]
     u = rng(4).standard_normal((3, 3))
@@ -117,7 +123,10 @@ LV_TS = np.linspace(0.0, 4.0, 5)
 LV_Y0 = np.array([10.0, 5.0])
 
 
-@pytest.mark.parametrize("adjoint", REVERSE)
+# (each compile costs ~10 s on 2 cores: the other adjoints' Lotka–Volterra runs are marked slow)
+@pytest.mark.parametrize(
+    "adjoint", ["backsolve", *(pytest.param(a, marks=pytest.mark.slow) for a in REVERSE[1:])]
+)
 def test_lotka_volterra_against_discretize_then_optimize(adjoint):
     loss_of = lambda ys: jnp.sum(jnp.log(ys))
 
@@ -163,6 +172,7 @@ def _mlp_params(n, hidden, seed):
     }
 
 
+@pytest.mark.slow
 def test_neural_ode_closed_over_parameters():
     """Parameters closed over by func (hoisted by closure_convert) get gradients; all adjoints."""
     params = _mlp_params(3, 8, 0)
