@@ -4,18 +4,8 @@ Every operation is a drop-in replacement for its ``jax.numpy.linalg`` / ``jax.sc
 ``jax.experimental.ode`` counterpart whose JVP is a hand-derived rule (reverse mode by transposition).
 """
 
-# --- elementary (issue: Foundation)
-# --- subpackages
-from . import hermitian as hermitian
-from . import spd as spd
-from . import testing as testing
-
-# --- Hermitian spectral calculus (issue 3)
-from ._hermitian import eigh as eigh
-from ._hermitian import eigvalsh as eigvalsh
-from ._kron import jacobian_matrix as jacobian_matrix
-from ._kron import unvec as unvec
-from ._kron import vec as vec
+# isort: skip_file
+# --- elementary (Foundation)
 from ._linalg import det as det
 from ._linalg import inv as inv
 from ._linalg import logdet as logdet
@@ -25,6 +15,21 @@ from ._linalg import norm as norm
 from ._linalg import pinv as pinv
 from ._linalg import slogdet as slogdet
 from ._linalg import solve as solve
+
+# --- the course's Kronecker view
+from ._kron import jacobian_matrix as jacobian_matrix
+from ._kron import unvec as unvec
+from ._kron import vec as vec
+
+# --- Hermitian spectral calculus
+from ._hermitian import eigh as eigh
+from ._hermitian import eigvalsh as eigvalsh
+
+# --- subpackages
+from . import hermitian as hermitian
+from . import ode as ode
+from . import spd as spd
+from . import testing as testing
 
 __version__ = "0.1.0"
 
@@ -39,6 +44,7 @@ __all__ = [
     "lstsq",
     "matrix_power",
     "norm",
+    "ode",
     "pinv",
     "slogdet",
     "solve",

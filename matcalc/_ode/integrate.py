@@ -1,0 +1,270 @@
+"""A lean adaptive time-stepping loop around a diffrax solver's ``step``.
+
+Every ODE solve in ``matcalc.ode`` (the forward pass, the backward adjoint passes and the segment
+re-solves of the checkpointed adjoints) goes through :func:`solve`. It drives any diffrax solver
+(``Tsit5``, ``Dopri5``, ``Kvaerno5``, ...) through ``solver.init`` / ``solver.step`` with a plain
+integral step-size controller, and differs from ``diffrax.diffeqsolve`` in three ways that the
+adjoints need:
+
+* a **seminorm**: only the first ``m`` components of the (flat) state enter the error norm, so
+  quadrature-like components (parameter cotangents, tangents) do not shrink the steps
+  (Kidger, Chen & Lyons, ICML 2021);
+* optional **recording** of every accepted step's dense output into a fixed-size buffer, which the
+  interpolating adjoints use to evaluate the forward solution at any time of a segment;
+* an optional per-step **quadrature** callback, for the quadrature adjoint.
+
+States are flat 1-D arrays; times are increasing (backward passes integrate in ``s = -t``).
+Value-dependent failures (step count over ``max_steps``, step size underflow, recording buffer
+overflow) make the affected outputs NaN, never silently wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optimistix as optx
+from jax import lax
+
+SAFETY = 0.9
+IFACTOR = 10.0
+DFACTOR = 0.2
+
+
+def prepare_solver(solver, rtol, atol):
+    """Fill in an implicit solver's root-finder tolerances the way ``diffeqsolve`` does."""
+    if isinstance(solver, diffrax.AbstractImplicitSolver):
+        rf = solver.root_finder
+        sentinel = diffrax._root_finder.use_stepsize_tol  # noqa: SLF001
+        repl = {"rtol": rtol, "atol": atol, "norm": optx.rms_norm}
+        for attr, val in repl.items():
+            if getattr(rf, attr, None) is sentinel:
+                rf = eqx.tree_at(lambda r, a=attr: getattr(r, a), rf, val)
+        solver = eqx.tree_at(lambda s: s.root_finder, solver, rf)
+    return solver
+
+
+def _rms(x):
+    return jnp.sqrt(jnp.mean(jnp.square(x))) if x.size else jnp.zeros((), x.dtype)
+
+
+def _select(pred, a, b):
+    return jax.tree.map(lambda u, v: jnp.where(pred, u, v), a, b)
+
+
+def interpolate(solver, t0, t1, dense, t):
+    """Evaluate one step's dense output at ``t`` (guarding a zero-length step)."""
+    t1s = jnp.where(t1 == t0, t0 + 1, t1)
+    return solver.interpolation_cls(t0=t0, t1=t1s, **dense).evaluate(t)
+
+
+def lookup(solver, buffer, t):
+    """The recorded forward solution at time ``t``: the dense output of the step containing it."""
+    t0s, t1s, dense, count = buffer
+    k = jnp.clip(jnp.searchsorted(t1s, t, side="left"), 0, jnp.maximum(count - 1, 0))
+    d = jax.tree.map(lambda x: x[k], dense)
+    return interpolate(solver, t0s[k], t1s[k], d, t)
+
+
+def _initial_step(vf, t0, y0, args, order, rtol, atol, m):
+    """Hairer, Nørsett & Wanner (1993), II.4: a starting step from two vector-field calls."""
+    f0 = vf(y0, t0, args)
+    scale = atol + rtol * jnp.abs(y0[:m])
+    d0 = _rms(y0[:m] / scale)
+    d1 = _rms(f0[:m] / scale)
+    h0 = jnp.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+    f1 = vf(y0 + h0 * f0, t0 + h0, args)
+    d2 = _rms((f1 - f0)[:m] / scale) / h0
+    dmax = jnp.maximum(d1, d2)
+    h1 = jnp.where(
+        dmax <= 1e-15, jnp.maximum(1e-6, h0 * 1e-3), (0.01 / dmax) ** (1.0 / (order + 1))
+    )
+    return jnp.minimum(100 * h0, h1)
+
+
+class _Stepper:
+    """One step ``(t, y) -> (t1, y1)`` with an error estimate and dense output.
+
+    Explicit Runge–Kutta solvers with a Butcher tableau (Tsit5, Dopri5, Dopri8, Bosh3, ...) run
+    through a lean unrolled stage loop on flat arrays, using diffrax's tableau and interpolant
+    (``diffrax``'s generic ``step`` carries pytree and term machinery that costs time per step in
+    small problems); other solvers (implicit ones such as Kvaerno5) use ``solver.step``.
+    """
+
+    def __init__(self, solver, vf, args):
+        self.solver, self.vf, self.args = solver, vf, args
+        tb = getattr(solver, "tableau", None)
+        self.lean = (
+            isinstance(solver, diffrax.AbstractERK)
+            and isinstance(tb, diffrax.ButcherTableau)
+            and not tb.implicit
+        )
+        self.terms = diffrax.ODETerm(lambda t, y, a: vf(y, t, a))
+        self.order = solver.order(self.terms)
+
+    def init(self, t0, t1, y0):
+        if self.lean:
+            return self.vf(y0, t0, self.args)
+        return self.solver.init(self.terms, t0, t1, y0, self.args)
+
+    def step(self, t, t1, y, state):
+        if not self.lean:
+            y1, yerr, dense, state1, res = self.solver.step(
+                self.terms, t, t1, y, self.args, state, False
+            )
+            return y1, yerr, dense, state1, res == diffrax.RESULTS.successful
+        tb = self.solver.tableau
+        h = t1 - t
+        ks = [state]
+        y1 = None
+        for i, (ci, ai) in enumerate(zip(tb.c, tb.a_lower, strict=True)):
+            incr = sum(float(a) * k for a, k in zip(ai, ks, strict=False) if a != 0)
+            yi = y + h * incr
+            if tb.ssal and i == len(tb.c) - 1:
+                y1 = yi
+            ks.append(self.vf(yi, t + float(ci) * h, self.args))
+        if y1 is None:
+            y1 = y + h * sum(float(b) * k for b, k in zip(tb.b_sol, ks, strict=True) if b != 0)
+        yerr = h * sum(float(b) * k for b, k in zip(tb.b_error, ks, strict=True) if b != 0)
+        f1 = ks[-1] if tb.fsal else self.vf(y1, t1, self.args)
+        dense = dict(y0=y, y1=y1, k=h * jnp.stack(ks))  # diffrax stores increments h·f
+        return y1, yerr, dense, f1, jnp.ones((), bool)
+
+
+def solve(
+    vf: Callable,
+    y0,
+    ts,
+    args: Any,
+    *,
+    solver,
+    rtol: float,
+    atol: float,
+    m: int | None = None,
+    max_steps=jnp.inf,
+    hmax=jnp.inf,
+    land: bool = False,
+    record: int = 0,
+    quad: Callable | None = None,
+    quad_init: Any = None,
+):
+    """Integrate ``dy/dt = vf(y, t, args)`` from ``ts[0]`` and return ``y`` at every time in ``ts``.
+
+    Args:
+      vf: the vector field on flat states, ``vf(y, t, args) -> dy/dt``.
+      y0: flat initial state at ``ts[0]``.
+      ts: increasing output times, shape ``(N+1,)``; ``ys[0] = y0``.
+      m: only ``y[:m]`` enters the error norm (seminorm); ``None`` means all components.
+      max_steps: most step attempts per output interval (as in ``jax.experimental.ode.odeint``).
+      hmax: largest step.
+      land: clip steps so that they end exactly on every output time (exact outputs, for solvers
+        whose dense output is of low order); otherwise outputs are interpolated.
+      record: if positive, record the accepted steps' dense output into a buffer of this many
+        steps (an overflow makes the outputs NaN).
+      quad: optional ``quad(acc, t0, t1, y_of_t, args) -> acc`` called on every accepted step with
+        the step's interpolant ``y_of_t``; its final value is returned.
+
+    Returns:
+      ``(ys, buffer, acc)``: ``ys`` of shape ``(N+1, n)``; ``buffer = (t0s, t1s, dense, count)``
+      when ``record`` (else ``None``); ``acc`` the final quadrature accumulator (or ``None``).
+    """
+    n = y0.shape[0]
+    m = n if m is None else m
+    dtype = y0.dtype
+    ts = jnp.asarray(ts, dtype)
+    stepper = _Stepper(solver, vf, args)
+    t0, tN = ts[0], ts[-1]
+    order = stepper.order
+    expo = -1.0 / order
+    state0 = stepper.init(t0, tN, y0)
+    # dense output is carried only where outputs are interpolated or steps recorded/quadratured
+    need_dense = bool(record) or quad is not None or not (land or ts.shape[0] == 2)
+    dense_shape = jax.eval_shape(lambda: stepper.step(t0, tN, y0, state0)[2])
+    dense0 = (
+        jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape) if need_dense else None
+    )
+    h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
+    h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
+    h0 = jnp.where(jnp.isfinite(h0), h0, tN - t0)  # e.g. a zero-length segment's lookup
+    tiny = 8 * jnp.finfo(dtype).eps
+
+    if record:
+        buf0 = (
+            jnp.full((record,), jnp.inf, dtype),
+            jnp.full((record,), jnp.inf, dtype),
+            jax.tree.map(lambda s: jnp.zeros((record, *s.shape), s.dtype), dense_shape),
+            jnp.zeros((), jnp.int32),
+        )
+    else:
+        buf0 = None
+
+    def step(c):
+        t, y, h, sstate, tprev, dense, k, bad, buf, acc, target = c
+        lim = target if land else tN
+        # snap to the limit when the remainder is below round-off, so every accepted step advances
+        t1 = jnp.where(t + h >= lim - tiny * jnp.maximum(jnp.abs(lim), 1.0), lim, t + h)
+        hh = t1 - t
+        y1, yerr, dense1, sstate1, ok = stepper.step(t, t1, y, sstate)
+        if not need_dense:
+            dense1 = None
+        scale = atol + rtol * jnp.maximum(jnp.abs(y[:m]), jnp.abs(y1[:m]))
+        err = _rms(yerr[:m] / scale)
+        ok = ok & jnp.isfinite(err) & jnp.all(jnp.isfinite(y1))
+        err = jnp.where(ok, err, jnp.inf)
+        accept = err <= 1.0
+        factor = jnp.where(
+            err == 0, IFACTOR, jnp.clip(SAFETY * err ** jnp.asarray(expo, dtype), DFACTOR, IFACTOR)
+        )
+        factor = jnp.where(accept, factor, jnp.minimum(factor, SAFETY))
+        h_new = jnp.minimum(hh * factor, hmax)
+        # a rejected step that cannot shrink any further, or a non-finite step: failure
+        bad = bad | (~accept & (hh <= tiny * jnp.maximum(jnp.abs(t), 1.0))) | ~jnp.isfinite(h_new)
+        if record:
+            t0s, t1s, dbuf, cnt = buf
+            i = jnp.minimum(cnt, record - 1)
+            upd = (
+                t0s.at[i].set(t),
+                t1s.at[i].set(t1),
+                jax.tree.map(lambda b, d: b.at[i].set(d), dbuf, dense1),
+                cnt + 1,
+            )
+            bad = bad | (accept & (cnt >= record))
+            buf = _select(accept, upd, buf)
+        if quad is not None:
+            y_of = lambda s: interpolate(solver, t, t1, dense1, s)
+            acc = _select(accept, quad(acc, t, t1, y_of, args), acc)
+        t, y, sstate, tprev, dense = _select(
+            accept, (t1, y1, sstate1, t, dense1), (t, y, sstate, tprev, dense)
+        )
+        return (t, y, h_new, sstate, tprev, dense, k + 1, bad, buf, acc, target)
+
+    def cond(c):
+        t, k, bad, target = c[0], c[6], c[7], c[10]
+        go = (t < target) & ~bad
+        return go if max_steps == jnp.inf else go & (k < int(max_steps))
+
+    def interval(carry, target):
+        t, y, h, sstate, tprev, dense, bad, buf, acc = carry
+        c = (t, y, h, sstate, tprev, dense, jnp.zeros((), jnp.int32), bad, buf, acc, target)
+        c = lax.while_loop(cond, step, c)
+        t, y, h, sstate, tprev, dense, _, bad, buf, acc, _ = c
+        bad = bad | (t < target)
+        if need_dense:
+            y_out = jnp.where(t == target, y, interpolate(solver, tprev, t, dense, target))
+        else:
+            y_out = y  # the steps land on the (single, final) target
+
+        y_out = jnp.where(bad, jnp.nan, y_out)
+        return (t, y, h, sstate, tprev, dense, bad, buf, acc), y_out
+
+    carry0 = (t0, y0, h0, state0, t0, dense0, jnp.zeros((), bool), buf0, quad_init)
+    carry, ys = lax.scan(interval, carry0, ts[1:])
+    ys = jnp.concatenate([y0[None], ys], axis=0)
+    bad, buf, acc = carry[6], carry[7], carry[8]
+    if acc is not None:
+        acc = jax.tree.map(lambda a: jnp.where(bad, jnp.nan, a), acc)
+    return ys, buf, acc
