@@ -116,6 +116,7 @@ def check_rule(
     jit_rtol: float = 1e-10,
     second_order_rtol: float = 1e-6,
     check_jvp: bool = True,
+    check_vjp: bool = True,
     check_vmap: bool = True,
     check_second_order: bool = True,
     vmap_args: Sequence[Any] | None = None,
@@ -137,6 +138,8 @@ def check_rule(
       fd_step: finite-difference step (default ``1e-3 * max(1, |x|_max)``).
       check_jvp: set ``False`` for reverse-mode-only rules (``custom_vjp``): the ``jvp`` and
         ``second_order`` checks are replaced by finite differences of the VJP's transpose.
+      check_vjp: set ``False`` for forward-mode-only rules: the VJP, the ``transpose`` check and
+        grad-of-grad are skipped (a separate test should assert that reverse mode raises).
       check_vmap: run the ``vmap`` check.
       check_second_order: run the ``second_order`` check.
       vmap_args: optional list of argument tuples to batch over (default: ``args`` perturbed
@@ -234,10 +237,12 @@ def check_rule(
         return d, floor
 
     # --- jvp against finite differences
-    vjp_out, vjp_fn = jax.vjp(f, *primals)
-    ct = vjp_fn(w)
-    if not _all_finite(ct):
-        _fail("finite", "VJP (cotangent) is not finite")
+    if not (check_jvp or check_vjp):
+        raise ValueError("check_rule: at least one of check_jvp and check_vjp must be True")
+    if check_vjp:
+        ct = jax.vjp(f, *primals)[1](w)
+        if not _all_finite(ct):
+            _fail("finite", "VJP (cotangent) is not finite")
     fd_jv, floor = fd(f_jit, primals, v)
     if check_jvp:
         _, jv = jax.jvp(f, tuple(primals), v)
@@ -251,20 +256,21 @@ def check_rule(
         jv = fd_jv
 
     # --- transpose identity <w, J v> = <Jᵀ w, v>
-    lhs = _pair(w, jv)
-    rhs = _pair(ct, v)
-    scale = _abs_pair(w, jv) + _abs_pair(ct, v)
-    tol = transpose_rtol if check_jvp else fd_rtol
-    atol = 0.0 if check_jvp else 30 * eps * _norm(w) * _norm(out) / h
-    if not abs(lhs - rhs) <= tol * scale + atol:
-        _fail(
-            "transpose",
-            f"<w, J v> = {lhs:.16e} but <Jᵀ w, v> = {rhs:.16e} (difference {abs(lhs - rhs):.3e}, "
-            f"scale {scale:.3e})",
-        )
-    report["transpose"] = abs(lhs - rhs) / max(scale, 1e-300)
-    ct_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))(*primals)
-    _check_close("jit", "jit(vjp) vs vjp", ct_jit, ct, jit_rtol)
+    if check_vjp:
+        lhs = _pair(w, jv)
+        rhs = _pair(ct, v)
+        scale = _abs_pair(w, jv) + _abs_pair(ct, v)
+        tol = transpose_rtol if check_jvp else fd_rtol
+        atol = 0.0 if check_jvp else 30 * eps * _norm(w) * _norm(out) / h
+        if not abs(lhs - rhs) <= tol * scale + atol:
+            _fail(
+                "transpose",
+                f"<w, J v> = {lhs:.16e} but <Jᵀ w, v> = {rhs:.16e} (difference {abs(lhs - rhs):.3e}, "
+                f"scale {scale:.3e})",
+            )
+        report["transpose"] = abs(lhs - rhs) / max(scale, 1e-300)
+        ct_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))(*primals)
+        _check_close("jit", "jit(vjp) vs vjp", ct_jit, ct, jit_rtol)
 
     # --- vmap against a loop (the loop uses the jitted maps, already checked against eager)
     jvp_jit = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])
@@ -281,7 +287,9 @@ def check_rule(
         else:
             batch = [tuple(jnp.asarray(b[i]) for i in argnums) for b in vmap_args]
         stacked = tuple(jnp.stack(col) for col in zip(*batch, strict=True))
-        maps = [("fn", f, f_jit), ("vjp", lambda *xs: jax.vjp(f, *xs)[1](w), vjp_jit)]
+        maps = [("fn", f, f_jit)]
+        if check_vjp:
+            maps.append(("vjp", lambda *xs: jax.vjp(f, *xs)[1](w), vjp_jit))
         if check_jvp:
             maps.append(("jvp", lambda *xs: jax.jvp(f, xs, v)[1], jvp_jit))
         for label, g, g_jit in maps:
@@ -304,30 +312,31 @@ def check_rule(
                          second_order_rtol, floor2)
             report["jvp_of_jvp"] = _diff_norm(gu, fd_gu) / max(_norm(fd_gu), 1e-300)
 
-        def s(*xs):
-            return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(w, f(*xs), strict=True))
+        if check_vjp:
+            def s(*xs):
+                return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(w, f(*xs), strict=True))
 
-        def q(*xs):
-            gs = jax.grad(s, argnums=tuple(range(len(xs))))(*xs)
-            return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(gs, u, strict=True))
+            def q(*xs):
+                gs = jax.grad(s, argnums=tuple(range(len(xs))))(*xs)
+                return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(gs, u, strict=True))
 
-        u2 = tangent()
-        u2_scale = max(float(np.max(np.abs(np.asarray(t)))) for t in u2)
-        u2 = tuple(t / u2_scale for t in u2)
-        hq = jax.jit(jax.grad(q, argnums=tuple(range(len(primals)))))(*primals)
-        if not _all_finite(hq):
-            _fail("finite", "grad-of-grad is not finite")
-        got = _pair(hq, u2)
-        q_jit = jax.jit(lambda *xs: (q(*xs),))
-        fd_q, floor3 = fd(q_jit, primals, u2)
-        want = float(fd_q[0])
-        scale = max(abs(got), abs(want), _abs_pair(hq, u2) * 1e-3)
-        if not abs(got - want) <= second_order_rtol * scale + floor3:
-            _fail(
-                "second_order",
-                f"grad-of-grad: <∇<∇s, u>, u2> = {got:.12e} but finite difference gives {want:.12e}",
-            )
-        report["grad_of_grad"] = abs(got - want) / max(abs(want), 1e-300)
+            u2 = tangent()
+            u2_scale = max(float(np.max(np.abs(np.asarray(t)))) for t in u2)
+            u2 = tuple(t / u2_scale for t in u2)
+            hq = jax.jit(jax.grad(q, argnums=tuple(range(len(primals)))))(*primals)
+            if not _all_finite(hq):
+                _fail("finite", "grad-of-grad is not finite")
+            got = _pair(hq, u2)
+            q_jit = jax.jit(lambda *xs: (q(*xs),))
+            fd_q, floor3 = fd(q_jit, primals, u2)
+            want = float(fd_q[0])
+            scale = max(abs(got), abs(want), _abs_pair(hq, u2) * 1e-3)
+            if not abs(got - want) <= second_order_rtol * scale + floor3:
+                _fail(
+                    "second_order",
+                    f"grad-of-grad: <∇<∇s, u>, u2> = {got:.12e} but finite difference gives {want:.12e}",
+                )
+            report["grad_of_grad"] = abs(got - want) / max(abs(want), 1e-300)
     return report
 
 
@@ -339,6 +348,7 @@ def check_float32(
     output_gauge: Callable | None = None,
     rtol: float = 1e-3,
     check_jvp: bool = True,
+    check_vjp: bool = True,
     seed: int = 0,
 ) -> None:
     """Smoke test in single precision: float32 (complex64) primal, JVP and VJP are finite and
@@ -373,20 +383,21 @@ def check_float32(
     keys = jax.random.split(jax.random.PRNGKey(seed), len(p64) + 1)
     v64 = tuple(proj(_random_like(k, p)) for k, p in zip(keys[:-1], p64, strict=True))
     v32 = tuple(lower(t) for t in v64)
-    o64, vjp64 = jax.vjp(f64, *p64)
-    o32, vjp32 = jax.vjp(f32, *p32)
+    o64, o32 = f64(*p64), f32(*p32)
     for o in o32:
         if o.dtype not in (jnp.float32, jnp.complex64):
             _fail("float32", f"float32 input gave a {o.dtype} output")
     _check_close("float32", "primal float32 vs float64", [np.asarray(o, np.complex128) for o in o32],
                  [np.asarray(o, np.complex128) for o in o64], rtol)
-    w64 = tuple(_random_like(k, o) for k, o in zip(jax.random.split(keys[-1], len(o64)), o64, strict=True))
-    w32 = tuple(lower(t) for t in w64)
-    c64, c32 = vjp64(w64), vjp32(w32)
-    if not _all_finite(c32):
-        _fail("float32", "float32 VJP is not finite")
-    _check_close("float32", "VJP float32 vs float64", [np.asarray(c, np.complex128) for c in c32],
-                 [np.asarray(c, np.complex128) for c in c64], rtol)
+    if check_vjp:
+        w_keys = jax.random.split(keys[-1], len(o64))
+        w64 = tuple(_random_like(k, o) for k, o in zip(w_keys, o64, strict=True))
+        w32 = tuple(lower(t) for t in w64)
+        c64, c32 = jax.vjp(f64, *p64)[1](w64), jax.vjp(f32, *p32)[1](w32)
+        if not _all_finite(c32):
+            _fail("float32", "float32 VJP is not finite")
+        _check_close("float32", "VJP float32 vs float64", [np.asarray(c, np.complex128) for c in c32],
+                     [np.asarray(c, np.complex128) for c in c64], rtol)
     if check_jvp:
         j64 = jax.jvp(f64, tuple(p64), v64)[1]
         j32 = jax.jvp(f32, tuple(p32), v32)[1]

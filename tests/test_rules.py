@@ -30,6 +30,7 @@ F32 = [c for c in CASES if c.float32_rtol is not None]
 @pytest.mark.parametrize("case", F32, ids=[c.id for c in F32])
 def test_float32_smoke(case):
     kwargs = {k: case.check[k] for k in ("argnums", "tangent_projection", "output_gauge") if k in case.check}
-    if case.check.get("check_jvp") is False:
-        kwargs["check_jvp"] = False
+    for flag in ("check_jvp", "check_vjp"):
+        if case.check.get(flag) is False:
+            kwargs[flag] = False
     check_float32(case.fn, *case.args, rtol=case.float32_rtol, **kwargs)

@@ -2,8 +2,8 @@
 
 The three adjoints are ``jax.custom_vjp`` rules (reverse mode only), so the cases run with
 ``check_jvp=False`` (the transpose identity is checked against finite differences) and
-``check_second_order=False``. ``adjoint="forward"`` (a ``custom_jvp`` with no reverse mode) cannot
-run through ``check_rule``, which always takes a VJP; tests/test_ode.py checks it instead.
+``check_second_order=False``. ``adjoint="forward"`` (a ``custom_jvp`` with no reverse mode) runs
+with ``check_vjp=False``: finite differences, jit, vmap and jvp-of-jvp.
 
 Problems are small linear ODEs ``y' = A y`` with the matrix exponential as reference, integrated at
 rtol = atol = 1e-12 so that finite differences of the adaptive solution are accurate to about
@@ -58,4 +58,8 @@ CASES = [
     Case("ode.odeint", functools.partial(_solve_at, "quadrature"), (Y3, A3),
          "quadrature_y0_A", check=dict(reference=_ref_at, **_CHECK), float32_rtol=None,
          float32_skip=_F32),
+    Case("ode.odeint", functools.partial(_solve_at, "forward"), (Y3, A3),
+         "forward_y0_A", check=dict(reference=_ref_at, check_vjp=False, fd_rtol=1e-7,
+                                    second_order_rtol=1e-5),
+         float32_rtol=None, float32_skip=_F32),
 ]
