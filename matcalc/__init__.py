@@ -18,12 +18,34 @@ from ._kron import jacobian_matrix as jacobian_matrix
 from ._kron import unvec as unvec
 from ._kron import vec as vec
 
+# --- factorizations (issue 5)
+from ._factor.cholesky import cholesky as cholesky
+from ._factor.eig import eig as eig
+from ._factor.eig import eigvals as eigvals
+from ._factor.hessenberg import hessenberg as hessenberg
+from ._factor.lu import lu as lu
+from ._factor.qr import qr as qr
+from ._factor.schur import schur as schur
+from ._factor.svd import svd as svd
+from ._factor.svd import svdvals as svdvals
+
 # --- subpackages
 from . import testing as testing
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # factorizations (issue 5)
+    "cholesky",
+    "eig",
+    "eigvals",
+    "hessenberg",
+    "lu",
+    "qr",
+    "schur",
+    "svd",
+    "svdvals",
+    # elementary
     "det",
     "inv",
     "jacobian_matrix",

@@ -12,10 +12,6 @@ from jax import lax
 from .._rules import as_inexact, check_square, mm
 
 
-def _complex_dtype(dtype):
-    return jnp.result_type(dtype, jnp.complex64)
-
-
 def _gauge_index(v):
     """Row of each column's largest-magnitude entry (piecewise constant; not differentiated)."""
     return lax.stop_gradient(jnp.argmax(jnp.abs(v), axis=-2))
@@ -25,7 +21,7 @@ def _fix_phase(v):
     """Unit columns whose largest-magnitude entry is real and positive."""
     k = _gauge_index(v)
     vk = jnp.take_along_axis(v, k[..., None, :], axis=-2)
-    return v * (jnp.conj(vk) / jnp.abs(vk))
+    return v * (jnp.conj(vk) / jnp.abs(vk).astype(vk.dtype))
 
 
 def _pair_tol(w):
@@ -54,7 +50,7 @@ def _eig_jvp(primals, tangents):
     dw = jnp.diagonal(c, axis1=-2, axis2=-1)
     diff = w[..., None, :] - w[..., :, None]
     small = jnp.abs(diff) <= _pair_tol(w)
-    f = jnp.where(small, 0.0, 1.0 / jnp.where(small, 1.0, diff))
+    f = jnp.where(small, 0.0, 1.0 / jnp.where(small, 1.0, diff)).astype(w.dtype)
     y = mm(v, f * c)
     # Gauge: ‖v_i‖ = 1 and v_i's largest entry (row k_i, fixed near the point) real positive.
     # dv_i = y_i + α_i v_i with Re α_i = −Re(v_iᴴ y_i) (unit norm) and

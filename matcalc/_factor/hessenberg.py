@@ -57,7 +57,7 @@ def _hessenberg_jvp(primals, tangents):
         sub_h = jnp.real(jnp.diagonal(h, offset=-1, axis1=-2, axis2=-1))
         theta = jnp.cumsum(jnp.imag(sub_r) / sub_h, axis=-1)
         theta = jnp.concatenate([jnp.zeros_like(theta[..., :1]), theta], axis=-1)
-        om = om + 1j * theta[..., None, :] * jnp.eye(h.shape[-1], dtype=theta.dtype)
+        om = om + 1j * (theta[..., None, :] * jnp.eye(h.shape[-1], dtype=theta.dtype)).astype(om.dtype)
     dh = jnp.triu(x - mm(om, h) + mm(h, om), -1)
     dq = mm(q, om)
     return (h, q), (dh, dq)

@@ -38,8 +38,8 @@ def _lower_sylvester(t, x):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _schur(a, output):
-    if output == "complex":
-        a = a.astype(jnp.result_type(a.dtype, jnp.complex64))
+    if output == "complex" and not jnp.iscomplexobj(a):
+        a = a.astype(jnp.complex128 if a.dtype == jnp.float64 else jnp.complex64)
     t, z = lax.linalg.schur(a)
     return t, z
 
