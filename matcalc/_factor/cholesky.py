@@ -21,7 +21,7 @@ def _phi(x):
     """Lower triangle with the diagonal halved (Murray 2016, eq. 10)."""
     n = x.shape[-1]
     w = jnp.tril(jnp.ones((n, n), dtype=x.real.dtype)) - 0.5 * jnp.eye(n, dtype=x.real.dtype)
-    return x * w.astype(x.dtype)
+    return x * jnp.broadcast_to(w.astype(x.dtype), x.shape)
 
 
 def _chol_jvp_direct(l, da):

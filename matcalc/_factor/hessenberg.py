@@ -26,7 +26,7 @@ def _hess_lower(h, x):
         lh = jnp.einsum("...ik,...k->...i", l, h[..., :, j], precision=hp)
         hl = jnp.einsum("...ik,...k->...i", h, l[..., :, j], precision=hp)
         col = (x[..., :, j] + hl - lh) / h[..., j + 1, j][..., None]
-        col = jnp.where(idx >= j + 2, col, 0)
+        col = jnp.where(jnp.broadcast_to(idx >= j + 2, col.shape), col, 0)
         return l.at[..., :, j + 1].set(col)
 
     return lax.fori_loop(0, max(n - 2, 0), body, jnp.zeros_like(x))
@@ -57,7 +57,8 @@ def _hessenberg_jvp(primals, tangents):
         sub_h = jnp.real(jnp.diagonal(h, offset=-1, axis1=-2, axis2=-1))
         theta = jnp.cumsum(jnp.imag(sub_r) / sub_h, axis=-1)
         theta = jnp.concatenate([jnp.zeros_like(theta[..., :1]), theta], axis=-1)
-        om = om + 1j * (theta[..., None, :] * jnp.eye(h.shape[-1], dtype=theta.dtype)).astype(om.dtype)
+        eye = jnp.broadcast_to(jnp.eye(h.shape[-1], dtype=theta.dtype), h.shape)
+        om = om + 1j * (theta[..., None, :] * eye).astype(om.dtype)
     dh = jnp.triu(x - mm(om, h) + mm(h, om), -1)
     dq = mm(q, om)
     return (h, q), (dh, dq)

@@ -22,7 +22,7 @@ def _lu(a):
     m, n = a.shape[-2:]
     k = min(m, n)
     lu, _, perm = lax.linalg.lu(a)
-    l = jnp.tril(lu[..., :, :k], -1) + jnp.eye(m, k, dtype=a.dtype)
+    l = jnp.tril(lu[..., :, :k], -1) + jnp.broadcast_to(jnp.eye(m, k, dtype=a.dtype), lu[..., :, :k].shape)
     u = jnp.triu(lu[..., :k, :])
     # P A = L U with P = I[perm];  A = Pᵀ L U, so SciPy's p = Pᵀ: p[perm[i], i] = 1.
     p = jnp.swapaxes(jax.nn.one_hot(perm, m, dtype=a.dtype), -1, -2)

@@ -21,7 +21,8 @@ def _skew_from_lower(c):
     om = low - _H(low)
     if jnp.iscomplexobj(c):
         n = c.shape[-1]
-        om = om + 1j * (jnp.imag(c) * jnp.eye(n, dtype=c.real.dtype)).astype(c.dtype)
+        eye = jnp.broadcast_to(jnp.eye(n, dtype=c.real.dtype), c.shape)
+        om = om + 1j * (jnp.imag(c) * eye).astype(c.dtype)
     return om
 
 

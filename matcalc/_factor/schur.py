@@ -21,15 +21,15 @@ def _lower_sylvester(t, x):
     """
     n = t.shape[-1]
     idx = jnp.arange(n)
-    eye = jnp.eye(n, dtype=t.dtype)
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=t.dtype), t.shape)
 
     def body(j, l):
         active = idx > j
-        mask2 = active[:, None] & active[None, :]
+        mask2 = jnp.broadcast_to(active[:, None] & active[None, :], t.shape)
         tjj = t[..., j, j][..., None, None]
         m = jnp.where(mask2, t - tjj * eye, eye)
         rhs = jnp.einsum("...ik,...k->...i", l, t[..., :, j], precision=lax.Precision.HIGHEST)
-        rhs = jnp.where(active, rhs - x[..., :, j], 0)
+        rhs = jnp.where(jnp.broadcast_to(active, rhs.shape), rhs - x[..., :, j], 0)
         col = lax.linalg.triangular_solve(m, rhs[..., :, None], left_side=True, lower=False)
         return l.at[..., :, j].set(col[..., :, 0])
 

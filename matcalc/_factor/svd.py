@@ -126,7 +126,9 @@ def svdvals(a):
       every symmetric function of the singular values (norms, ``Σ log σ``) gets its exact,
       finite gradient, including at ``A = I``. At ``σ_i = 0`` this is the one-sided derivative
       along the forward pass's singular vectors. The JVP is built from :func:`svd`'s own rule,
-      so second derivatives use it too.
+      so second derivatives use it too: exact at distinct singular values; at a repeated one the
+      Hessian lacks the in-cluster rotation term (e.g. the Hessian of ``Σ σ_i² = ‖A‖_F²`` at a
+      matrix with a repeated singular value is not exactly ``2·I``), a stated limitation.
 
     Args:
       a: ``(..., m, n)`` real or complex.
