@@ -5,18 +5,8 @@ Every operation is a drop-in replacement for its ``jax.numpy.linalg`` / ``jax.sc
 """
 
 # --- elementary (issue: Foundation)
-from ._linalg import det as det
-from ._linalg import inv as inv
-from ._linalg import logdet as logdet
-from ._linalg import lstsq as lstsq
-from ._linalg import matrix_power as matrix_power
-from ._linalg import norm as norm
-from ._linalg import pinv as pinv
-from ._linalg import slogdet as slogdet
-from ._linalg import solve as solve
-from ._kron import jacobian_matrix as jacobian_matrix
-from ._kron import unvec as unvec
-from ._kron import vec as vec
+# --- subpackages
+from . import testing as testing
 
 # --- factorizations (issue 5)
 from ._factor.cholesky import cholesky as cholesky
@@ -28,9 +18,18 @@ from ._factor.qr import qr as qr
 from ._factor.schur import schur as schur
 from ._factor.svd import svd as svd
 from ._factor.svd import svdvals as svdvals
-
-# --- subpackages
-from . import testing as testing
+from ._kron import jacobian_matrix as jacobian_matrix
+from ._kron import unvec as unvec
+from ._kron import vec as vec
+from ._linalg import det as det
+from ._linalg import inv as inv
+from ._linalg import logdet as logdet
+from ._linalg import lstsq as lstsq
+from ._linalg import matrix_power as matrix_power
+from ._linalg import norm as norm
+from ._linalg import pinv as pinv
+from ._linalg import slogdet as slogdet
+from ._linalg import solve as solve
 
 __version__ = "0.1.0"
 

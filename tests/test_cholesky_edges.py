@@ -18,7 +18,7 @@ def _spd(n, seed, complex_=False):
 
 @pytest.mark.parametrize("complex_", [False, True])
 def test_blocked_path_matches_jax_default(complex_):
-    n = 2 * chol_mod._BLOCK + 9  # two recursion levels, uneven split
+    n = chol_mod._BLOCK + 9  # one recursion level, uneven split
     a = _spd(n, 1, complex_)
     w = rng(2).standard_normal((n, n))
     f = lambda g: lambda x: jnp.sum(w * jnp.real(g(x)))
@@ -77,9 +77,10 @@ def test_bad_input():
 
 
 def test_batched_float32_blocked():
-    a = np.stack([_spd(70, 10), _spd(70, 11)])
-    w = rng(12).standard_normal((2, 70, 70))
-    f = lambda x: jnp.sum(jnp.asarray(w, x.dtype) * matcalc.cholesky(x))
+    n = chol_mod._BLOCK + 3
+    a = np.stack([_spd(n, 10), _spd(n, 11)])
+    w = rng(12).standard_normal((n, n))
+    f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape) * matcalc.cholesky(x))
     g64 = jax.grad(f)(a)
     g32 = jax.grad(f)(a.astype(np.float32))
     assert g32.dtype == np.float32

@@ -22,7 +22,8 @@ def _lu(a):
     m, n = a.shape[-2:]
     k = min(m, n)
     lu, _, perm = lax.linalg.lu(a)
-    l = jnp.tril(lu[..., :, :k], -1) + jnp.broadcast_to(jnp.eye(m, k, dtype=a.dtype), lu[..., :, :k].shape)
+    unit = jnp.broadcast_to(jnp.eye(m, k, dtype=a.dtype), lu[..., :, :k].shape)
+    l = jnp.tril(lu[..., :, :k], -1) + unit
     u = jnp.triu(lu[..., :k, :])
     # P A = L U with P = I[perm];  A = Pᵀ L U, so SciPy's p = Pᵀ: p[perm[i], i] = 1.
     p = jnp.swapaxes(jax.nn.one_hot(perm, m, dtype=a.dtype), -1, -2)
@@ -53,7 +54,8 @@ def _lu_jvp(primals, tangents):
         dl2 = _tri_solve_right_upper(u1, pda[..., k:, :] - mm(l2, du1))
         dl = jnp.concatenate([dl1, dl2], axis=-2)
     if n > k:
-        # Wide: the remaining columns satisfy (P A)_{:,2} = L U2, so dU2 = L⁻¹((P dA)_{:,2} − dL U2).
+        # Wide: the remaining columns satisfy (P A)_{:,2} = L U2, so
+        # dU2 = L⁻¹((P dA)_{:,2} − dL U2).
         u2 = u[..., :, k:]
         du2 = _tri_solve_left_unit_lower(l1, pda[..., :, k:] - mm(dl1, u2))
         du = jnp.concatenate([du1, du2], axis=-1)

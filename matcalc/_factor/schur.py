@@ -12,7 +12,8 @@ from .._rules import _H, as_inexact, check_square, mm
 
 
 def _lower_sylvester(t, x):
-    """Strictly lower ``L`` with ``(L T − T L)_ij = X_ij`` for all ``i > j``, ``T`` upper triangular.
+    """Strictly lower ``L`` with ``(L T − T L)_ij = X_ij`` for all ``i > j`` (``T`` upper
+    triangular).
 
     Only strictly lower entries of ``L`` enter the strictly lower part of ``L T − T L``, and entry
     ``(i, j)`` reads ``Σ_{k≥i} T_ik L_kj − L_ij T_jj = Σ_{k<j} L_ik T_kj − X_ij``: column ``j`` is

@@ -1,4 +1,5 @@
-"""Singular value decomposition with a degeneracy-safe rule (real and complex; tall, square, wide)."""
+"""Singular value decomposition with a degeneracy-safe rule (real and complex; tall, square,
+wide)."""
 
 from __future__ import annotations
 
@@ -122,7 +123,8 @@ def svdvals(a):
     Derivative:
       ``dσ_i = Re(u_iᴴ dA v_i)`` (Townsend 2016, eq. 5). Exact wherever ``σ_i`` is simple and
       positive. At a repeated singular value the individual ``σ_i`` are not differentiable but
-      their cluster sum is, and ``Σ_{i∈c} Re u_iᴴ dA v_i = Re tr(U_cᴴ dA V_c)`` is basis-independent:
+      their cluster sum is, and ``Σ_{i∈c} Re u_iᴴ dA v_i = Re tr(U_cᴴ dA V_c)`` is
+      basis-independent:
       every symmetric function of the singular values (norms, ``Σ log σ``) gets its exact,
       finite gradient, including at ``A = I``. At ``σ_i = 0`` this is the one-sided derivative
       along the forward pass's singular vectors. The JVP is built from :func:`svd`'s own rule,
@@ -157,7 +159,8 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
       ``K`` replaces the usual ``1/(σj² − σi²)``: no squared singular values, so float32 does not
       overflow where ``σ`` itself does not.
       Gauge conventions (stated, since the vectors are not unique):
-        * complex phases: ``u_i ↦ u_i e^{iθ}``, ``v_i ↦ v_i e^{iθ}`` leaves ``A`` unchanged; the rule
+        * complex phases: ``u_i ↦ u_i e^{iθ}``, ``v_i ↦ v_i e^{iθ}`` leaves ``A`` unchanged; the
+          rule
           uses the balanced gauge ``Im(u_iᴴ du_i) = −Im(v_iᴴ dv_i) = Im(P_ii) / (2σ_i)``;
         * repeated singular values (``|σi − σj| ≤ max(m,n)·eps·σ_1``): rotations inside the
           cluster are a gauge; the rule sets the in-cluster part of ``E`` to 0 (no rotation);

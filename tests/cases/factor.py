@@ -27,7 +27,8 @@ S4 = spd(4, seed=17)
 HC3 = spd(3, seed=18, complex_=True)
 # real matrix with real, distinct eigenvalues (for the real Schur form)
 _q, _ = np.linalg.qr(rng(19).standard_normal((4, 4)))
-REAL_SPEC = _q @ (np.diag([-1.0, 0.5, 1.5, 3.0]) + np.triu(rng(20).standard_normal((4, 4)), 1)) @ _q.T
+_t = np.diag([-1.0, 0.5, 1.5, 3.0]) + np.triu(rng(20).standard_normal((4, 4)), 1)
+REAL_SPEC = _q @ _t @ _q.T
 
 
 def svd_gauge(out):
@@ -111,7 +112,8 @@ CASES = [
     Case("svd", matcalc.svd, (TALL_C,), "tall_full_complex",
          check=dict(reference=_svd_ref(True), output_gauge=svd_gauge)),
     Case("svdvals", matcalc.svdvals, (WIDE,), check=dict(reference=scipy.linalg.svdvals)),
-    Case("svdvals", matcalc.svdvals, (TALL_C,), "complex", check=dict(reference=scipy.linalg.svdvals)),
+    Case("svdvals", matcalc.svdvals, (TALL_C,), "complex",
+         check=dict(reference=scipy.linalg.svdvals)),
     # --- schur / hessenberg
     Case("schur", functools.partial(matcalc.schur, output="complex"), (A4,), "complex_output",
          check=dict(reference=functools.partial(scipy.linalg.schur, output="complex"),
