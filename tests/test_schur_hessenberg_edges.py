@@ -60,7 +60,8 @@ def test_hessenberg_gauge_and_reconstruction():
 def test_hessenberg_h_only_batched_float32():
     a = rng(11).standard_normal((2, 4, 4))
     w = rng(12).standard_normal((4, 4))  # broadcast explicitly below
-    f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape) * matcalc.hessenberg(x))
+    f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape)
+                          * matcalc.hessenberg(x))
     g64, g32 = jax.grad(f)(a), jax.grad(f)(a.astype(np.float32))
     np.testing.assert_allclose(g32, g64, atol=1e-3 * np.abs(g64).max())
     np.testing.assert_allclose(g64[0], jax.grad(f)(a[0]), atol=1e-13)
