@@ -21,6 +21,17 @@ from ._kron import jacobian_matrix as jacobian_matrix
 from ._kron import unvec as unvec
 from ._kron import vec as vec
 
+# --- factorizations
+from ._factor.cholesky import cholesky as cholesky
+from ._factor.eig import eig as eig
+from ._factor.eig import eigvals as eigvals
+from ._factor.hessenberg import hessenberg as hessenberg
+from ._factor.lu import lu as lu
+from ._factor.qr import qr as qr
+from ._factor.schur import schur as schur
+from ._factor.svd import svd as svd
+from ._factor.svd import svdvals as svdvals
+
 # --- Hermitian spectral calculus
 from ._hermitian import eigh as eigh
 from ._hermitian import eigvalsh as eigvalsh
@@ -34,21 +45,30 @@ from . import testing as testing
 __version__ = "0.1.0"
 
 __all__ = [
+    "cholesky",
     "det",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "hermitian",
+    "hessenberg",
     "inv",
     "jacobian_matrix",
     "logdet",
     "lstsq",
+    "lu",
     "matrix_power",
     "norm",
     "ode",
     "pinv",
+    "qr",
+    "schur",
     "slogdet",
     "solve",
     "spd",
+    "svd",
+    "svdvals",
     "testing",
     "unvec",
     "vec",

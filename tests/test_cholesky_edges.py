@@ -1,0 +1,89 @@
+"""Edge cases of matcalc.cholesky: the blocked JVP path, tangent spaces, bad input, float32."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc._factor import cholesky as chol_mod
+from tests.cases import rng, spd
+
+
+def _spd(n, seed, complex_=False):
+    r = rng(seed)
+    a = r.standard_normal((n, n)) + (1j * r.standard_normal((n, n)) if complex_ else 0)
+    return a @ a.conj().T + n * np.eye(n)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_blocked_path_matches_jax_default(complex_):
+    n = chol_mod._BLOCK + 9  # one recursion level, uneven split
+    a = _spd(n, 1, complex_)
+    w = rng(2).standard_normal((n, n))
+    f = lambda g: lambda x: jnp.sum(w * jnp.real(g(x)))
+    ours = jax.grad(f(matcalc.cholesky))(a)
+    ref = jax.grad(f(jnp.linalg.cholesky))(a)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    t = rng(3).standard_normal((n, n)).astype(a.dtype)
+    _, jo = jax.jvp(matcalc.cholesky, (a,), (t,))
+    _, jr = jax.jvp(jnp.linalg.cholesky, (a,), (t,))
+    np.testing.assert_allclose(jo, jr, rtol=0, atol=1e-12 * np.abs(jr).max())
+
+
+def test_gradient_is_hermitian_with_symmetrized_input():
+    a = spd(4, seed=4, complex_=True)
+    w = rng(5).standard_normal((4, 4))
+    g = jax.grad(lambda x: jnp.sum(w * jnp.real(matcalc.cholesky(x))))(a)
+    np.testing.assert_allclose(g, np.conj(g.T), atol=1e-14)
+
+
+def test_lower_only_input_gets_no_gradient_in_upper_triangle():
+    a = spd(4, seed=6)
+    a_bad_upper = a + np.triu(np.full((4, 4), 7.0), 1)  # the unused triangle is garbage
+    f = lambda x: matcalc.cholesky(x, symmetrize_input=False)
+    np.testing.assert_allclose(f(a_bad_upper), np.linalg.cholesky(a), atol=1e-13)
+    w = rng(7).standard_normal((4, 4))
+    g = jax.grad(lambda x: jnp.sum(w * f(x)))(a_bad_upper)
+    assert np.all(np.triu(g, 1) == 0)
+    # and the lower-triangle gradient matches a central difference in each lower entry
+    h = 1e-6
+    for i, j in [(0, 0), (2, 1), (3, 0)]:
+        e = np.zeros((4, 4))
+        e[i, j] = h
+        fd = (np.sum(w * f(a_bad_upper + e)) - np.sum(w * f(a_bad_upper - e))) / (2 * h)
+        assert abs(fd - g[i, j]) < 1e-7
+
+
+def test_upper():
+    a = spd(4, seed=8)
+    w = rng(9).standard_normal((4, 4))
+    u = matcalc.cholesky(a, upper=True)
+    np.testing.assert_allclose(u, np.linalg.cholesky(a).T, atol=1e-14)
+    g_u = jax.grad(lambda x: jnp.sum(w * matcalc.cholesky(x, upper=True)))(a)
+    g_l = jax.grad(lambda x: jnp.sum(w.T * matcalc.cholesky(x)))(a)
+    np.testing.assert_allclose(g_u, g_l, atol=1e-14)
+
+
+def test_not_positive_definite_gives_nan():
+    a = np.diag([1.0, -1.0, 2.0])
+    l, dl = jax.jit(lambda x, t: jax.jvp(matcalc.cholesky, (x,), (t,)))(a, np.eye(3))
+    assert np.isnan(l).any() and np.isnan(dl).any()
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"\(3, 4\)"):
+        matcalc.cholesky(np.ones((3, 4)))
+
+
+def test_batched_float32_blocked():
+    n = chol_mod._BLOCK + 3
+    a = np.stack([_spd(n, 10), _spd(n, 11)])
+    w = rng(12).standard_normal((n, n))
+    f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape) * matcalc.cholesky(x))
+    g64 = jax.grad(f)(a)
+    g32 = jax.grad(f)(a.astype(np.float32))
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, g64, atol=1e-4 * np.abs(g64).max())
+    for k in range(2):
+        np.testing.assert_allclose(g64[k], jax.grad(f)(a[k]), atol=1e-14)
