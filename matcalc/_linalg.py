@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._kernels.spectral import singular_values, svd_weights_jvp
+from ._factor.svd import _svd, _svdvals
+from ._kernels.spectral import svd_weights_jvp
 from ._rules import (
     _H,
     _T,
@@ -493,7 +494,7 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
     m, n = a.shape
     b2 = b[:, None] if b.ndim == 1 else b
     x = _lstsq_x(a, b2, rcond)
-    s = singular_values(a)
+    s = _svdvals(a)
     cut = (jnp.finfo(s.dtype).eps * max(m, n)) if rcond is None else rcond
     mask = (s > 0) & (s >= cut * lax.stop_gradient(s[..., :1]))
     rank = jnp.sum(mask)
@@ -616,8 +617,8 @@ def _matrix_norm_jvp(ord, primals, tangents):
         # d max_j c_j = Σ_j w_j dc_j with w the average over tied maximizers (a subgradient).
         dsums = jnp.sum(_abs_jvp(a, da), axis=axis)
         return y, jnp.sum(weights * dsums, axis=-1)
-    # singular-value norms
-    u, s, vh = jnp.linalg.svd(a, full_matrices=False)
+    # singular-value norms (U, V from the SVD rule, so second derivatives use its JVP)
+    u, s, vh = _svd(a, False, False)
     if ord == "nuc":
         n = s.shape[-1]
         tol = n * jnp.finfo(s.dtype).eps * s[..., :1]

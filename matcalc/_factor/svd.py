@@ -108,12 +108,10 @@ def _svdvals_jvp(primals, tangents):
     m, n = a.shape[-2:]
     u, s, vh = _svd(a, False, False)
     # dσ_i = Re u_iᴴ dA v_i; the diagonal of Uᴴ dA V without the off-diagonal products.
-    k = min(m, n)
     if m <= n:
         d = jnp.sum(mm(_H(u), da) * jnp.conj(vh), axis=-1)
     else:
         d = jnp.sum(jnp.conj(u) * mm(da, _H(vh)), axis=-2)
-    del k
     return s, jnp.real(d)
 
 
