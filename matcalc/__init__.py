@@ -18,12 +18,40 @@ from ._kron import jacobian_matrix as jacobian_matrix
 from ._kron import unvec as unvec
 from ._kron import vec as vec
 
+# --- general matrix functions and matrix equations (issue 4)
+from ._equations import solve_continuous_lyapunov as solve_continuous_lyapunov
+from ._equations import solve_discrete_lyapunov as solve_discrete_lyapunov
+from ._equations import solve_sylvester as solve_sylvester
+from ._matfun.expm import expm as expm
+from ._matfun.expm import expm_frechet as expm_frechet
+from ._matfun.frechet import frechet as frechet
+from ._matfun.funm import funm as funm
+from ._matfun.logm import fractional_matrix_power as fractional_matrix_power
+from ._matfun.logm import logm as logm
+from ._matfun.polar import polar as polar
+from ._matfun.signm import signm as signm
+from ._matfun.sqrtm import sqrtm as sqrtm
+
 # --- subpackages
 from . import testing as testing
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # general matrix functions and matrix equations (issue 4)
+    "expm",
+    "expm_frechet",
+    "fractional_matrix_power",
+    "frechet",
+    "funm",
+    "logm",
+    "polar",
+    "signm",
+    "solve_continuous_lyapunov",
+    "solve_discrete_lyapunov",
+    "solve_sylvester",
+    "sqrtm",
+    # elementary
     "det",
     "inv",
     "jacobian_matrix",
