@@ -37,6 +37,9 @@ def _sylvester_jvp(method, primals, tangents):
     return x, sylvester_apply(plan, dc - mm(da, x) - mm(x, db))
 
 
+
+_sylvester_jit = jax.jit(_sylvester, static_argnums=3)
+
 def solve_sylvester(a, b, c, *, method: str = "auto"):
     """Solve ``A X + X B = C``; drop-in for ``scipy.linalg.solve_sylvester`` (GPU-capable).
 
@@ -69,7 +72,7 @@ def solve_sylvester(a, b, c, *, method: str = "auto"):
     b = jnp.broadcast_to(b, (*batch, *b.shape[-2:]))
     c = jnp.broadcast_to(c, (*batch, *c.shape[-2:]))
     choose_method(1, 1, method)
-    return _sylvester(a, b, c, method)
+    return _sylvester_jit(a, b, c, method)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +95,9 @@ def _clyap_jvp(method, primals, tangents):
     return x, sylvester_apply(plan, dq - mm(da, x) - mm(x, _H(da)))
 
 
+
+_clyap_jit = jax.jit(_clyap, static_argnums=2)
+
 def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
     """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
 
@@ -109,7 +115,7 @@ def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
     a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
     q = jnp.broadcast_to(q, (*batch, *q.shape[-2:]))
     choose_method(1, 1, method)
-    return _clyap(a, q, method)
+    return _clyap_jit(a, q, method)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +154,9 @@ def _dlyap_jvp(method, primals, tangents):
     return x, _dlyap_apply(plan, dq + mm(mm(da, x), _H(a)) + mm(ax, _H(da)))
 
 
+
+_dlyap_jit = jax.jit(_dlyap, static_argnums=2)
+
 def solve_discrete_lyapunov(a, q, method=None):
     """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
 
@@ -173,4 +182,4 @@ def solve_discrete_lyapunov(a, q, method=None):
     a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
     q = jnp.broadcast_to(q, (*batch, *q.shape[-2:]))
     choose_method(1, 1, method)
-    return _dlyap(a, q, method)
+    return _dlyap_jit(a, q, method)

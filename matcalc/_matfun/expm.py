@@ -14,6 +14,7 @@ Reverse mode is JAX's transposition of that linear map, which is the Fréchet de
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -123,7 +124,7 @@ def _degree_index(nb, table):
 
 # The primal branch returns a fixed tuple of intermediates (unused slots zero), so that the
 # tangent branch (a separate switch, linear in (db, dμ)) can reuse them.
-_SLOTS = ("x", "p2", "p4", "p6", "p8", "w", "w1", "z1", "lu", "r", "c")
+_SLOTS = ("x", "p2", "p4", "p6", "p8", "w", "w1", "z1", "u", "v", "c")
 
 
 def _primal_branch(m, top, b, nb, mu):
@@ -168,25 +169,21 @@ def _primal_branch(m, top, b, nb, mu):
         v = mm(a6, z1) + z2
         out.update(w1=w1, z1=z1)
     u = mm(x, w)
-    lu, _, perm = _lu(v - u)
-    r = _lu_solve(lu, perm, u + v)
     scale = jnp.exp2(-s.astype(real)).astype(dtype)
     c0 = jnp.exp(mu * scale)
-    out.update(x=x, w=w, lu=lu, r=r, c=jnp.broadcast_to(c0[..., None, None], x.shape))
+    out.update(x=x, w=w, u=u, v=v, c=jnp.broadcast_to(c0[..., None, None], x.shape))
     for k, p_ in pw.items():
         out[f"p{k}"] = p_
-    return tuple(out[k] for k in _SLOTS), perm, s
+    # (the LU of V − U is shared by all branches, outside the switch: one LU to compile)
+    return tuple(out[k] for k in _SLOTS), s
 
 
-def _tangent_branch(m, top, inter, perm, s, db, dmu):
-    """``L0 = e^{μ'}(dμ' r_m + L_{r_m}(x, dx))`` with ``dx = db/2^s``, ``dμ' = dμ/2^s``
-    (Al-Mohy & Higham 2009, Alg. 6.4), linear in (db, dμ)."""
+def _tangent_branch(m, top, inter, sc, db):
+    """``(dU, dV)`` of Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham 2009,
+    Alg. 6.4), linear in db."""
     iv = dict(zip(_SLOTS, inter, strict=True))
-    x, w, lu = iv["x"], iv["w"], iv["lu"]
-    c0, r = iv["c"], iv["r"]  # e^{μ'} and r_m(x)
+    x, w = iv["x"], iv["w"]
     # tangent scaling by a multiplication (ldexp is not linear-transposable)
-    real = jnp.finfo(x.dtype).dtype
-    sc = jnp.exp2(-s.astype(real))[..., None, None].astype(db.dtype)
     dx = db * sc if top else db
     bc = _PADE[m]
     top_pow = 6 if m == 13 else m - 1
@@ -211,10 +208,8 @@ def _tangent_branch(m, top, inter, perm, s, db, dmu):
         lz2 = bc[6] * m6 + bc[4] * m4 + bc[2] * m2
         lw = mm(iv["p6"], lw1) + mm(m6, iv["w1"]) + lw2
         lv = mm(iv["p6"], lz1) + mm(m6, iv["z1"]) + lz2
-    # U = x W ⇒ dU = dx W + x dW;  (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R
-    lu_ = mm(x, lw) + mm(dx, w)
-    lr = _lu_solve(lu, perm, lu_ + lv + mm(lu_ - lv, r))
-    return c0 * (lr + (sc * dmu[..., None, None]) * r)
+    # U = x W ⇒ dU = dx W + x dW
+    return mm(x, lw) + mm(dx, w), lv
 
 
 def _expm_impl(a, max_squarings, da=None):
@@ -229,8 +224,12 @@ def _expm_impl(a, max_squarings, da=None):
         (lambda m, top: (lambda ops: _primal_branch(m, top, *ops)))(m, t)
         for m, t in zip(degrees, tops, strict=True)
     ]
-    inter, perm, s = lax.switch(idx, pbranches, (b, nb, mu))
-    r = inter[_SLOTS.index("c")] * inter[_SLOTS.index("r")]
+    inter, s = lax.switch(idx, pbranches, (b, nb, mu))
+    iv = dict(zip(_SLOTS, inter, strict=True))
+    lu, _, perm = _lu(iv["v"] - iv["u"])
+    rm = _lu_solve(lu, perm, iv["u"] + iv["v"])  # r_m(x)
+    c0 = iv["c"]  # e^{μ/2^s}
+    r = c0 * rm
     smax = jnp.max(s)
     bad = (s > max_squarings) | ~jnp.isfinite(nb)
     poison = jnp.where(bad, jnp.nan, 1.0).astype(a.dtype)[..., None, None]
@@ -251,7 +250,11 @@ def _expm_impl(a, max_squarings, da=None):
         (lambda m, top: (lambda ops: _tangent_branch(m, top, *ops)))(m, t)
         for m, t in zip(degrees, tops, strict=True)
     ]
-    lr = lax.switch(idx, tbranches, (inter, perm, s, db, dmu))
+    real = jnp.finfo(a.dtype).dtype
+    sc = jnp.exp2(-s.astype(real))[..., None, None].astype(a.dtype)
+    du, dv = lax.switch(idx, tbranches, (inter, sc, db))
+    # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;  R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
+    lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
 
     def step(carry, i):
         def sq(rl):
@@ -290,6 +293,16 @@ def _expm_rule(max_squarings: int):
     return _EXPM[max_squarings]
 
 
+@functools.partial(jax.jit, static_argnums=1)
+def _expm_jit(a, max_squarings):
+    return _expm_rule(max_squarings)(a)
+
+
+@jax.jit
+def _expm_frechet_jit(a, e):
+    return jax.jvp(_expm_rule(DEFAULT_MAX_SQUARINGS), (a,), (e,))
+
+
 def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_SQUARINGS):
     """Matrix exponential; drop-in for ``jax.scipy.linalg.expm`` / ``scipy.linalg.expm``.
 
@@ -318,7 +331,7 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
     del upper_triangular
     a = as_inexact(A, "A")
     check_square(a, "expm", "A")
-    return _expm_rule(int(max_squarings))(a)
+    return _expm_jit(a, int(max_squarings))
 
 
 def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: bool = True):
@@ -339,7 +352,7 @@ def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: boo
     check_square(a, "expm_frechet", "A")
     if e.shape != a.shape:
         raise ValueError(f"expm_frechet: E must have A's shape {a.shape}, got {e.shape}")
-    x, lx = jax.jvp(_expm_rule(DEFAULT_MAX_SQUARINGS), (a,), (e,))
+    x, lx = _expm_frechet_jit(a, e)
     return (x, lx) if compute_expm else lx
 
 

@@ -103,6 +103,9 @@ def _logm_jvp(sylvester, primals, tangents):
     return jax.jvp(lambda a: _logm_diff(a, sylvester), (a,), (da,))
 
 
+
+_logm_jit = jax.jit(_logm, static_argnums=1)
+
 def logm(A, disp: bool = True, *, sylvester: str = "auto"):
     """Principal matrix logarithm; drop-in for ``scipy.linalg.logm`` (JAX has none). GPU-capable.
 
@@ -128,7 +131,7 @@ def logm(A, disp: bool = True, *, sylvester: str = "auto"):
     del disp
     a = as_inexact(A, "A")
     check_square(a, "logm", "A")
-    return _logm(a, sylvester)
+    return _logm_jit(a, sylvester)
 
 
 def fractional_matrix_power(A, t):

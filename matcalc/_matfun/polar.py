@@ -44,6 +44,9 @@ def _polar_right_jvp(primals, tangents):
     return (u, p), (du, dp)
 
 
+
+_polar_right_jit = jax.jit(_polar_right)
+
 def polar(a, side: str = "right"):
     """Polar decomposition ``A = U P`` (right) or ``A = P U`` (left); drop-in for
     ``scipy.linalg.polar`` (returns ``(u, p)``). Batched; GPU-capable (SVD).
@@ -69,8 +72,8 @@ def polar(a, side: str = "right"):
     if side == "right":
         if m < n:
             raise ValueError(f"polar: side='right' needs m >= n, got shape {a.shape}")
-        return _polar_right(a)
+        return _polar_right_jit(a)
     if m > n:
         raise ValueError(f"polar: side='left' needs m <= n, got shape {a.shape}")
-    u, p = _polar_right(_H(a))
+    u, p = _polar_right_jit(_H(a))
     return _H(u), p

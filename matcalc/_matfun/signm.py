@@ -31,6 +31,9 @@ def _signm_jvp(primals, tangents):
     return s, sylvester_apply(plan, -da)
 
 
+
+_signm_jit = jax.jit(_signm)
+
 def signm(A, disp: bool = True):
     """Matrix sign function; drop-in for ``scipy.linalg.signm`` (GPU-capable, no Schur).
 
@@ -46,4 +49,4 @@ def signm(A, disp: bool = True):
     del disp
     a = as_inexact(A, "A")
     check_square(a, "signm", "A")
-    return _signm(a)
+    return _signm_jit(a)

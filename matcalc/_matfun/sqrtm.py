@@ -60,7 +60,7 @@ def _sqrtm_schur(a):
     import jax.scipy.linalg as jsl
 
     x = jsl.sqrtm(a) if a.ndim == 2 else jnp.vectorize(jsl.sqrtm, signature="(n,n)->(n,n)")(a)
-    return x.astype(a.dtype) if not jnp.iscomplexobj(a) and jnp.iscomplexobj(x) and False else x
+    return x.astype(a.dtype)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
@@ -81,6 +81,9 @@ def _sqrtm_jvp(method, sylvester, primals, tangents):
     plan = sylvester_plan(x, x, choose_method(x.shape[-1], x.shape[-1], sylvester), "same")
     return x, sylvester_apply(plan, da)
 
+
+
+_sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
 
 def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto"):
     """Principal matrix square root; drop-in for ``jax.scipy.linalg.sqrtm`` (GPU-capable).
@@ -112,6 +115,7 @@ def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto")
     if method not in ("db", "schur"):
         raise ValueError(f"sqrtm: unknown method {method!r}; expected 'db' or 'schur'")
     if method == "schur":
-        a = a.astype(jnp.result_type(a.dtype, jnp.complex64))
+        if not jnp.iscomplexobj(a):
+            a = a.astype(jnp.complex64 if a.dtype == jnp.float32 else jnp.complex128)
     choose_method(1, 1, sylvester)
-    return _sqrtm(a, method, sylvester)
+    return _sqrtm_jit(a, method, sylvester)
