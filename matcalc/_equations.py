@@ -125,7 +125,7 @@ def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
 def _dlyap_plan(a, method):
     # Bilinear (Cayley) map to a continuous equation (as SciPy's method="bilinear"):
     # G = (A + I)⁻¹ (A − I) ⇒ G X + X Gᴴ = −2 (A + I)⁻¹ Q (Aᴴ + I)⁻¹.
-    eye = eye_like(a)
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
     lu, _, perm = _lu(a + eye)
     g = _lu_solve(lu, perm, a - eye)
     m = choose_method(a.shape[-1], a.shape[-1], method)

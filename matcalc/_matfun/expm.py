@@ -106,7 +106,7 @@ def _even_powers(m, x):
 def _prepare(a):
     """Trace shift and norms: ``a = μI + b`` (μ = tr(a)/n where that lowers ‖·‖₁)."""
     n = a.shape[-1]
-    eye = eye_like(a)
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
     mu = trace(a) / n
     b = a - mu[..., None, None] * eye
     na, nb = _norm1(a), _norm1(b)
@@ -118,7 +118,7 @@ def _prepare(a):
 
 def _degree_index(nb, table):
     thetas = jnp.asarray([t for _, t in table[:-1]], dtype=nb.dtype)
-    idx = jnp.sum(nb[..., None] > thetas, axis=-1)
+    idx = jnp.sum(nb[..., None] > thetas.reshape((1,) * nb.ndim + thetas.shape), axis=-1)
     return jnp.max(idx) if idx.ndim else idx
 
 
@@ -152,7 +152,7 @@ def _primal_branch(m, top, b, nb, mu):
         x = _scal(b, s) if top else b
         pw = _even_powers(m, x)
     bc = _PADE[m]
-    eye = eye_like(x)
+    eye = jnp.broadcast_to(eye_like(x), x.shape)
     zero = jnp.zeros_like(x)
     out = dict.fromkeys(_SLOTS, zero)
     if m < 13:
@@ -245,7 +245,7 @@ def _expm_impl(a, max_squarings, da=None):
 
     # Trace shift: a = μI + b with dμ = tr(da)/n (where the shift is used), db = da − dμ I.
     dmu = use.astype(a.dtype) * trace(da) / a.shape[-1]
-    db = da - dmu[..., None, None] * eye_like(a)
+    db = da - dmu[..., None, None] * jnp.broadcast_to(eye_like(a), a.shape)
     tbranches = [
         (lambda m, top: (lambda ops: _tangent_branch(m, top, *ops)))(m, t)
         for m, t in zip(degrees, tops, strict=True)

@@ -20,7 +20,7 @@ from .sqrtm import _sqrtm, _sqrtm_db
 _M = 8
 _THETA = 0.25
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(_M)
-_NODES, _WEIGHTS = (_NODES + 1) / 2, _WEIGHTS / 2
+_NODES, _WEIGHTS = [float(x) for x in (_NODES + 1) / 2], [float(w) for w in _WEIGHTS / 2]
 MAX_ROOTS = 40
 
 
@@ -29,7 +29,7 @@ def _norm1(x):
 
 
 def _pade_log(y):
-    eye = eye_like(y)
+    eye = jnp.broadcast_to(eye_like(y), y.shape)
     out = jnp.zeros_like(y)
     for xj, wj in zip(_NODES, _WEIGHTS, strict=True):
         lu, _, perm = _lu(eye + xj * y)
@@ -41,7 +41,7 @@ def _pade_log(y):
 def _logm_fwd(a):
     """Inverse scaling and squaring: square roots until ‖X − I‖₁ ≤ θ, then
     ``log A = 2^s r_m(X − I)`` (Al-Mohy & Higham 2012, simplified to a fixed degree)."""
-    eye = eye_like(a)
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
     batch = a.shape[:-2]
     real = jnp.finfo(a.dtype).dtype
 
@@ -68,7 +68,7 @@ def _logm_diff(a, sylvester):
     Sylvester rule, LU solves): JAX's JVP of this is the chain rule
     ``E₀ = E, X_{k+1} L_{k+1} + L_{k+1} X_{k+1} = L_k``, ``L = 2^s Σ_j w_j (I+x_jY)⁻¹ L_s
     (I+x_jY)⁻¹``."""
-    eye = eye_like(a)
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
     real = jnp.finfo(a.dtype).dtype
 
     def step(c, _):

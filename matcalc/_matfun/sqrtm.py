@@ -24,7 +24,7 @@ def _sqrtm_db(a):
     """
     n = a.shape[-1]
     real = jnp.finfo(a.dtype).dtype
-    eye = eye_like(a)
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
     tol = 10 * n * jnp.finfo(real).eps
     batch = a.shape[:-2]
 
