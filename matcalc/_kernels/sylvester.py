@@ -135,9 +135,11 @@ def _sign_plan(a, b, structure):
     # sign that is not ±I, or s_A = s_B) for NaN.
     s_a = jnp.real(diag(p_fin).mean(-1))
     s_b = jnp.real(diag(r_fin).mean(-1))
-    err_a = jnp.max(jnp.abs(p_fin - s_a[..., None, None].astype(a.dtype) * jnp.broadcast_to(eye_like(p_fin), p_fin.shape)),
+    eye_p = jnp.broadcast_to(eye_like(p_fin), p_fin.shape)
+    eye_r = jnp.broadcast_to(eye_like(r_fin), r_fin.shape)
+    err_a = jnp.max(jnp.abs(p_fin - s_a[..., None, None].astype(a.dtype) * eye_p),
                     axis=(-2, -1))
-    err_b = jnp.max(jnp.abs(r_fin - s_b[..., None, None].astype(a.dtype) * jnp.broadcast_to(eye_like(r_fin), r_fin.shape)),
+    err_b = jnp.max(jnp.abs(r_fin - s_b[..., None, None].astype(a.dtype) * eye_r),
                     axis=(-2, -1))
     ok = (~still) & (err_a < 1e-6) & (err_b < 1e-6) & (jnp.abs(s_b - s_a) > 1.5)
     denom = jnp.where(ok, jnp.round(s_b - s_a), jnp.nan)

@@ -253,7 +253,8 @@ def _expm_impl(a, max_squarings, da=None):
     real = jnp.finfo(a.dtype).dtype
     sc = jnp.exp2(-s.astype(real))[..., None, None].astype(a.dtype)
     du, dv = lax.switch(idx, tbranches, (inter, sc, db))
-    # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;  R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
+    # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;
+    # R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
     lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
 
     def step(carry, i):

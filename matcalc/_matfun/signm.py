@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from .._kernels.sylvester import sylvester_apply, sylvester_plan
 from .._rules import as_inexact, check_square

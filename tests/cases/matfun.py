@@ -31,7 +31,7 @@ def _sig(a):
 
 
 CASES = [
-    # expm: norms that pick Padé 3 and Padé 13 with squarings (all branches: tests/test_expm_edges.py)
+    # expm: Padé 3, and Padé 13 with squarings (every branch: tests/test_expm_edges.py)
     Case("expm", matcalc.expm, (_scaled(3, 0.01, 21),), "pade3",
          check=dict(reference=scipy.linalg.expm)),
     Case("expm", matcalc.expm, (_scaled(3, 12.0, 22),), "pade13_squarings",
