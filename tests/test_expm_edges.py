@@ -153,3 +153,19 @@ def test_expm_frechet_compute_expm_flag():
     a, e = rng(16).standard_normal((2, 3, 3))
     lx = matcalc.expm_frechet(a, e, compute_expm=False)
     assert _rel(lx, sl.expm_frechet(a, e, compute_expm=False)) < 1e-13
+
+
+def test_more_than_16_squarings_with_derivatives():
+    # a rotation by 3e6 rad needs ~20 squarings (JAX returns NaN past 16); errors of order
+    # θ·eps ≈ 7e-10 are the problem's conditioning.
+    th = 3e6
+    a = np.array([[0.0, th], [-th, 0.0]]) + np.array([[0.0, 1.0], [0.0, 0.0]])
+    e = np.array([[0.3, -1.0], [0.5, 0.2]])
+    x, lx = matcalc.expm_frechet(a, e)
+    big = sl.expm(np.block([[a, e], [np.zeros((2, 2)), a]]))
+    assert np.abs(np.asarray(x) - big[:2, :2]).max() < 1e-8
+    assert _rel(lx, big[:2, 2:]) < 1e-8
+    assert not np.all(np.isfinite(jax.scipy.linalg.expm(a)))
+    # the VJP is the Fréchet derivative at Aᴴ
+    g = jax.vjp(matcalc.expm, a)[1](e)[0]
+    assert _rel(g, matcalc.expm_frechet(a.T, e)[1]) < 1e-9

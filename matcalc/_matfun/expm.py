@@ -267,7 +267,16 @@ def _expm_impl(a, max_squarings, da=None):
 
         return lax.cond(i < smax, sq, lambda rl: rl, carry), None
 
-    (r, lr), _ = lax.scan(step, (r, lr), jnp.arange(max_squarings, dtype=jnp.int32))
+    # Two tiers of fixed trips: 16 squarings cover all but extreme inputs; the rest run (inside
+    # a cond) only when some matrix needs them, so the common case stores 16 residuals, not 64.
+    def run(carry, start, length):
+        return lax.scan(step, carry, start + jnp.arange(length, dtype=jnp.int32))[0]
+
+    first = min(16, max_squarings)
+    r, lr = run((r, lr), 0, first)
+    if max_squarings > first:
+        r, lr = lax.cond(smax > first, lambda c: run(c, first, max_squarings - first),
+                         lambda c: c, (r, lr))
     # NaN where out of range; the tangent is scaled (not selected) so that it stays linear.
     return r * poison, lr * poison
 
