@@ -1,7 +1,8 @@
 """matcalc: hand-derived derivative rules for matrix calculus on JAX.
 
 Every operation is a drop-in replacement for its ``jax.numpy.linalg`` / ``jax.scipy.linalg`` /
-``jax.experimental.ode`` counterpart whose JVP is a hand-derived rule (reverse mode by transposition).
+``jax.experimental.ode`` counterpart whose JVP is a hand-derived rule (reverse mode by
+transposition).
 """
 
 # isort: skip_file
@@ -32,6 +33,20 @@ from ._factor.schur import schur as schur
 from ._factor.svd import svd as svd
 from ._factor.svd import svdvals as svdvals
 
+# --- general matrix functions and matrix equations
+from ._matfun.expm import expm as expm
+from ._matfun.expm import expm_frechet as expm_frechet
+from ._matfun.frechet import frechet as frechet
+from ._matfun.funm import funm as funm
+from ._matfun.logm import fractional_matrix_power as fractional_matrix_power
+from ._matfun.logm import logm as logm
+from ._matfun.polar import polar as polar
+from ._matfun.signm import signm as signm
+from ._matfun.sqrtm import sqrtm as sqrtm
+from ._equations import solve_continuous_lyapunov as solve_continuous_lyapunov
+from ._equations import solve_discrete_lyapunov as solve_discrete_lyapunov
+from ._equations import solve_sylvester as solve_sylvester
+
 # --- Hermitian spectral calculus
 from ._hermitian import eigh as eigh
 from ._hermitian import eigvalsh as eigvalsh
@@ -51,22 +66,34 @@ __all__ = [
     "eigh",
     "eigvals",
     "eigvalsh",
+    "expm",
+    "expm_frechet",
+    "fractional_matrix_power",
+    "frechet",
+    "funm",
     "hermitian",
     "hessenberg",
     "inv",
     "jacobian_matrix",
     "logdet",
+    "logm",
     "lstsq",
     "lu",
     "matrix_power",
     "norm",
     "ode",
     "pinv",
+    "polar",
     "qr",
     "schur",
+    "signm",
     "slogdet",
     "solve",
+    "solve_continuous_lyapunov",
+    "solve_discrete_lyapunov",
+    "solve_sylvester",
     "spd",
+    "sqrtm",
     "svd",
     "svdvals",
     "testing",

@@ -1,0 +1,185 @@
+"""Sylvester and Lyapunov equations with derivative rules, GPU-capable (no Schur).
+
+Each solve builds a plan from the coefficient matrices once (``_kernels/sylvester.py``: an LU of
+the Kronecker form for small sizes, or the Newton iterates of the matrix sign function) and
+applies it to the right-hand side and to the tangent's right-hand side; reverse mode is JAX's
+transposition of that linear apply, i.e. the adjoint equation solved on the same plan.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from ._kernels.sylvester import choose_method, sylvester_apply, sylvester_plan
+from ._linalg import _lu, _lu_solve
+from ._rules import _H, check_square, eye_like, mm, promote_inexact
+
+# ---------------------------------------------------------------------------------------------
+# Sylvester A X + X B = C
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _sylvester(a, b, c, method):
+    m = choose_method(a.shape[-1], b.shape[-1], method)
+    return sylvester_apply(sylvester_plan(a, b, m), c)
+
+
+@_sylvester.defjvp
+def _sylvester_jvp(method, primals, tangents):
+    (a, b, c), (da, db, dc) = primals, tangents
+    m = choose_method(a.shape[-1], b.shape[-1], method)
+    plan = sylvester_plan(a, b, m)
+    x = sylvester_apply(plan, c)
+    # A X + X B = C ⇒ A dX + dX B = dC − dA X − X dB (same plan)
+    return x, sylvester_apply(plan, dc - mm(da, x) - mm(x, db))
+
+
+
+_sylvester_jit = jax.jit(_sylvester, static_argnums=3)
+
+def solve_sylvester(a, b, c, *, method: str = "auto"):
+    """Solve ``A X + X B = C``; drop-in for ``scipy.linalg.solve_sylvester`` (GPU-capable).
+
+    ``method="auto"`` (default) solves the Kronecker system on one LU when ``n·m ≤ 144`` and
+    otherwise uses the matrix sign function of ``[[A, −C], [0, −B]]`` (Roberts 1980); ``"kron"``
+    or ``"sign"`` force one.
+
+    Derivative:
+      ``A dX + dX B = dC − dA X − X dB`` on the same plan; reverse mode solves the adjoint
+      equation ``Aᴴ Y + Y Bᴴ = X̄`` (by transposition), then ``Ā = −Y Xᴴ``, ``B̄ = −Xᴴ Y``,
+      ``C̄ = Y``. Domain: uniquely solvable equations (no eigenvalue of A equal to one of −B); the
+      sign method further needs the spectra of A and −B on opposite sides of the imaginary axis
+      (e.g. A, B both stable) and returns NaN otherwise.
+
+    Args:
+      a: ``(..., n, n)``; b: ``(..., m, m)``; c: ``(..., n, m)`` (batch axes broadcast).
+
+    Returns:
+      ``(..., n, m)`` solution X.
+    """
+    a, b, c = promote_inexact(a, b, c)
+    check_square(a, "solve_sylvester", "a")
+    check_square(b, "solve_sylvester", "b")
+    if c.ndim < 2 or c.shape[-2:] != (a.shape[-1], b.shape[-1]):
+        raise ValueError(
+            f"solve_sylvester: c must have shape (..., {a.shape[-1]}, {b.shape[-1]}) for a of "
+            f"shape {a.shape} and b of shape {b.shape}, got {c.shape}")
+    batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2], c.shape[:-2])
+    a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
+    b = jnp.broadcast_to(b, (*batch, *b.shape[-2:]))
+    c = jnp.broadcast_to(c, (*batch, *c.shape[-2:]))
+    choose_method(1, 1, method)
+    return _sylvester_jit(a, b, c, method)
+
+
+# ---------------------------------------------------------------------------------------------
+# continuous Lyapunov A X + X Aᴴ = Q
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _clyap(a, q, method):
+    m = choose_method(a.shape[-1], a.shape[-1], method)
+    return sylvester_apply(sylvester_plan(a, _H(a), m, "adjoint"), q)
+
+
+@_clyap.defjvp
+def _clyap_jvp(method, primals, tangents):
+    (a, q), (da, dq) = primals, tangents
+    m = choose_method(a.shape[-1], a.shape[-1], method)
+    plan = sylvester_plan(a, _H(a), m, "adjoint")
+    x = sylvester_apply(plan, q)
+    # A dX + dX Aᴴ = dQ − dA X − X dAᴴ
+    return x, sylvester_apply(plan, dq - mm(da, x) - mm(x, _H(da)))
+
+
+
+_clyap_jit = jax.jit(_clyap, static_argnums=2)
+
+def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
+    """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
+
+    Derivative:
+      ``A dX + dX Aᴴ = dQ − dA X − X dAᴴ`` on the same plan (see :func:`solve_sylvester`).
+      Domain: no eigenvalue pair ``λ_i + conj(λ_j) = 0``; the default sign path for ``n > 12``
+      needs A stable or anti-stable (NaN otherwise; use ``method="kron"``).
+    """
+    a, q = promote_inexact(a, q)
+    check_square(a, "solve_continuous_lyapunov", "a")
+    check_square(q, "solve_continuous_lyapunov", "q")
+    if q.shape[-1] != a.shape[-1]:
+        raise ValueError(f"solve_continuous_lyapunov: a has shape {a.shape}, q has shape {q.shape}")
+    batch = jnp.broadcast_shapes(a.shape[:-2], q.shape[:-2])
+    a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
+    q = jnp.broadcast_to(q, (*batch, *q.shape[-2:]))
+    choose_method(1, 1, method)
+    return _clyap_jit(a, q, method)
+
+
+# ---------------------------------------------------------------------------------------------
+# discrete Lyapunov A X Aᴴ − X + Q = 0
+
+
+def _dlyap_plan(a, method):
+    # Bilinear (Cayley) map to a continuous equation (as SciPy's method="bilinear"):
+    # G = (A + I)⁻¹ (A − I) ⇒ G X + X Gᴴ = −2 (A + I)⁻¹ Q (Aᴴ + I)⁻¹.
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
+    lu, _, perm = _lu(a + eye)
+    g = _lu_solve(lu, perm, a - eye)
+    m = choose_method(a.shape[-1], a.shape[-1], method)
+    return lu, perm, sylvester_plan(g, _H(g), m, "adjoint")
+
+
+def _dlyap_apply(plan, q):
+    lu, perm, splan = plan
+    y = _lu_solve(lu, perm, q)  # (A + I)⁻¹ Q
+    c = _H(_lu_solve(lu, perm, _H(y)))  # (A + I)⁻¹ Q (Aᴴ + I)⁻¹
+    return sylvester_apply(splan, -2 * c)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _dlyap(a, q, method):
+    return _dlyap_apply(_dlyap_plan(a, method), q)
+
+
+@_dlyap.defjvp
+def _dlyap_jvp(method, primals, tangents):
+    (a, q), (da, dq) = primals, tangents
+    plan = _dlyap_plan(a, method)
+    x = _dlyap_apply(plan, q)
+    # A dX Aᴴ − dX + (dQ + dA X Aᴴ + A X dAᴴ) = 0
+    ax = mm(a, x)
+    return x, _dlyap_apply(plan, dq + mm(mm(da, x), _H(a)) + mm(ax, _H(da)))
+
+
+
+_dlyap_jit = jax.jit(_dlyap, static_argnums=2)
+
+def solve_discrete_lyapunov(a, q, method=None):
+    """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
+
+    The bilinear map ``G = (A + I)⁻¹(A − I)`` turns it into ``G X + X Gᴴ = −2 (A+I)⁻¹ Q (Aᴴ+I)⁻¹``,
+    solved as :func:`solve_continuous_lyapunov` (SciPy's ``method="bilinear"``).
+
+    Derivative:
+      ``A dX Aᴴ − dX + (dQ + dA X Aᴴ + A X dAᴴ) = 0`` on the same plan. Domain: no eigenvalue
+      pair with ``λ_i conj(λ_j) = 1`` and A + I nonsingular; for ``n > 12`` the default sign path
+      needs A Schur-stable (``ρ(A) < 1``) or all ``|λ| > 1`` (NaN otherwise; ``method="kron"``).
+
+    Args:
+      method: ``None``/``"auto"``, ``"kron"`` or ``"sign"`` (SciPy's ``"direct"``/``"bilinear"``
+        map to ``"kron"``/``"auto"``).
+    """
+    method = {None: "auto", "direct": "kron", "bilinear": "auto"}.get(method, method)
+    a, q = promote_inexact(a, q)
+    check_square(a, "solve_discrete_lyapunov", "a")
+    check_square(q, "solve_discrete_lyapunov", "q")
+    if q.shape[-1] != a.shape[-1]:
+        raise ValueError(f"solve_discrete_lyapunov: a has shape {a.shape}, q has shape {q.shape}")
+    batch = jnp.broadcast_shapes(a.shape[:-2], q.shape[:-2])
+    a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
+    q = jnp.broadcast_to(q, (*batch, *q.shape[-2:]))
+    choose_method(1, 1, method)
+    return _dlyap_jit(a, q, method)

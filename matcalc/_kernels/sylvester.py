@@ -1,0 +1,186 @@
+"""Sylvester solvers ``A X + X B = C`` without Schur (GPU-capable), as a plan and a linear apply.
+
+Two methods, both made of LU factorizations and matrix products only:
+
+* ``"kron"``: the ``nm × nm`` system ``(A ⊗ I + I ⊗ Bᵀ) vec_r X = vec_r C`` (row-major vec) solved
+  on one LU. Exact for any uniquely solvable equation; ``O((nm)³)``, so for small sizes.
+* ``"sign"``: the matrix sign function of ``H = [[A, −C], [0, −B]]``. If ``A = T diag(A, −B) T⁻¹``
+  with ``T = [[I, X], [0, I]]`` (which holds exactly when ``AX + XB = C``), then
+  ``sign(H)₁₂ = X sign(−B) − sign(A) X``; with ``sign(A) = s_A I`` and ``sign(−B) = s_B I`` this is
+  ``(s_B − s_A) X`` (Roberts 1980; Higham 2008, §2.4). Requires the spectra of ``A`` and ``−B`` on
+  opposite sides of the imaginary axis (e.g. both ``A`` and ``B`` stable, or both anti-stable);
+  otherwise the apply returns NaN. Newton's iteration on the block upper-triangular ``H`` with
+  determinant scaling keeps the blocks separate: ``P ← (μP + P⁻¹/μ)/2``, ``R`` likewise, and
+  ``Q ← (μQ − P⁻¹ Q R⁻¹/μ)/2``, linear in ``Q``.
+
+The plan (LU factors, or the stacked inverses ``P_k⁻¹, R_k⁻¹`` and scalings) depends only on
+``A, B``; ``apply(plan, C)`` is linear in ``C`` and built from fixed-trip loops, so JAX transposes
+it (reverse mode through a Sylvester solve reuses the plan) and differentiates the plan (second
+order).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+
+from .._linalg import _lu, _lu_solve
+from .._rules import _H, _T, diag, eye_like, mm
+
+SIGN_MAX_ITERS = 40
+KRON_MAX = 144  # default "auto": kron when n·m ≤ KRON_MAX
+
+
+def choose_method(n: int, m: int, method: str = "auto") -> str:
+    if method == "auto":
+        return "kron" if n * m <= KRON_MAX else "sign"
+    if method not in ("kron", "sign"):
+        raise ValueError(f"unknown Sylvester method {method!r}; expected 'auto', 'kron' or 'sign'")
+    return method
+
+
+def _kron_matrix(a, b):
+    n, m = a.shape[-1], b.shape[-1]
+    eye_n = jnp.eye(n, dtype=a.dtype)
+    eye_m = jnp.eye(m, dtype=a.dtype)
+    k1 = jnp.einsum("...ij,kl->...ikjl", a, eye_m)
+    k2 = jnp.einsum("ij,...lk->...ikjl", eye_n, b)
+    return (k1 + k2).reshape(*a.shape[:-2], n * m, n * m)
+
+
+def _logabsdet(lu):
+    return jnp.sum(jnp.log(jnp.abs(diag(lu))), axis=-1)
+
+
+def _inv_and_logdet(x):
+    lu, _, perm = _lu(x)
+    inv = _lu_solve(lu, perm, jnp.broadcast_to(eye_like(x), x.shape))
+    return inv, _logabsdet(lu)
+
+
+def sylvester_plan(a, b, method: str, structure: str | None = None):
+    """Precompute everything that depends on ``A, B`` only.
+
+    ``structure``: ``None`` (general), ``"same"`` (``B = A``) or ``"adjoint"`` (``B = Aᴴ``); the
+    sign method then inverts one block per step instead of two.
+    """
+    if method == "kron":
+        lu, _, perm = _lu(_kron_matrix(a, b))
+        return ("kron", lu, perm)
+    return ("sign", *_sign_plan(a, b, structure))
+
+
+def _sign_plan(a, b, structure):
+    n, m = a.shape[-1], b.shape[-1]
+    real = jnp.finfo(a.dtype).dtype
+    batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    eps = jnp.finfo(real).eps
+    tol = 10 * max(n, m) * eps
+
+    def r_of(p, p_inv):
+        # R_k when B = A: R = −P; when B = Aᴴ: R = −Pᴴ; when B = −A (Fréchet derivative of the
+        # sign function itself, H = [[A, E], [0, A]]): R = P
+        if structure == "same":
+            return -p, (None if p_inv is None else -p_inv)
+        if structure == "neg":
+            return p, p_inv
+        return -_H(p), (None if p_inv is None else -_H(p_inv))
+
+    def step(carry, _):
+        p, r, active, near = carry
+
+        def do(args):
+            p, r, active, near = args
+            p_inv, lp = _inv_and_logdet(p)
+            if structure is None:
+                r_inv, lr = _inv_and_logdet(r)
+            else:
+                _, r_inv = r_of(p, p_inv)
+                lr = lp
+            # determinant scaling of H = [[P, Q], [0, R]], switched off near convergence
+            mu = jnp.exp(-(lp + lr) / (n + m))
+            mu = jnp.where(near | ~jnp.isfinite(mu), 1.0, mu).astype(real)
+            mu = jnp.where(active, mu, 1.0)
+            muc = mu.astype(a.dtype)[..., None, None]
+            p_new = (muc * p + p_inv / muc) / 2
+            r_new = (muc * r + r_inv / muc) / 2 if structure is None else r_of(p_new, None)[0]
+            dp = jnp.max(jnp.sum(jnp.abs(p_new - p), -2), -1) / jnp.max(
+                jnp.sum(jnp.abs(p_new), -2), -1)
+            dr = jnp.max(jnp.sum(jnp.abs(r_new - r), -2), -1) / jnp.max(
+                jnp.sum(jnp.abs(r_new), -2), -1)
+            delta = jnp.maximum(dp, dr)
+            act = active[..., None, None]
+            p2 = jnp.where(act, p_new, p)
+            r2 = jnp.where(act, r_new, r)
+            # stop once the update is at round-off level (one quadratic step after "near")
+            still = active & ~((near & (delta <= jnp.sqrt(tol))) | (delta <= tol))
+            near2 = near | (delta < 1e-2)
+            out = (p_inv, r_inv, mu, active)
+            return (p2, r2, still, near2), out
+
+        def skip(args):
+            p, r, active, near = args
+            out = (jnp.zeros_like(p), jnp.zeros_like(r), jnp.ones(active.shape, real), active)
+            return args, out
+
+        return lax.cond(jnp.any(active), do, skip, carry)
+
+    p0 = jnp.broadcast_to(a, (*batch, n, n))
+    r0 = -jnp.broadcast_to(b, (*batch, m, m))
+    active0 = jnp.ones(batch, bool)
+    carry, (p_invs, r_invs, mus, actives) = lax.scan(
+        step, (p0, r0, active0, jnp.zeros(batch, bool)), None, length=SIGN_MAX_ITERS)
+    p_fin, r_fin, still, _ = carry
+    # sign(A) = s_A I, sign(−B) = s_B I: read them off, and mark failures (not converged, a
+    # sign that is not ±I, or s_A = s_B) for NaN.
+    s_a = jnp.real(diag(p_fin).mean(-1))
+    s_b = jnp.real(diag(r_fin).mean(-1))
+    eye_p = jnp.broadcast_to(eye_like(p_fin), p_fin.shape)
+    eye_r = jnp.broadcast_to(eye_like(r_fin), r_fin.shape)
+    err_a = jnp.max(jnp.abs(p_fin - s_a[..., None, None].astype(a.dtype) * eye_p),
+                    axis=(-2, -1))
+    err_b = jnp.max(jnp.abs(r_fin - s_b[..., None, None].astype(a.dtype) * eye_r),
+                    axis=(-2, -1))
+    ok = (~still) & (err_a < 1e-6) & (err_b < 1e-6) & (jnp.abs(s_b - s_a) > 1.5)
+    denom = jnp.where(ok, jnp.round(s_b - s_a), jnp.nan)
+    if structure == "neg":
+        # raw sign(H)₁₂ wanted; only convergence is required
+        denom = jnp.where(still, jnp.nan, 1.0)
+    return p_invs, r_invs, mus, actives, denom, p_fin
+
+
+def sylvester_apply(plan, c):
+    """``X`` with ``A X + X B = C`` from a plan; linear in ``c``."""
+    kind = plan[0]
+    if kind == "kron":
+        _, lu, perm = plan
+        shape = c.shape
+        batch = lu.shape[:-2]
+        c = jnp.broadcast_to(c, (*batch, *shape[-2:]))
+        x = _lu_solve(lu, perm, c.reshape(*batch, -1, 1))
+        return x.reshape(*batch, *shape[-2:])
+    _, p_invs, r_invs, mus, actives, denom, _ = plan
+
+    def step(q, xs):
+        p_inv, r_inv, mu, active = xs
+
+        def do(q):
+            muc = mu.astype(q.dtype)[..., None, None]
+            q_new = (muc * q - mm(mm(p_inv, q), r_inv) / muc) / 2
+            f = active.astype(q.dtype)[..., None, None]
+            return q + f * (q_new - q)
+
+        return lax.cond(jnp.any(active), do, lambda q: q, q), None
+
+    q, _ = lax.scan(step, -c, (p_invs, r_invs, mus, actives))
+    return q / denom.astype(q.dtype)[..., None, None]
+
+
+def solve_sylvester_fixed(a, b, c, method: str = "auto", structure: str | None = None):
+    """Convenience: plan and apply in one call (no custom rule; differentiable by autodiff)."""
+    method = choose_method(a.shape[-1], b.shape[-1], method)
+    return sylvester_apply(sylvester_plan(a, b, method, structure), c)
+
+
+__all__ = ["choose_method", "sylvester_plan", "sylvester_apply", "solve_sylvester_fixed"]
+del _T

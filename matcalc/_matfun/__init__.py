@@ -1,0 +1,1 @@
+"""General (non-Hermitian) matrix functions with Fréchet-derivative rules."""

@@ -1,0 +1,369 @@
+"""Matrix exponential by scaling and squaring with Padé approximants, and its Fréchet derivative.
+
+Forward: Higham (2005) Padé degrees 3/5/7/9/13 with the overscaling fix of Al-Mohy & Higham
+(2009, "A new scaling and squaring algorithm"): for degree 13 the number of squarings is the
+smaller of the norm-based choice and the one from ``max(‖A⁶‖^{1/6}, ‖A⁸‖^{1/8})``. A trace shift
+``A = μI + B`` (kept only where it lowers the norm) makes ``-1e6·I`` or ``[[1, 1e10], [0, 1]]``
+need no squaring at all. Squarings run in a loop bounded by ``max_squarings`` (default 64, far
+beyond JAX's 16), so results are correct at any 1-norm whose needed squarings fit.
+
+Derivative: the Fréchet derivative of the Padé approximant reuses its powers and LU factors, and
+the squaring phase propagates ``L ← R L + L R`` (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
+Reverse mode is JAX's transposition of that linear map, which is the Fréchet derivative at ``Aᴴ``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .._linalg import _lu, _lu_solve
+from .._rules import _H, as_inexact, check_square, eye_like, mm, mv, trace
+
+# Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
+_PADE = {
+    m: [
+        math.factorial(2 * m - j) * math.factorial(m)
+        / (math.factorial(2 * m) * math.factorial(j) * math.factorial(m - j))
+        for j in range(m + 1)
+    ]
+    for m in (3, 5, 7, 9, 13)
+}
+# Higham (2005) θ_m: ‖A‖₁ ≤ θ_m ⇒ backward error of r_m below the unit roundoff.
+_THETA = {
+    "64": ((3, 1.495585217958292e-2), (5, 2.539398330063230e-1), (7, 9.504178996162932e-1),
+           (9, 2.097847961257068e0), (13, 5.371920351148152e0)),
+    "32": ((3, 4.258730016922831e-1), (5, 1.880152677804762e0), (7, 3.925724783138660e0)),
+}
+# Al-Mohy & Higham (2009) θ_13 for the bound in terms of max(d6, d8), d_k = ‖A^k‖^{1/k}.
+_THETA13_ETA = 4.25
+DEFAULT_MAX_SQUARINGS = 64
+
+
+def _table(dtype):
+    return _THETA["32" if jnp.finfo(dtype).bits == 32 else "64"]
+
+
+def _norm1(x):
+    return jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1)
+
+
+def _ldexp(x, k):
+    """``x · 2^k`` exactly (no overflow of ``2^k`` itself); ``k`` integer array broadcast to x."""
+    if jnp.iscomplexobj(x):
+        return lax.complex(jnp.ldexp(jnp.real(x), k), jnp.ldexp(jnp.imag(x), k))
+    return jnp.ldexp(x, k)
+
+
+def _normest_square(c):
+    """Lower estimate of ‖c·c‖₁ (Hager/Higham 1-norm estimator, two steps, O(n²) work)."""
+    n = c.shape[-1]
+    real = jnp.finfo(c.dtype).dtype
+    x = jnp.full((*c.shape[:-1],), 1.0 / n, dtype=c.dtype)
+    y = mv(c, mv(c, x))
+    est1 = jnp.sum(jnp.abs(y), axis=-1)
+    ay = jnp.abs(y)
+    xi = jnp.where(ay == 0, jnp.ones_like(y), y / jnp.where(ay == 0, 1, ay).astype(c.dtype))
+    z = mv(_H(c), mv(_H(c), xi))
+    j = jnp.argmax(jnp.abs(z), axis=-1)
+    ej = jax.nn.one_hot(j, n, dtype=real).astype(c.dtype)
+    est2 = jnp.sum(jnp.abs(mv(c, mv(c, ej))), axis=-1)
+    return jnp.maximum(est1, est2)
+
+
+def _ceil_log2(x):
+    """``max(0, ceil(log2 x))`` as int32; 0 for x ≤ 1 or x = 0; huge for inf/nan."""
+    e = jnp.ceil(jnp.log2(jnp.where(x > 0, x, 1.0)))
+    e = jnp.where(jnp.isfinite(e), e, 1e6)
+    return jnp.clip(e, 0, 1e6).astype(jnp.int32)
+
+
+def _scal(x, k):
+    """``x · 2^{-k}`` for per-matrix int ``k`` of shape ``x.shape[:-2]``."""
+    return _ldexp(x, -k[..., None, None])
+
+
+def _even_powers(m, x):
+    """Even powers ``{2: x², 4: x⁴, ...}`` needed by Padé degree m (degree 13 needs up to x⁶)."""
+    top = 6 if m == 13 else m - 1
+    pw = {}
+    if top >= 2:
+        pw[2] = mm(x, x)
+    if top >= 4:
+        pw[4] = mm(pw[2], pw[2])
+    if top >= 6:
+        pw[6] = mm(pw[2], pw[4])
+    if top >= 8:
+        pw[8] = mm(pw[4], pw[4])
+    return pw
+
+
+def _prepare(a):
+    """Trace shift and norms: ``a = μI + b`` (μ = tr(a)/n where that lowers ‖·‖₁)."""
+    n = a.shape[-1]
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
+    mu = trace(a) / n
+    b = a - mu[..., None, None] * eye
+    na, nb = _norm1(a), _norm1(b)
+    use = nb < na
+    mu = jnp.where(use, mu, 0)
+    b = jnp.where(use[..., None, None], b, a)
+    return b, mu, use, jnp.where(use, nb, na)
+
+
+def _degree_index(nb, table):
+    thetas = jnp.asarray([t for _, t in table[:-1]], dtype=nb.dtype)
+    idx = jnp.sum(nb[..., None] > thetas.reshape((1,) * nb.ndim + thetas.shape), axis=-1)
+    return jnp.max(idx) if idx.ndim else idx
+
+
+# The primal branch returns a fixed tuple of intermediates (unused slots zero), so that the
+# tangent branch (a separate switch, linear in (db, dμ)) can reuse them.
+_SLOTS = ("x", "p2", "p4", "p6", "p8", "w", "w1", "z1", "u", "v", "c")
+
+
+def _primal_branch(m, top, b, nb, mu):
+    """Padé degree m for the whole batch: scaled x = b·2^{-s}, its powers, U/V pieces, LU of
+    V − U, ``R0 = e^{μ/2^s} r_m(x)``, and the per-matrix squarings s."""
+    dtype = b.dtype
+    real = jnp.finfo(dtype).dtype
+    s = jnp.zeros(nb.shape, jnp.int32)
+    if top:
+        theta = dict(_table(dtype))[m]
+        s = _ceil_log2(nb / theta)
+    if m == 13:
+        # Powers of c = b·2^{-e} with ‖c‖₁ ≤ 2^15 cannot overflow; d_k(b) = 2^e d_k(c).
+        e = _ceil_log2(nb / 2.0**15)
+        c = _scal(b, e)
+        cp = _even_powers(13, c)
+        d6 = _norm1(cp[6]) ** (1 / 6)
+        d8 = _normest_square(cp[4]) ** (1 / 8)
+        eta = jnp.maximum(d6, d8) * jnp.exp2(e.astype(real))
+        s = jnp.minimum(s, _ceil_log2(eta / _THETA13_ETA))
+        t = e - s  # x = b·2^{-s} = c·2^{t}
+        x = _scal(c, -t)
+        pw = {k: _scal(cp[k], -k * t) for k in (2, 4, 6)}
+    else:
+        x = _scal(b, s) if top else b
+        pw = _even_powers(m, x)
+    bc = _PADE[m]
+    eye = jnp.broadcast_to(eye_like(x), x.shape)
+    zero = jnp.zeros_like(x)
+    out = dict.fromkeys(_SLOTS, zero)
+    if m < 13:
+        ks = range(2, m, 2)
+        w = bc[1] * eye + sum(bc[k + 1] * pw[k] for k in ks)
+        v = bc[0] * eye + sum(bc[k] * pw[k] for k in ks)
+    else:
+        a2, a4, a6 = pw[2], pw[4], pw[6]
+        w1 = bc[13] * a6 + bc[11] * a4 + bc[9] * a2
+        w2 = bc[7] * a6 + bc[5] * a4 + bc[3] * a2 + bc[1] * eye
+        z1 = bc[12] * a6 + bc[10] * a4 + bc[8] * a2
+        z2 = bc[6] * a6 + bc[4] * a4 + bc[2] * a2 + bc[0] * eye
+        w = mm(a6, w1) + w2
+        v = mm(a6, z1) + z2
+        out.update(w1=w1, z1=z1)
+    u = mm(x, w)
+    scale = jnp.exp2(-s.astype(real)).astype(dtype)
+    c0 = jnp.exp(mu * scale)
+    out.update(x=x, w=w, u=u, v=v, c=jnp.broadcast_to(c0[..., None, None], x.shape))
+    for k, p_ in pw.items():
+        out[f"p{k}"] = p_
+    # (the LU of V − U is shared by all branches, outside the switch: one LU to compile)
+    return tuple(out[k] for k in _SLOTS), s
+
+
+def _tangent_branch(m, top, inter, sc, db):
+    """``(dU, dV)`` of Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham 2009,
+    Alg. 6.4), linear in db."""
+    iv = dict(zip(_SLOTS, inter, strict=True))
+    x, w = iv["x"], iv["w"]
+    # tangent scaling by a multiplication (ldexp is not linear-transposable)
+    dx = db * sc if top else db
+    bc = _PADE[m]
+    top_pow = 6 if m == 13 else m - 1
+    dp = {}
+    if top_pow >= 2:
+        dp[2] = mm(x, dx) + mm(dx, x)
+    if top_pow >= 4:
+        dp[4] = mm(iv["p2"], dp[2]) + mm(dp[2], iv["p2"])
+    if top_pow >= 6:
+        dp[6] = mm(iv["p4"], dp[2]) + mm(dp[4], iv["p2"])
+    if top_pow >= 8:
+        dp[8] = mm(iv["p4"], dp[4]) + mm(dp[4], iv["p4"])
+    if m < 13:
+        ks = range(2, m, 2)
+        lw = sum((bc[k + 1] * dp[k] for k in ks), jnp.zeros_like(dx))
+        lv = sum((bc[k] * dp[k] for k in ks), jnp.zeros_like(dx))
+    else:
+        m2, m4, m6 = dp[2], dp[4], dp[6]
+        lw1 = bc[13] * m6 + bc[11] * m4 + bc[9] * m2
+        lw2 = bc[7] * m6 + bc[5] * m4 + bc[3] * m2
+        lz1 = bc[12] * m6 + bc[10] * m4 + bc[8] * m2
+        lz2 = bc[6] * m6 + bc[4] * m4 + bc[2] * m2
+        lw = mm(iv["p6"], lw1) + mm(m6, iv["w1"]) + lw2
+        lv = mm(iv["p6"], lz1) + mm(m6, iv["z1"]) + lz2
+    # U = x W ⇒ dU = dx W + x dW
+    return mm(x, lw) + mm(dx, w), lv
+
+
+def _expm_impl(a, max_squarings, da=None):
+    """Forward (``da is None``: squarings in a while loop) or value and Fréchet derivative
+    (squarings in a fixed-trip scan of ``max_squarings`` steps, skipped past the needed count)."""
+    table = _table(a.dtype)
+    b, mu, use, nb = _prepare(a)
+    idx = _degree_index(nb, table)
+    degrees = [m for m, _ in table]
+    tops = [k == len(degrees) - 1 for k in range(len(degrees))]
+    pbranches = [
+        (lambda m, top: (lambda ops: _primal_branch(m, top, *ops)))(m, t)
+        for m, t in zip(degrees, tops, strict=True)
+    ]
+    inter, s = lax.switch(idx, pbranches, (b, nb, mu))
+    iv = dict(zip(_SLOTS, inter, strict=True))
+    lu, _, perm = _lu(iv["v"] - iv["u"])
+    rm = _lu_solve(lu, perm, iv["u"] + iv["v"])  # r_m(x)
+    c0 = iv["c"]  # e^{μ/2^s}
+    r = c0 * rm
+    smax = jnp.max(s)
+    bad = (s > max_squarings) | ~jnp.isfinite(nb)
+    poison = jnp.where(bad, jnp.nan, 1.0).astype(a.dtype)[..., None, None]
+    if da is None:
+
+        def body(carry):
+            i, r = carry
+            sq = mm(r, r)
+            return i + 1, jnp.where((i < s)[..., None, None], sq, r)
+
+        _, r = lax.while_loop(lambda c: c[0] < jnp.minimum(smax, max_squarings), body, (0, r))
+        return r * poison, None
+
+    # Trace shift: a = μI + b with dμ = tr(da)/n (where the shift is used), db = da − dμ I.
+    dmu = use.astype(a.dtype) * trace(da) / a.shape[-1]
+    db = da - dmu[..., None, None] * jnp.broadcast_to(eye_like(a), a.shape)
+    tbranches = [
+        (lambda m, top: (lambda ops: _tangent_branch(m, top, *ops)))(m, t)
+        for m, t in zip(degrees, tops, strict=True)
+    ]
+    real = jnp.finfo(a.dtype).dtype
+    sc = jnp.exp2(-s.astype(real))[..., None, None].astype(a.dtype)
+    du, dv = lax.switch(idx, tbranches, (inter, sc, db))
+    # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;
+    # R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
+    lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
+
+    def step(carry, i):
+        def sq(rl):
+            r, lr = rl
+            on = (i < s)[..., None, None]
+            # R² and its derivative R L + L R (per-matrix mask as a factor: linear in L)
+            f = on.astype(r.dtype)
+            return jnp.where(on, mm(r, r), r), lr + f * (mm(r, lr) + mm(lr, r) - lr)
+
+        return lax.cond(i < smax, sq, lambda rl: rl, carry), None
+
+    # Two tiers of fixed trips: 16 squarings cover all but extreme inputs; the rest run (inside
+    # a cond) only when some matrix needs them, so the common case stores 16 residuals, not 64.
+    def run(carry, start, length):
+        return lax.scan(step, carry, start + jnp.arange(length, dtype=jnp.int32))[0]
+
+    first = min(16, max_squarings)
+    r, lr = run((r, lr), 0, first)
+    if max_squarings > first:
+        r, lr = lax.cond(smax > first, lambda c: run(c, first, max_squarings - first),
+                         lambda c: c, (r, lr))
+    # NaN where out of range; the tangent is scaled (not selected) so that it stays linear.
+    return r * poison, lr * poison
+
+
+def _make_expm(max_squarings: int):
+    @jax.custom_jvp
+    def _expm(a):
+        return _expm_impl(a, max_squarings)[0]
+
+    @_expm.defjvp
+    def _expm_jvp(primals, tangents):
+        (a,), (da,) = primals, tangents
+        return _expm_impl(a, max_squarings, da)
+
+    return _expm
+
+
+_EXPM = {}
+
+
+def _expm_rule(max_squarings: int):
+    if max_squarings not in _EXPM:
+        _EXPM[max_squarings] = _make_expm(max_squarings)
+    return _EXPM[max_squarings]
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _expm_jit(a, max_squarings):
+    return _expm_rule(max_squarings)(a)
+
+
+@jax.jit
+def _expm_frechet_jit(a, e):
+    return jax.jvp(_expm_rule(DEFAULT_MAX_SQUARINGS), (a,), (e,))
+
+
+def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_SQUARINGS):
+    """Matrix exponential; drop-in for ``jax.scipy.linalg.expm`` / ``scipy.linalg.expm``.
+
+    Scaling and squaring with Padé degree 3, 5, 7, 9 or 13 (float32: 3, 5, 7) chosen from the
+    1-norm (Higham 2005), the squarings for degree 13 reduced by the ``‖A^k‖^{1/k}`` bound of
+    Al-Mohy & Higham (2009) and a trace shift ``A = μI + B``. With explicit leading batch axes one
+    degree serves the whole batch (the largest any matrix needs) and each matrix pays its own
+    squarings.
+
+    Derivative:
+      ``L(A, E)`` of the Padé approximant reusing its powers and LU factors, then
+      ``L ← R L + L R`` through each squaring (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
+      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᴴ, Ḡ)``. Domain: all A.
+      Second derivatives come from differentiating this rule (all its loops have static trips).
+
+    Args:
+      A: ``(..., n, n)`` real or complex; integer input is promoted.
+      upper_triangular: accepted for compatibility with JAX (ignored; the result is the same).
+      max_squarings: static bound on squarings. A matrix needing more (its exponential then
+        overflows or has lost all accuracy, e.g. ``‖A‖ ≳ 1e20`` after the shift and with
+        ``‖A^k‖^{1/k}`` as large) returns NaN, as do non-finite inputs.
+
+    Returns:
+      ``(..., n, n)`` ``exp(A)``.
+    """
+    del upper_triangular
+    a = as_inexact(A, "A")
+    check_square(a, "expm", "A")
+    return _expm_jit(a, int(max_squarings))
+
+
+def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: bool = True):
+    """Fréchet derivative of the matrix exponential; drop-in for ``scipy.linalg.expm_frechet``.
+
+    Returns ``(expm(A), L(A, E))`` or, with ``compute_expm=False``, ``L(A, E)`` alone, computed by
+    the same rule as ``jax.jvp(expm, (A,), (E,))`` (Al-Mohy & Higham 2009), batched over leading
+    axes. ``method`` and ``check_finite`` are accepted for SciPy compatibility.
+
+    Derivative:
+      Differentiable in ``A`` and ``E`` to any order JAX asks (the rule's loops have static trips).
+    """
+    del method, check_finite
+    a = as_inexact(A, "A")
+    e = as_inexact(E, "E")
+    dtype = jnp.result_type(a.dtype, e.dtype)
+    a, e = a.astype(dtype), e.astype(dtype)
+    check_square(a, "expm_frechet", "A")
+    if e.shape != a.shape:
+        raise ValueError(f"expm_frechet: E must have A's shape {a.shape}, got {e.shape}")
+    x, lx = _expm_frechet_jit(a, e)
+    return (x, lx) if compute_expm else lx
+
+
+del np

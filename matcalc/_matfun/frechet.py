@@ -1,0 +1,31 @@
+"""Public Fréchet-derivative API."""
+
+from __future__ import annotations
+
+import jax
+
+from .._rules import as_inexact
+
+
+def frechet(f, a, e):
+    """The Fréchet derivative ``L_f(A, E)`` of a matrix function ``f`` at ``A`` in direction ``E``.
+
+    ``f`` is any JAX-differentiable matrix function (``matcalc.expm``, ``matcalc.logm``,
+    ``matcalc.sqrtm``, ``functools.partial(matcalc.fractional_matrix_power, t=0.5)``, ...); the
+    derivative is computed by the function's own rule (``jax.jvp``), e.g. Al-Mohy & Higham's
+    algorithm for ``expm``.
+
+    Derivative:
+      ``frechet`` is linear in ``e`` and differentiable in ``a`` and ``e`` (second derivatives of
+      ``f``), as far as ``f``'s rule allows.
+
+    Returns:
+      ``L_f(A, E)``, shaped like ``f(A)``.
+    """
+    a = as_inexact(a, "a")
+    e = as_inexact(e, "e")
+    if e.shape != a.shape:
+        raise ValueError(f"frechet: e must have a's shape {a.shape}, got {e.shape}")
+    if e.dtype != a.dtype:
+        raise TypeError(f"frechet: e has dtype {e.dtype} but a has dtype {a.dtype}")
+    return jax.jvp(f, (a,), (e,))[1]

@@ -1,0 +1,69 @@
+"""General analytic matrix function f(A) by eigendecomposition, with a divided-difference rule."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from .._rules import as_inexact, check_square, mm
+
+
+def _eig(a):
+    lam, v = jnp.linalg.eig(a)
+    return lam, v, jnp.linalg.inv(v)
+
+
+def _fdiff(func, lam):
+    """``F_ij = f[λ_i, λ_j]``: the quotient for distinct eigenvalues, the mean of ``f'`` at the
+    two (a first-order guard) when they are within ``cbrt(eps)·scale``."""
+    f = func(lam)
+    df = jax.jvp(func, (lam,), (jnp.ones_like(lam),))[1]
+    li, lj = lam[..., :, None], lam[..., None, :]
+    dl = li - lj
+    scale = jnp.maximum(jnp.abs(li), jnp.abs(lj)) + 1
+    close = jnp.abs(dl) <= jnp.cbrt(jnp.finfo(dl.real.dtype).eps) * scale
+    quot = (f[..., :, None] - f[..., None, :]) / jnp.where(close, 1, dl)
+    return f, jnp.where(close, (df[..., :, None] + df[..., None, :]) / 2, quot)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _funm(a, func):
+    lam, v, vi = _eig(a)
+    out = mm(v * func(lam)[..., None, :], vi)
+    return out if jnp.iscomplexobj(a) else jnp.real(out).astype(a.dtype)
+
+
+@_funm.defjvp
+def _funm_jvp(func, primals, tangents):
+    (a,), (da,) = primals, tangents
+    lam, v, vi = _eig(a)
+    f, fd = _fdiff(func, lam)
+    out = mm(v * f[..., None, :], vi)
+    # Daleckii–Krein for diagonalizable A = V Λ V⁻¹: L = V (F ∘ (V⁻¹ E V)) V⁻¹, F_ij = f[λi, λj]
+    # (the (1,2) block of f([[A, E], [0, A]]); Higham 2008, Thm 3.11 / Mathias 1996).
+    dl = mm(v, mm(fd * mm(mm(vi, da.astype(v.dtype)), v), vi))
+    if not jnp.iscomplexobj(a):
+        out, dl = jnp.real(out).astype(a.dtype), jnp.real(dl).astype(a.dtype)
+    return out, dl
+
+
+def funm(A, func, disp: bool = True):
+    """``f(A)`` for an analytic scalar JAX function ``func``; drop-in for
+    ``jax.scipy.linalg.funm`` / ``scipy.linalg.funm`` (``func`` is applied to complex eigenvalues).
+
+    Computed from the eigendecomposition ``A = V Λ V⁻¹`` (``jnp.linalg.eig``: **CPU only** in
+    JAX, the one matcalc general matrix function without a GPU path). Real input returns the real
+    part (``func`` real on the reals).
+
+    Derivative:
+      ``L = V (F ∘ (V⁻¹ E V)) V⁻¹`` with divided differences ``F_ij = f[λi, λj]``, the mean of
+      ``f'`` for eigenvalues closer than ``cbrt(eps)`` (Daleckii–Krein; Higham 2008, Thm 3.11).
+      Domain: diagonalizable A with a well-conditioned eigenbasis. First order only: second
+      derivatives would differentiate ``eig``'s eigenvectors, which JAX does not support.
+    """
+    del disp
+    a = as_inexact(A, "A")
+    check_square(a, "funm", "A")
+    return _funm(a, func)
