@@ -29,7 +29,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check_rule", "check_float32", "RuleCheckError"]
+__all__ = ["check_rule", "check_float32", "public_operations", "RuleCheckError"]
+
+
+def public_operations() -> list[str]:
+    """Every public operation name: ``matcalc.__all__`` (less ``testing``) with each public
+    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``)."""
+    import types
+
+    import matcalc
+
+    names = []
+    for name in matcalc.__all__:
+        obj = getattr(matcalc, name)
+        if name == "testing":
+            continue
+        if isinstance(obj, types.ModuleType):
+            names.extend(f"{name}.{sub}" for sub in obj.__all__)
+        else:
+            names.append(name)
+    return names
 
 
 class RuleCheckError(AssertionError):

@@ -127,23 +127,11 @@ def all_cases() -> list[BenchCase]:
 
 
 def public_ops() -> list[str]:
-    """Every public operation of ``matcalc`` (``__all__`` and its submodules' ``__all__``)."""
-    import matcalc
+    """Every public operation name (see ``matcalc.testing.public_operations``)."""
+    from matcalc.testing import public_operations
 
-    names = []
-    for name in matcalc.__all__:
-        obj = getattr(matcalc, name)
-        if name == "testing":
-            continue
-        if isinstance(obj, types.ModuleType):
-            names.extend(f"{name}.{sub}" for sub in getattr(obj, "__all__", []))
-        else:
-            names.append(name)
-    return names
+    return public_operations()
 
-
-# ---------------------------------------------------------------------------------------------
-# input builders shared by the case modules
 
 
 def well_conditioned(n: int, rng: np.random.Generator, lo: float = 0.5, hi: float = 2.0,

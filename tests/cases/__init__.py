@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,16 +73,7 @@ def all_cases() -> list[Case]:
 
 
 def public_ops() -> list[str]:
-    """Every public operation name: ``matcalc.__all__`` and the ``__all__`` of its submodules."""
-    import matcalc
+    """Every public operation name (see ``matcalc.testing.public_operations``)."""
+    from matcalc.testing import public_operations
 
-    names = []
-    for name in matcalc.__all__:
-        obj = getattr(matcalc, name)
-        if name == "testing":
-            continue
-        if isinstance(obj, types.ModuleType):
-            names.extend(f"{name}.{sub}" for sub in obj.__all__)
-        else:
-            names.append(name)
-    return names
+    return public_operations()
