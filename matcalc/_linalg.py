@@ -231,14 +231,19 @@ def _adjugate(a):
 @_adjugate.defjvp
 def _adjugate_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    lu = _lu(a)[0]
-    singular = jnp.any(_near_singular(lu))
+    lu, piv, perm = _lu(a)
+    near = _near_singular(lu)
 
     def regular(a, da):
-        # adj = det(A) A⁻¹ ⇒ d adj = tr(adj dA) A⁻¹ − A⁻¹ dA adj
-        a_safe = jnp.where(_near_singular(_lu(a)[0])[..., None, None], eye_like(a), a)
-        lu_s, piv_s, perm_s = _lu(a_safe)
-        x = _lu_solve(lu_s, perm_s, eye_like(a))
+        # adj = det(A) A⁻¹ ⇒ d adj = tr(adj dA) A⁻¹ − A⁻¹ dA adj, on the forward LU. Numerically
+        # singular members of a batch get identity factors here (the SVD branch serves them), so
+        # this branch stays finite when vmap turns the cond into a select.
+        eye = eye_like(a)
+        identity_order = jnp.broadcast_to(jnp.arange(a.shape[-1], dtype=perm.dtype), perm.shape)
+        lu_s = jnp.where(near[..., None, None], eye, lu)
+        piv_s = jnp.where(near[..., None], identity_order.astype(piv.dtype), piv)
+        perm_s = jnp.where(near[..., None], identity_order, perm)
+        x = _lu_solve(lu_s, perm_s, eye)
         sign, logabs = _lu_sign_logabs(lu_s, piv_s)
         det = sign * jnp.exp(logabs).astype(a.dtype)
         adj = det[..., None, None] * x
@@ -246,7 +251,7 @@ def _adjugate_jvp(primals, tangents):
         return adj, dadj
 
     # Near-singular batches switch to the SVD form, exact at rank n−1 and zero at rank ≤ n−2.
-    return lax.cond(singular, _adjugate_svd_jvp, regular, a, da)
+    return lax.cond(jnp.any(near), _adjugate_svd_jvp, regular, a, da)
 
 
 @jax.custom_jvp
