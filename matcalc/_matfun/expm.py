@@ -20,7 +20,10 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import core as jcore
 from jax import lax
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
 
 from .._linalg import _lu, _lu_solve
 from .._rules import _H, as_inexact, check_square, eye_like, mm, mv, trace
@@ -53,11 +56,27 @@ def _norm1(x):
     return jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1)
 
 
-def _ldexp(x, k):
-    """``x · 2^k`` exactly (no overflow of ``2^k`` itself); ``k`` integer array broadcast to x."""
-    if jnp.iscomplexobj(x):
-        return lax.complex(jnp.ldexp(jnp.real(x), k), jnp.ldexp(jnp.imag(x), k))
-    return jnp.ldexp(x, k)
+# Largest exponent step of one exact power-of-two factor (2^±1000 is a normal float64).
+_POW2_STEP = 1000
+_POW2_PIECES = 7  # covers |k| ≤ 7000, beyond any exponent these scalings produce
+
+
+def _times_pow2(x, k):
+    """``x · 2^k`` exactly for a per-matrix int ``k`` (shape ``x.shape[:-2]``).
+
+    Multiplies by exact powers of two in steps of at most ``2^±1000``, so the factor itself never
+    overflows while the product stays finite; all steps share k's sign, so the partial products
+    move monotonically from ``x`` to the result. (``jnp.ldexp`` on whole matrices costs several
+    times a 32×32 matrix product; these multiplies fuse into one pass.)
+    """
+    real = jnp.finfo(x.dtype).dtype
+    step = _POW2_STEP if real == jnp.float64 else 100
+    remaining = k
+    for _ in range(_POW2_PIECES if real == jnp.float64 else 3 * _POW2_PIECES):
+        piece = jnp.clip(remaining, -step, step)
+        remaining = remaining - piece
+        x = x * jnp.ldexp(jnp.ones((), real), piece)[..., None, None].astype(x.dtype)
+    return x
 
 
 def _normest_square(c):
@@ -85,7 +104,7 @@ def _ceil_log2(x):
 
 def _scal(x, k):
     """``x · 2^{-k}`` for per-matrix int ``k`` of shape ``x.shape[:-2]``."""
-    return _ldexp(x, -k[..., None, None])
+    return _times_pow2(x, -k)
 
 
 def _even_powers(m, x):
@@ -183,7 +202,7 @@ def _tangent_branch(m, top, inter, sc, db):
     Alg. 6.4), linear in db."""
     iv = dict(zip(_SLOTS, inter, strict=True))
     x, w = iv["x"], iv["w"]
-    # tangent scaling by a multiplication (ldexp is not linear-transposable)
+    # tangent scaling by a multiplication (linear in db)
     dx = db * sc if top else db
     bc = _PADE[m]
     top_pow = 6 if m == 13 else m - 1
@@ -210,6 +229,122 @@ def _tangent_branch(m, top, inter, sc, db):
         lv = mm(iv["p6"], lz1) + mm(m6, iv["z1"]) + lz2
     # U = x W ⇒ dU = dx W + x dW
     return mm(x, lw) + mm(dx, w), lv
+
+
+# ---------------------------------------------------------------------------------------------
+# The squaring phase's derivative as a primitive, linear in L.
+#
+# With R_k = R_0^{2^k}, squaring k maps L ↦ T_k(L) = R_k L + L R_k, and after s squarings
+# L_s = T_{s−1} ∘ … ∘ T_0 (L_0). All R_k commute, so the T_k commute: the adjoint (in the real
+# pairing Re tr(Wᴴ L)) is the same chain built on R_0ᴴ, applied in any order. The primitive
+# therefore recomputes the R_k while it goes, forwards and in its transpose, and reverse mode
+# stores no per-squaring residuals (a fixed-trip scan would store max_squarings of them).
+
+
+def _chain_loop(r0, l, s):
+    """``(R_s, L_s)`` by a while loop over the batch's largest s (per-matrix masks)."""
+    smax = jnp.max(s) if s.ndim else s
+
+    def body(c):
+        k, r, l = c
+        on = (k < s)[..., None, None]
+        l = jnp.where(on, mm(r, l) + mm(l, r), l)
+        r = lax.cond(k + 1 < smax, lambda r: jnp.where(on, mm(r, r), r), lambda r: r, r)
+        return k + 1, r, l
+
+    return lax.while_loop(lambda c: c[0] < smax, body, (0, r0, l))[2]
+
+
+def _chain_scan(r0, l, s, max_trips):
+    """The same map with fixed trips (JAX can transpose it): 16 steps, then the rest inside a
+    cond taken only when some matrix needs them. Used for derivatives in ``R_0`` (second order)."""
+    smax = jnp.max(s) if s.ndim else s
+
+    def step(c, k):
+        def sq(c):
+            r, l = c
+            on = (k < s)[..., None, None]
+            f = on.astype(r.dtype)
+            return jnp.where(on, mm(r, r), r), l + f * (mm(r, l) + mm(l, r) - l)
+
+        return lax.cond(k < smax, sq, lambda c: c, c), None
+
+    def run(c, start, length):
+        return lax.scan(step, c, start + jnp.arange(length, dtype=jnp.int32))[0]
+
+    first = min(16, max_trips)
+    c = run((r0, l), 0, first)
+    if max_trips > first:
+        c = lax.cond(smax > first, lambda c: run(c, first, max_trips - first), lambda c: c, c)
+    return c[1]
+
+
+def _square_scan(r, s, max_trips):
+    """``R_s`` (primal only) with fixed trips, so that outer derivatives may transpose it."""
+    smax = jnp.max(s) if s.ndim else s
+
+    def step(r, k):
+        sq = lambda r: jnp.where((k < s)[..., None, None], mm(r, r), r)  # noqa: E731
+        return lax.cond(k < smax, sq, lambda r: r, r), None
+
+    def run(r, start, length):
+        return lax.scan(step, r, start + jnp.arange(length, dtype=jnp.int32))[0]
+
+    first = min(16, max_trips)
+    r = run(r, 0, first)
+    if max_trips > first:
+        r = lax.cond(smax > first, lambda r: run(r, first, max_trips - first), lambda r: r, r)
+    return r
+
+
+def _chain_impl(r0, l, s, *, max_trips):
+    del max_trips
+    return _chain_loop(r0, l, s)
+
+
+squaring_chain_p = Primitive("matcalc_expm_squaring_chain")
+squaring_chain_p.def_impl(_chain_impl)
+squaring_chain_p.def_abstract_eval(
+    lambda r0, l, s, *, max_trips: jcore.ShapedArray(l.shape, l.dtype))
+mlir.register_lowering(squaring_chain_p, mlir.lower_fun(_chain_impl, multiple_results=False))
+
+
+def _chain_jvp(primals, tangents, *, max_trips):
+    r0, l, s = primals
+    dr0, dl, _ = tangents
+    y = squaring_chain_p.bind(r0, l, s, max_trips=max_trips)
+    terms = []
+    if type(dl) is not ad.Zero:
+        terms.append(squaring_chain_p.bind(r0, dl, s, max_trips=max_trips))
+    if type(dr0) is not ad.Zero:
+        # dT_k = dR_k L + L dR_k with dR_k the chain's own derivative: forward mode through the
+        # fixed-trip form, which JAX can transpose for grad-of-grad.
+        terms.append(jax.jvp(lambda r: _chain_scan(r, l, s, max_trips), (r0,), (dr0,))[1])
+    if not terms:
+        return y, ad.Zero.from_primal_value(y)
+    return y, functools.reduce(lambda p, q: p + q, terms)
+
+
+def _chain_transpose(ct, r0, l, s, *, max_trips):
+    if ad.is_undefined_primal(r0) or ad.is_undefined_primal(s):
+        raise NotImplementedError("squaring_chain_p is linear only in L")
+    if type(ct) is ad.Zero:
+        return None, ad.Zero(l.aval), None
+    return None, squaring_chain_p.bind(_H(r0), ct, s, max_trips=max_trips), None
+
+
+def _chain_batch(args, dims, *, max_trips):
+    size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
+    moved = [
+        jnp.moveaxis(x, d, 0) if d is not None else jnp.broadcast_to(x, (size, *x.shape))
+        for x, d in zip(args, dims, strict=True)
+    ]
+    return squaring_chain_p.bind(*moved, max_trips=max_trips), 0
+
+
+ad.primitive_jvps[squaring_chain_p] = _chain_jvp
+ad.primitive_transposes[squaring_chain_p] = _chain_transpose
+batching.primitive_batchers[squaring_chain_p] = _chain_batch
 
 
 def _expm_impl(a, max_squarings, da=None):
@@ -257,28 +392,10 @@ def _expm_impl(a, max_squarings, da=None):
     # R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
     lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
 
-    def step(carry, i):
-        def sq(rl):
-            r, lr = rl
-            on = (i < s)[..., None, None]
-            # R² and its derivative R L + L R (per-matrix mask as a factor: linear in L)
-            f = on.astype(r.dtype)
-            return jnp.where(on, mm(r, r), r), lr + f * (mm(r, lr) + mm(lr, r) - lr)
-
-        return lax.cond(i < smax, sq, lambda rl: rl, carry), None
-
-    # Two tiers of fixed trips: 16 squarings cover all but extreme inputs; the rest run (inside
-    # a cond) only when some matrix needs them, so the common case stores 16 residuals, not 64.
-    def run(carry, start, length):
-        return lax.scan(step, carry, start + jnp.arange(length, dtype=jnp.int32))[0]
-
-    first = min(16, max_squarings)
-    r, lr = run((r, lr), 0, first)
-    if max_squarings > first:
-        r, lr = lax.cond(smax > first, lambda c: run(c, first, max_squarings - first),
-                         lambda c: c, (r, lr))
+    r_s = _square_scan(r, s, max_squarings)
+    lr = squaring_chain_p.bind(r, lr, s, max_trips=max_squarings)
     # NaN where out of range; the tangent is scaled (not selected) so that it stays linear.
-    return r * poison, lr * poison
+    return r_s * poison, lr * poison
 
 
 def _make_expm(max_squarings: int):
