@@ -126,6 +126,17 @@ def test_funm_matches_scipy_and_expm():
     assert _rel(lx, sl.expm_frechet(a, e)[1]) < 1e-10
 
 
+def test_funm_second_derivative_matches_scipy_frechet():
+    # d/dt L_exp(A + t E2, E1) by central differences of SciPy's expm_frechet (an independent
+    # reference) against funm(exp)'s jvp-of-jvp, which differentiates matcalc.eig's rule.
+    a = rng(19).standard_normal((4, 4))
+    e1, e2 = rng(20).standard_normal((2, 4, 4))
+    second = jax.jvp(lambda a: jax.jvp(lambda b: matcalc.funm(b, jnp.exp), (a,), (e1,))[1],
+                     (a,), (e2,))[1]
+    want = _fd(lambda t: sl.expm_frechet(a + t * e2, e1)[1], 0.0, 1.0, h=1e-4)
+    assert _rel(second, want) < 1e-7
+
+
 @pytest.mark.parametrize("method", ["kron", "sign"])
 def test_sylvester_methods(method):
     a, b = A12[:6, :6], well_conditioned(5, 15) + 2 * np.eye(5)

@@ -1,6 +1,8 @@
 """General (non-Hermitian) eigendecomposition with eigenvalue and eigenvector derivatives.
 
-``jnp.linalg.eig`` is CPU-only in JAX (LAPACK geev): so are these functions.
+These call JAX's ``eig`` primitive: LAPACK ``geev`` on CPU; since JAX 0.4.36 also lowered on
+CUDA GPUs (a hybrid kernel running LAPACK/MAGMA on the host, or cuSOLVER ``geev`` where the
+installed cuSOLVER has it), not on TPU. matcalc has not run them on a GPU itself.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def _eigvals_jvp(primals, tangents):
 
 def eig(a):
     """Eigenvalues and right eigenvectors of a general square matrix; drop-in for
-    ``jnp.linalg.eig`` (CPU only: JAX's ``eig`` primitive has no GPU/TPU implementation).
+    ``jnp.linalg.eig`` (JAX's ``eig`` primitive: CPU, and CUDA GPUs through a host-hybrid or
+    cuSOLVER kernel in JAX ≥ 0.4.36; no TPU).
 
     Returns ``(w, v)`` complex, ``a @ v = v * w``, eigenvalues in LAPACK's order.
 
@@ -116,8 +119,8 @@ def eig(a):
 
 
 def eigvals(a):
-    """Eigenvalues of a general square matrix; drop-in for ``jnp.linalg.eigvals`` (CPU only:
-    JAX's ``eig`` primitive has no GPU/TPU implementation).
+    """Eigenvalues of a general square matrix; drop-in for ``jnp.linalg.eigvals`` (platforms as
+    :func:`eig`).
 
     Derivative:
       ``dλ_i = y_iᴴ dA x_i / (y_iᴴ x_i)``: ``diag(V⁻¹ dA V)`` from the forward pass's right

@@ -7,11 +7,14 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from .._factor.eig import _eig as _eig_rule
 from .._rules import as_inexact, check_square, mm
 
 
 def _eig(a):
-    lam, v = jnp.linalg.eig(a)
+    # matcalc's eig (its own derivative rule), so that the rule below can be differentiated
+    # again: second derivatives of f(A) through the eigenvectors, which jnp.linalg.eig lacks.
+    lam, v = _eig_rule(a)
     return lam, v, jnp.linalg.inv(v)
 
 
@@ -53,15 +56,17 @@ def funm(A, func, disp: bool = True):
     """``f(A)`` for an analytic scalar JAX function ``func``; drop-in for
     ``jax.scipy.linalg.funm`` / ``scipy.linalg.funm`` (``func`` is applied to complex eigenvalues).
 
-    Computed from the eigendecomposition ``A = V Λ V⁻¹`` (``jnp.linalg.eig``: **CPU only** in
-    JAX, the one matcalc general matrix function without a GPU path). Real input returns the real
-    part (``func`` real on the reals).
+    Computed from the eigendecomposition ``A = V Λ V⁻¹`` (:func:`matcalc.eig`; JAX lowers the
+    non-symmetric ``eig`` primitive on CPU, and on CUDA through cuSOLVER ``geev`` or a hybrid
+    host kernel, so this path is not GPU-native). Real input returns the real part (``func``
+    real on the reals).
 
     Derivative:
       ``L = V (F ∘ (V⁻¹ E V)) V⁻¹`` with divided differences ``F_ij = f[λi, λj]``, the mean of
       ``f'`` for eigenvalues closer than ``cbrt(eps)`` (Daleckii–Krein; Higham 2008, Thm 3.11).
-      Domain: diagonalizable A with a well-conditioned eigenbasis. First order only: second
-      derivatives would differentiate ``eig``'s eigenvectors, which JAX does not support.
+      Domain: diagonalizable A with a well-conditioned eigenbasis. Second derivatives
+      differentiate this rule through :func:`matcalc.eig`'s own rule (the expression is
+      invariant to the eigenvector gauge), exact for distinct eigenvalues.
     """
     del disp
     a = as_inexact(A, "A")
