@@ -150,12 +150,13 @@ def main(argv=None) -> int:
         fb = c.fixed_batch if c.fixed_batch is not None else batch
         if shard is not None and (fb is None or fb % args.devices):
             shard = None
+        t_row = time.perf_counter()
         try:
             row = core.run_row(c, n, settings, shard)
         except Exception as e:  # noqa: BLE001  (a broken case must not stop the run)
             row = core.Row(c.op, c.variant, n, fb, args.dtype, c.degenerate,
                            error=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
-        rows.append(row.to_json())
+        rows.append(dict(row.to_json(), row_s=round(time.perf_counter() - t_row, 2)))
     duration = time.perf_counter() - t_start
 
     dev = jax.devices()[0]

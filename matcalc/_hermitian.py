@@ -32,7 +32,7 @@ from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
 from ._kernels import divided_differences as dd
-from ._rules import _H, HIGHEST, as_inexact, check_square, diag, mm, symmetrize
+from ._rules import _H, HIGHEST, as_inexact, batch_on_leading_axis, check_square, diag, mm, symmetrize
 
 # ---------------------------------------------------------------------------------------------
 # the Daleckii–Krein map and the second Fréchet derivative
@@ -123,12 +123,7 @@ def _frechet_transpose(ct, a, lam, u, e, *, spec):
 
 
 def _frechet_batch(args, dims, *, spec):
-    size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
-    moved = [
-        jnp.moveaxis(x, d, 0) if d is not None else jnp.broadcast_to(x, (size, *x.shape))
-        for x, d in zip(args, dims, strict=True)
-    ]
-    return frechet_p.bind(*moved, spec=spec), 0
+    return batch_on_leading_axis(frechet_p, args, dims, spec=spec)
 
 
 ad.primitive_jvps[frechet_p] = _frechet_jvp

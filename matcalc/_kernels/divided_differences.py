@@ -82,6 +82,14 @@ def _median3(a, b, c):
     return jnp.maximum(jnp.minimum(a, b), jnp.minimum(jnp.maximum(a, b), c))
 
 
+def _sorted3(a, b, c):
+    """``(lo, mid, hi, hi − lo)`` of three broadcast arrays, elementwise."""
+    a, b, c = jnp.broadcast_arrays(a, b, c)
+    lo = jnp.minimum(jnp.minimum(a, b), c)
+    hi = jnp.maximum(jnp.maximum(a, b), c)
+    return lo, _median3(a, b, c), hi, hi - lo
+
+
 class ScalarFunction:
     """A real scalar function with accurate first and second divided differences.
 
@@ -112,10 +120,7 @@ class ScalarFunction:
     def dd2(self, a, b, c):
         """``f[a, b, c]`` (symmetric in its arguments)."""
         a, b, c = jnp.broadcast_arrays(a, b, c)
-        lo = jnp.minimum(jnp.minimum(a, b), c)
-        hi = jnp.maximum(jnp.maximum(a, b), c)
-        mid = _median3(a, b, c)
-        spread = hi - lo
+        lo, mid, hi, spread = _sorted3(a, b, c)
         order = self.dd2_order
         tau = _eps(a) ** (1.0 / order)
         # Taylor branch about the mean: Σ_k f⁽ᵏ⁺²⁾(m)/(k+2)! h_k(y), h_k complete homogeneous.
@@ -291,10 +296,7 @@ class Abs(ScalarFunction):
 
     def dd2(self, a, b, c):
         a, b, c = jnp.broadcast_arrays(a, b, c)
-        lo = jnp.minimum(jnp.minimum(a, b), c)
-        hi = jnp.maximum(jnp.maximum(a, b), c)
-        mid = _median3(a, b, c)
-        spread = hi - lo
+        lo, mid, hi, spread = _sorted3(a, b, c)
         zero = _same_sign(a, b, c) | (spread == 0)
         safe = jnp.where(zero, 1, spread)
         return jnp.where(zero, 0, (self.dd1(mid, hi) - self.dd1(lo, mid)) / safe)
@@ -320,9 +322,7 @@ class Sign(ScalarFunction):
 
     def dd2(self, a, b, c):
         a, b, c = jnp.broadcast_arrays(a, b, c)
-        lo = jnp.minimum(jnp.minimum(a, b), c)
-        hi = jnp.maximum(jnp.maximum(a, b), c)
-        mid = _median3(a, b, c)
+        lo, mid, hi, _ = _sorted3(a, b, c)
         same = _same_sign(a, b, c)
         undefined = (a == 0) | (b == 0) | (c == 0)
         safe = jnp.where(same | undefined, 1, hi - lo)

@@ -26,7 +26,7 @@ from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
 from .._linalg import _lu, _lu_solve
-from .._rules import _H, as_inexact, check_square, eye_like, mm, mv, trace
+from .._rules import _H, as_inexact, batch_on_leading_axis, check_square, eye_like, mm, mv, trace
 
 # Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
 _PADE = {
@@ -334,12 +334,7 @@ def _chain_transpose(ct, r0, l, s, *, max_trips):
 
 
 def _chain_batch(args, dims, *, max_trips):
-    size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
-    moved = [
-        jnp.moveaxis(x, d, 0) if d is not None else jnp.broadcast_to(x, (size, *x.shape))
-        for x, d in zip(args, dims, strict=True)
-    ]
-    return squaring_chain_p.bind(*moved, max_trips=max_trips), 0
+    return batch_on_leading_axis(squaring_chain_p, args, dims, max_trips=max_trips)
 
 
 ad.primitive_jvps[squaring_chain_p] = _chain_jvp
