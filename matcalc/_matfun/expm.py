@@ -61,21 +61,31 @@ _POW2_STEP = 1000
 _POW2_PIECES = 7  # covers |k| ≤ 7000, beyond any exponent these scalings produce
 
 
+def _exact_pow2(p, real):
+    """``2^p`` exactly for int ``p`` in the normal range, from its IEEE bit pattern (cheaper to
+    compile and run than ``jnp.ldexp``)."""
+    if real == jnp.float64:
+        bits = (p.astype(jnp.int64) + 1023) << 52
+        return lax.bitcast_convert_type(bits, jnp.float64)
+    bits = (p.astype(jnp.int32) + 127) << 23
+    return lax.bitcast_convert_type(bits, jnp.float32)
+
+
 def _times_pow2(x, k):
     """``x · 2^k`` exactly for a per-matrix int ``k`` (shape ``x.shape[:-2]``).
 
-    Multiplies by exact powers of two in steps of at most ``2^±1000``, so the factor itself never
-    overflows while the product stays finite; all steps share k's sign, so the partial products
-    move monotonically from ``x`` to the result. (``jnp.ldexp`` on whole matrices costs several
-    times a 32×32 matrix product; these multiplies fuse into one pass.)
+    Multiplies by exact powers of two in steps of at most ``2^±1000`` (float32: ``2^±100``), so
+    the factor itself never overflows while the product stays finite; all steps share k's sign,
+    so the partial products move monotonically from ``x`` to the result. (``jnp.ldexp`` on whole
+    matrices costs several times a 32×32 matrix product; these multiplies fuse into one pass.)
     """
     real = jnp.finfo(x.dtype).dtype
-    step = _POW2_STEP if real == jnp.float64 else 100
+    step, pieces = (_POW2_STEP, _POW2_PIECES) if real == jnp.float64 else (100, 3 * _POW2_PIECES)
     remaining = k
-    for _ in range(_POW2_PIECES if real == jnp.float64 else 3 * _POW2_PIECES):
+    for _ in range(pieces):
         piece = jnp.clip(remaining, -step, step)
         remaining = remaining - piece
-        x = x * jnp.ldexp(jnp.ones((), real), piece)[..., None, None].astype(x.dtype)
+        x = x * _exact_pow2(piece, real)[..., None, None].astype(x.dtype)
     return x
 
 
