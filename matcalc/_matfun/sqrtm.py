@@ -63,6 +63,72 @@ def _sqrtm_schur(a):
     return x.astype(a.dtype)
 
 
+def _db_step(y, m, dy, dm, near):
+    """One product-form DB step on ``(Y, M)`` and its tangent ``(dY, dM)`` with μ frozen.
+
+    Returns ``(Y', M', dY', dM', ‖M' − I‖₁)``. Primal arithmetic is that of :func:`_sqrtm_db`.
+
+    Derivation (μ a constant, ``d(M⁻¹) = −K``, ``K = M⁻¹ dM M⁻¹``, ``P = I + μ⁻²M⁻¹``):
+    ``M' = (I + (μ²M + μ⁻²M⁻¹)/2)/2 ⇒ dM' = (μ² dM − μ⁻² K)/4``;
+    ``Y' = μ Y P / 2 ⇒ dY' = μ/2 (dY P − μ⁻² Y K)``.
+    Freezing μ is exact for the limit: for any fixed positive scalings the iteration is Newton's
+    scaled iteration ``Y ← (μY + μ⁻¹ A Y⁻¹)/2`` in disguise (``Z = A⁻¹Y``), whose limit is
+    ``A^{1/2}`` for every nearby ``A``, so differentiating the frozen-μ iterates converges to the
+    Fréchet derivative (and so do their higher derivatives).
+    """
+    n = m.shape[-1]
+    eye = jnp.broadcast_to(eye_like(m), m.shape)
+    lu, _, perm = _lu(m)
+    m_inv = _lu_solve(lu, perm, eye)
+    logdet = jnp.sum(jnp.log(jnp.abs(diag(lax.stop_gradient(lu)))), axis=-1)
+    mu = jnp.exp(-logdet / (2 * n))
+    mu = jnp.where(near | ~jnp.isfinite(mu), 1.0, mu).astype(m.dtype)[..., None, None]
+    mu = lax.stop_gradient(mu)
+    m_new = (eye + (mu**2 * m + m_inv / mu**2) / 2) / 2
+    p = eye + m_inv / mu**2
+    y_new = mu * mm(y, p) / 2
+    k = mm(mm(m_inv, dm), m_inv)
+    dm_new = (mu**2 * dm - k / mu**2) / 4
+    dy_new = mu * (mm(dy, p) - mm(y, k) / mu**2) / 2
+    delta = lax.stop_gradient(jnp.max(jnp.sum(jnp.abs(m_new - eye), -2), -1))
+    return y_new, m_new, dy_new, dm_new, delta
+
+
+def _db_finish(y, dy, dm):
+    """Tangent action of the remaining DB steps once ``M = I`` (then ``μ = 1``): one step gives
+    ``dM' = (dM − I dM I)/4 = 0`` and ``dY' = (2 dY − Y dM)/2``, after which nothing changes, so
+    ``dY∞ = dY − Y dM / 2``."""
+    return dy - mm(y, dm) / 2
+
+
+def _sqrtm_db_jvp(a, da):
+    """``(sqrtm(A), L(A, dA))`` by differentiating the DB iterates (fixed-trip scan, each step
+    skipped by ``lax.cond`` once every matrix has converged). Same stopping rule and NaN rule as
+    :func:`_sqrtm_db`."""
+    n = a.shape[-1]
+    real = jnp.finfo(a.dtype).dtype
+    tol = 10 * n * jnp.finfo(real).eps
+    batch = a.shape[:-2]
+
+    def step(c, _):
+        def run(c):
+            y, m, dy, dm, active, near, prev = c
+            y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near)
+            act = active[..., None, None]
+            done = (delta <= tol) | (prev <= 1e-7)
+            return (jnp.where(act, y1, y), jnp.where(act, m1, m), jnp.where(act, dy1, dy),
+                    jnp.where(act, dm1, dm), active & ~done, near | (delta < 1e-2),
+                    jnp.where(active, delta, prev))
+
+        return lax.cond(jnp.any(c[4]), run, lambda c: c, c), None
+
+    init = (a, a, da, da, jnp.ones(batch, bool), jnp.zeros(batch, bool),
+            jnp.full(batch, jnp.inf, real))
+    (y, _, dy, dm, active, _, _), _ = lax.scan(step, init, None, length=DB_MAX_ITERS)
+    ok = lax.stop_gradient(~active & jnp.all(jnp.isfinite(y), axis=(-2, -1)))[..., None, None]
+    return jnp.where(ok, y, jnp.nan), jnp.where(ok, _db_finish(y, dy, dm), jnp.nan)
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _sqrtm(a, method, sylvester):
     if method == "schur":
@@ -73,6 +139,8 @@ def _sqrtm(a, method, sylvester):
 @_sqrtm.defjvp
 def _sqrtm_jvp(method, sylvester, primals, tangents):
     (a,), (da,) = primals, tangents
+    if method == "db" and sylvester == "auto":
+        return _sqrtm_db_jvp(a, da)
     x = _sqrtm(a, method, sylvester)
     # X² = A ⇒ X dX + dX X = dA: a Sylvester equation in dX whose coefficients have their
     # spectrum in the open right half-plane (principal root), solved without Schur.
@@ -80,7 +148,6 @@ def _sqrtm_jvp(method, sylvester, primals, tangents):
         da = da.astype(x.dtype)
     plan = sylvester_plan(x, x, choose_method(x.shape[-1], x.shape[-1], sylvester), "same")
     return x, sylvester_apply(plan, da)
-
 
 
 _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
