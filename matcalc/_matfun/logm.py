@@ -121,7 +121,7 @@ def _logm_iter_jvp(a, da):
     def step(c, _):
         def run(c):
             y, m, dy, dm, s, kr, active, near, prev, bad = c
-            y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near)
+            y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near, jnp.isinf(prev))
             done = (delta <= tol) | (prev <= 1e-7)
             fin = active & done
             fail = active & ~done & (kr + 1 >= DB_MAX_ITERS)

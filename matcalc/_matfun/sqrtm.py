@@ -63,7 +63,7 @@ def _sqrtm_schur(a):
     return x.astype(a.dtype)
 
 
-def _db_step(y, m, dy, dm, near):
+def _db_step(y, m, dy, dm, near, first):
     """One product-form DB step on ``(Y, M)`` and its tangent ``(dY, dM)`` with μ frozen.
 
     Returns ``(Y', M', dY', dM', ‖M' − I‖₁)``. Primal arithmetic is that of :func:`_sqrtm_db`.
@@ -71,6 +71,10 @@ def _db_step(y, m, dy, dm, near):
     Derivation (μ a constant, ``d(M⁻¹) = −K``, ``K = M⁻¹ dM M⁻¹``, ``P = I + μ⁻²M⁻¹``):
     ``M' = (I + (μ²M + μ⁻²M⁻¹)/2)/2 ⇒ dM' = (μ² dM − μ⁻² K)/4``;
     ``Y' = μ Y P / 2 ⇒ dY' = μ/2 (dY P − μ⁻² Y K)``.
+    On the first step of a root (``first``: ``Y = M``, ``dY = dM``) ``Y K = dM M⁻¹`` cancels the
+    ``μ⁻² dY M⁻¹`` term exactly, so ``dY' = μ dY / 2`` is used: evaluated in floating point the
+    cancellation would cost ``κ(M)·ε`` (``M = A`` may be ill-conditioned; the later iterates
+    are much better conditioned).
     Freezing μ is exact for the limit: for any fixed positive scalings the iteration is Newton's
     scaled iteration ``Y ← (μY + μ⁻¹ A Y⁻¹)/2`` in disguise (``Z = A⁻¹Y``), whose limit is
     ``A^{1/2}`` for every nearby ``A``, so differentiating the frozen-μ iterates converges to the
@@ -89,7 +93,7 @@ def _db_step(y, m, dy, dm, near):
     y_new = mu * mm(y, p) / 2
     k = mm(mm(m_inv, dm), m_inv)
     dm_new = (mu**2 * dm - k / mu**2) / 4
-    dy_new = mu * (mm(dy, p) - mm(y, k) / mu**2) / 2
+    dy_new = mu * jnp.where(first[..., None, None], dy, mm(dy, p) - mm(y, k) / mu**2) / 2
     delta = lax.stop_gradient(jnp.max(jnp.sum(jnp.abs(m_new - eye), -2), -1))
     return y_new, m_new, dy_new, dm_new, delta
 
@@ -113,7 +117,7 @@ def _sqrtm_db_jvp(a, da):
     def step(c, _):
         def run(c):
             y, m, dy, dm, active, near, prev = c
-            y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near)
+            y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near, jnp.isinf(prev))
             act = active[..., None, None]
             done = (delta <= tol) | (prev <= 1e-7)
             return (jnp.where(act, y1, y), jnp.where(act, m1, m), jnp.where(act, dy1, dy),
