@@ -176,8 +176,9 @@ def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto")
       Relton 2013 differentiate the algorithm likewise. Accuracy: ~1e-15 relative on
       well-conditioned A, below the Sylvester solve on ill-conditioned A (measured 2e-9 vs
       8e-11 at κ(A) = 1e8, 2e-5 vs 5e-6 at κ(A) = 1e12). ``sylvester="kron"|"sign"`` (and
-      ``method="schur"``) solve the Sylvester equation instead, without Schur: by the matrix sign function of ``[[X, −E], [0, −X]]``
-      or one ``n²×n²`` LU; the plan depends on X only, so reverse mode reuses it.
+      ``method="schur"``) solve the Sylvester equation instead, without Schur: by the matrix
+      sign function of ``[[X, −E], [0, −X]]`` or one ``n²×n²`` LU; the plan
+      depends on X only, so reverse mode reuses it.
       Domain: A with no eigenvalues on the closed negative real axis. Real input whose
       eigenvalues lie there, and singular input, give NaN values and derivatives (use complex
       input for a complex root). Reference: Higham, *Functions of Matrices* (2008), ch. 6.
