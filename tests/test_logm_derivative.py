@@ -50,12 +50,14 @@ def _mp_frechet(f, a, e, dps=60):
 MP = {
     "logm": mp.log,
     "sqrtm": mp.sqrt,
+    "sqrtm_iterate": mp.sqrt,
     "fmp0.37": lambda x: mp.exp(mp.mpf("0.37") * mp.log(x)),
     "fmp-0.6": lambda x: mp.exp(mp.mpf("-0.6") * mp.log(x)),
 }
 OURS = {
     "logm": matcalc.logm,
     "sqrtm": matcalc.sqrtm,
+    "sqrtm_iterate": functools.partial(matcalc.sqrtm, sylvester="iterate"),
     "fmp0.37": lambda a: matcalc.fractional_matrix_power(a, 0.37),
     "fmp-0.6": lambda a: matcalc.fractional_matrix_power(a, -0.6),
 }
@@ -114,7 +116,7 @@ def test_batch_with_different_numbers_of_roots():
     a2 = 1e6 * (well_conditioned(3, 52) + 2 * np.eye(3))  # ‖log A‖ ≈ 14: 6 roots
     batch = np.stack([a0, a1, a2])
     e = rng(53).standard_normal(batch.shape)
-    for op in ("logm", "sqrtm", "fmp0.37"):
+    for op in ("logm", "sqrtm", "sqrtm_iterate", "fmp0.37"):
         got = jax.jvp(OURS[op], (batch,), (e,))[1]
         for k in range(3):
             want = _mp_frechet(MP[op], batch[k], e[k])
@@ -143,7 +145,8 @@ def test_sylvester_alternatives_agree_with_iterate_derivative():
         alt = jax.jvp(functools.partial(matcalc.logm, sylvester=syl), (a,), (e,))[1]
         assert _rel(alt, base) < 1e-12
         alt = jax.jvp(functools.partial(matcalc.sqrtm, sylvester=syl), (a,), (e,))[1]
-        assert _rel(alt, jax.jvp(matcalc.sqrtm, (a,), (e,))[1]) < 1e-12
+        it = jax.jvp(functools.partial(matcalc.sqrtm, sylvester="iterate"), (a,), (e,))[1]
+        assert _rel(alt, it) < 1e-12
 
 
 def test_second_order_logm_vs_mpmath():
@@ -184,6 +187,11 @@ def test_cap_exceeded_gives_nan_derivative():
 
 def test_out_of_domain_derivative_is_nan():
     a = np.diag([-1.0, 2.0])  # real input with a negative eigenvalue: no real root
-    for op in ("logm", "sqrtm"):
+    for op in ("logm", "sqrtm", "sqrtm_iterate"):
         val, tan = jax.jvp(OURS[op], (a,), (np.ones((2, 2)),))
         assert np.all(np.isnan(val)) and np.all(np.isnan(tan))
+
+
+def test_iterate_option_needs_db():
+    with pytest.raises(ValueError, match="iterate"):
+        matcalc.sqrtm(np.eye(2), method="schur", sylvester="iterate")
