@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._kernels.primary_frechet import primary_frechet_primitive
 from .._linalg import _lu, _lu_solve, matrix_power
 from .._rules import as_inexact, check_square, eye_like
 from .expm import expm
@@ -168,11 +169,17 @@ def _logm(a, sylvester):
     return _logm_fwd(a)
 
 
+# L_log(A, ·) as a primitive whose transpose is L_log(Aᵀ, ·): reverse mode reruns the
+# forward-mode derivative at Aᵀ instead of storing residuals of every DB step.
+_logm_frechet_p = primary_frechet_primitive(
+    "matcalc_logm_frechet", lambda a, e: _logm_iter_jvp(a, e)[1])
+
+
 @_logm.defjvp
 def _logm_jvp(sylvester, primals, tangents):
     (a,), (da,) = primals, tangents
     if sylvester == "auto":
-        return _logm_iter_jvp(a, da)
+        return _logm(a, sylvester), _logm_frechet_p.bind(a, da)
     return jax.jvp(lambda a: _logm_diff(a, sylvester), (a,), (da,))
 
 
@@ -194,10 +201,11 @@ def logm(A, disp: bool = True, *, sylvester: str = "auto"):
       ``L = 2^s Σ_j w_j (I + x_j Y)⁻¹ dX (I + x_j Y)⁻¹`` for the Padé part (its LU factors
       reused). One fixed-trip scan of ``DIFF_MAX_STEPS = 96`` DB steps in total serves all roots
       (ordinary input needs 10–25, eigenvalues spread over 1e-8..1e8 about 40–50, a unipotent
-      matrix with ‖log A‖ ≈ 1e10 about 85); reverse mode stores about ``2n²`` per step. Where
-      the roots need more steps (in practice only where the forward also stops at its 40-root
-      cap), the derivative — and the value returned with it by ``jvp``/``grad`` — is NaN; the
-      plain forward value is unaffected. ``sylvester="kron"|"sign"`` instead chain the
+      matrix with ‖log A‖ ≈ 1e10 about 85). Reverse mode stores nothing of it: since
+      ``⟨W, L(A, E)⟩ = ⟨L(Aᵀ, W), E⟩`` for primary matrix functions, the VJP is this
+      forward-mode derivative at ``Aᵀ`` (``_kernels/primary_frechet.py``). Where the roots need
+      more steps (in practice only where the forward also stops at its 40-root cap), the
+      derivative is NaN; the value is the forward's. ``sylvester="kron"|"sign"`` instead chain the
       Sylvester rule of :func:`sqrtm` (``X L' + L' X = L``) through the roots (slower).
       Domain: no eigenvalue on the closed negative real axis; there the result is NaN (real
       input never gets a complex output).
