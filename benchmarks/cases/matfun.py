@@ -98,7 +98,7 @@ def _discrete_args(n, r):
 
 
 _NS = dict(alt=newton_schulz_sqrtm, alt_name="Newton–Schulz, 30 steps unrolled")
-_ISS = dict(alt=iss_logm, alt_name="inverse scaling & squaring, unrolled Denman–Beavers")
+_ISS = dict(alt=iss_logm, alt_name="inverse scaling & squaring, Denman–Beavers 6×12 fixed steps")
 
 CASES = [
     BenchCase("expm", lambda n, r: (with_one_norm(n, r, 2.0),), op("expm"), jsl.expm,
@@ -133,7 +133,7 @@ CASES = [
               lambda a: jsl.funm(a, jnp.sin), "jax.scipy.linalg.funm (CPU-only, no derivative)",
               variant="f = sin", mp=lambda a: (_mp().expm(1j * a) - _mp().expm(-1j * a)) / 2j),
     BenchCase("signm", _signm_input, op("signm"), None, "none in JAX",
-              alt=newton_signm, alt_name="Newton X ← (X + X⁻¹)/2, 25 steps unrolled",
+              alt=newton_signm, alt_name="Newton X ← (X + X⁻¹)/2, 25 fixed steps",
               mp=_mp_signm, mp_max_n=6),
     BenchCase("polar", lambda n, r: (well_conditioned(n, r),), lambda a: tuple(op("polar")(a)),
               lambda a: tuple(jsl.polar(a)), "jax.scipy.linalg.polar (QDWH: no reverse mode)",
