@@ -6,7 +6,11 @@ Jordan form), ``f(Aᵀ) = f(A)ᵀ`` and, in the eigenbasis, ``L_f(A, E) = V (F �
 ``F_ij = f[λi, λj]`` symmetric. Hence, in the bilinear pairing ``⟨W, X⟩ = Σ W_ij X_ij`` in which
 JAX transposes linear maps (real and holomorphic complex alike),
 
-    ⟨W, L_f(A, E)⟩ = ⟨L_f(Aᵀ, W), E⟩           (Higham 2008, §3.2 and Lemma 3.? / eq. (3.?)),
+    ⟨W, L_f(A, E)⟩ = ⟨L_f(Aᵀ, W), E⟩
+
+(from the Daleckii–Krein form, Higham, *Functions of Matrices* 2008, Thm 3.11, for
+diagonalizable A, and by continuity for all A in f's domain; the harness's transpose-identity
+check tests it for every op that uses this primitive),
 
 so reverse mode needs no residuals of the forward algorithm: the VJP is one more forward-mode
 Fréchet derivative, at ``Aᵀ``. ``tangent_fn(a, e)`` computes ``L_f(a, e)`` from JAX-
