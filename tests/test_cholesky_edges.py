@@ -16,19 +16,54 @@ def _spd(n, seed, complex_=False):
     return a @ a.conj().T + n * np.eye(n)
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Block size 4, so that n ≈ 10 exercises the same block code paths as n ≈ 500 does."""
+    monkeypatch.setattr(chol_mod, "_BLOCK", 4)
+
+
 @pytest.mark.parametrize("complex_", [False, True])
-def test_blocked_path_matches_jax_default(complex_):
-    n = chol_mod._BLOCK + 9  # one recursion level, uneven split
+def test_blocked_path_matches_jax_default(small_blocks, complex_):
+    n = 14  # 4 block columns in the adjoint, 2 recursion levels in the JVP, uneven sizes
     a = _spd(n, 1, complex_)
     w = rng(2).standard_normal((n, n))
     f = lambda g: lambda x: jnp.sum(w * jnp.real(g(x)))
-    ours = jax.grad(f(matcalc.cholesky))(a)
+    ours = jax.jit(jax.grad(f(matcalc.cholesky)))(a)
     ref = jax.grad(f(jnp.linalg.cholesky))(a)
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
     t = rng(3).standard_normal((n, n)).astype(a.dtype)
-    _, jo = jax.jvp(matcalc.cholesky, (a,), (t,))
+    _, jo = jax.jit(lambda x, dx: jax.jvp(matcalc.cholesky, (x,), (dx,)))(a, t)
     _, jr = jax.jvp(jnp.linalg.cholesky, (a,), (t,))
     np.testing.assert_allclose(jo, jr, rtol=0, atol=1e-12 * np.abs(jr).max())
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+def test_blocked_adjoint_lower_only_and_second_order(small_blocks, complex_):
+    """The hand-written blocked adjoint is the transpose of the JVP for lower-only input, and
+    jvp-of-grad (forward mode through the adjoint) matches JAX's default."""
+    n = 3 * chol_mod._BLOCK + 2
+    a = _spd(n, 13, complex_)
+    f = lambda x: matcalc.cholesky(x, symmetrize_input=False)
+    t = (rng(14).standard_normal((n, n)) + (1j * rng(15).standard_normal((n, n)) if complex_
+                                            else 0)).astype(a.dtype)
+    w = rng(16).standard_normal((n, n)).astype(a.dtype)
+    _, jt = jax.jit(lambda x, dx: jax.jvp(f, (x,), (dx,)))(a, t)
+    (jtw,) = jax.jit(lambda x, ct: jax.vjp(f, x)[1](ct))(a, w)
+    lhs, rhs = np.sum(w * jt).real, np.sum(jtw * t).real
+    assert abs(lhs - rhs) <= 1e-12 * np.abs(jtw).sum() * np.abs(t).max()
+    assert np.all(np.triu(jtw, 1) == 0)
+    loss = lambda g: lambda x: jnp.sum(jnp.real(w * g(x)))
+
+    def ref_f(x):  # the same function written out: the Hermitian matrix read from tril(x)
+        strict = jnp.tril(x, -1)
+        herm = strict + jnp.conj(strict.T) + jnp.diag(jnp.real(jnp.diag(x))).astype(x.dtype)
+        return jnp.linalg.cholesky(herm)
+
+    np.testing.assert_allclose(jtw.real, jax.grad(loss(ref_f))(a).real,
+                               atol=1e-12 * np.abs(jtw).max())
+    hvp = lambda g: jax.jit(lambda x, dx: jax.jvp(jax.grad(loss(g)), (x,), (dx,))[1])(a, t)
+    ref = hvp(ref_f)
+    np.testing.assert_allclose(hvp(f), ref, rtol=0, atol=1e-11 * np.abs(ref).max())
 
 
 def test_gradient_is_hermitian_with_symmetrized_input():
@@ -76,14 +111,24 @@ def test_bad_input():
         matcalc.cholesky(np.ones((3, 4)))
 
 
-def test_batched_float32_blocked():
+def test_at_the_real_block_size():
+    n = chol_mod._BLOCK + 9
+    a = _spd(n, 17)
+    w = rng(18).standard_normal((n, n))
+    f = lambda g: jax.jit(jax.grad(lambda x: jnp.sum(w * g(x))))
+    ref = f(jnp.linalg.cholesky)(a)
+    np.testing.assert_allclose(f(matcalc.cholesky)(a), ref, atol=1e-12 * np.abs(ref).max())
+
+
+def test_batched_float32_blocked(small_blocks):
     n = chol_mod._BLOCK + 3
     a = np.stack([_spd(n, 10), _spd(n, 11)])
     w = rng(12).standard_normal((n, n))
     f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape) * matcalc.cholesky(x))
-    g64 = jax.grad(f)(a)
-    g32 = jax.grad(f)(a.astype(np.float32))
+    grad = jax.jit(jax.grad(f))
+    g64 = grad(a)
+    g32 = grad(a.astype(np.float32))
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, g64, atol=1e-4 * np.abs(g64).max())
     for k in range(2):
-        np.testing.assert_allclose(g64[k], jax.grad(f)(a[k]), atol=1e-14)
+        np.testing.assert_allclose(g64[k], grad(a[k]), atol=1e-14)

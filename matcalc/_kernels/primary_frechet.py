@@ -20,49 +20,15 @@ differentiable operations with fixed trip counts; second derivatives differentia
 
 from __future__ import annotations
 
-import functools
-
-import jax
 import jax.numpy as jnp
-from jax import core as jcore
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
 
-from .._rules import batch_on_leading_axis
+from .linear_primitive import linear_primitive
 
 
 def primary_frechet_primitive(name: str, tangent_fn):
     """A primitive ``p`` with ``p.bind(a, e) = tangent_fn(a, e)``, linear in ``e``, whose transpose
     is ``p.bind(aᵀ, ·)`` (see the module docstring)."""
-    p = Primitive(name)
-    p.def_impl(tangent_fn)
-    p.def_abstract_eval(lambda a, e: jcore.ShapedArray(e.shape, e.dtype))
-    mlir.register_lowering(p, mlir.lower_fun(tangent_fn, multiple_results=False))
-
-    def jvp(primals, tangents):
-        a, e = primals
-        da, de = tangents
-        y = p.bind(a, e)
-        terms = []
-        if type(de) is not ad.Zero:
-            terms.append(p.bind(a, de))
-        if type(da) is not ad.Zero:
-            # the second Fréchet derivative D²f(A)(E, dA): forward mode through tangent_fn
-            terms.append(jax.jvp(lambda x: tangent_fn(x, e), (a,), (da,))[1])
-        if not terms:
-            return y, ad.Zero.from_primal_value(y)
-        return y, functools.reduce(lambda u, v: u + v, terms)
-
-    def transpose(ct, a, e):
-        if ad.is_undefined_primal(a):
-            raise NotImplementedError(f"{name} is linear only in E")
-        if type(ct) is ad.Zero:
-            return None, ad.Zero(e.aval)
-        return None, p.bind(jnp.swapaxes(a, -1, -2), ct)
-
-    ad.primitive_jvps[p] = jvp
-    ad.primitive_transposes[p] = transpose
-    batching.primitive_batchers[p] = functools.partial(batch_on_leading_axis, p)
+    p = linear_primitive(name, tangent_fn, lambda a, ct: p.bind(jnp.swapaxes(a, -1, -2), ct))
     return p
 
 
