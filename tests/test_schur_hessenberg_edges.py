@@ -144,8 +144,9 @@ def test_real_schur_blocks_invariant_losses(a):
 def test_real_schur_normal_block():
     """A normal block a I + b J (b = −c: every rotation keeps it standard, LAPACK's Z is not
     differentiable there): the rule takes θ = 0; derivatives are finite, the structure holds and
-    gauge-invariant losses are exact. Also a rotation matrix, whose block has b + c ~ eps (within
-    LAPACK's backward error, so read as normal: θ ~ 1/eps would drown these losses in rounding)."""
+    gauge-invariant losses get exact first and second derivatives. Also a rotation matrix, whose
+    block has b + c ~ eps (within LAPACK's backward error, so read as normal: θ ~ 1/eps would
+    drown these losses in rounding)."""
     c, s = np.cos(0.7), np.sin(0.7)
     exact = np.array([[c, -s, 0.3], [s, c, 0.2], [0.0, 0.0, 2.0]])
     q, _ = np.linalg.qr(rng(54).standard_normal((3, 3)))
@@ -164,6 +165,9 @@ def test_real_schur_normal_block():
 
         ref = lambda x: jnp.sum(w * (x @ x)) + jnp.trace(x @ x)
         np.testing.assert_allclose(jax.grad(loss)(a), jax.grad(ref)(a), atol=1e-12)
+        # second order: the rule differentiates itself along the unstandardized curve (θ = 0)
+        hvp = lambda f: jax.jvp(jax.grad(f), (a,), (da,))[1]
+        np.testing.assert_allclose(hvp(loss), hvp(ref), atol=1e-12)
     t = np.asarray(matcalc.schur(exact)[0])
     assert t[0, 1] + t[1, 0] == 0  # the exactly normal branch (θ = 0) was taken
     t = np.asarray(matcalc.schur(rotation)[0])

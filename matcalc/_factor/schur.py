@@ -61,31 +61,38 @@ def _real_schur_blocks(t):
 def _real_schur_unitary(t, start):
     """Block-diagonal unitary ``U`` with ``Uᴴ T U`` upper triangular (``T`` real Schur form).
 
-    A standardized block ``[[a, b], [c, a]]`` (``bc < 0``) has eigenvalue ``a + iω``,
-    ``ω = √(−bc)``, with eigenvector ``(b, iω)``; completed to a unitary,
-    ``U_bb = [[b, iω], [iω, b]] / √(b² + ω²)`` and ``U_bbᴴ T_bb U_bb = [[a + iω, ·], [0, a − iω]]``.
-    ``U`` is 1 on 1×1 blocks.
+    A block ``[[p, b], [c, q]]`` with complex eigenvalues has ``λ = (p + q)/2 + iω``,
+    ``ω = √(−bc − h²)``, ``h = (q − p)/2``, and eigenvector ``(b, h + iω)`` of norm² ``b(b − c)``;
+    completed to a unitary, ``U_bb = [[b, −h + iω], [h + iω, b]] / √(b(b − c))`` and
+    ``U_bbᴴ T_bb U_bb = [[λ, ·], [0, λ̄]]``. LAPACK's blocks are standardized (``h = 0``), but the
+    general form keeps the rule's own derivative (second order) right along curves that leave
+    the standard form (normal blocks, where the rule takes ``θ = 0``). ``U`` is 1 on 1×1 blocks.
     """
     n = t.shape[-1]
     cdt = jnp.complex128 if t.dtype == jnp.float64 else jnp.complex64
     zero = jnp.zeros(t.shape[:-2] + (1,), t.dtype)
     b = jnp.concatenate([jnp.diagonal(t, offset=1, axis1=-2, axis2=-1), zero], axis=-1)
     c = jnp.concatenate([jnp.diagonal(t, offset=-1, axis1=-2, axis2=-1), zero], axis=-1)
+    d = jnp.diagonal(t, axis1=-2, axis2=-1)
+    h = (jnp.concatenate([d[..., 1:], zero], axis=-1) - d) / 2
     # safe values off the blocks (no NaN in the derivative of the unused branch)
     b = jnp.where(start, b, 1)
     c = jnp.where(start, c, -1)
-    om = jnp.sqrt(-b * c)
-    nrm = jnp.sqrt(b * (b - c))  # = √(b² + ω²); b(b − c) > 0 since bc < 0
+    h = jnp.where(start, h, 0)
+    om = jnp.sqrt(-b * c - h * h)
+    nrm = jnp.sqrt(b * (b - c))  # b(b − c) > 0 since bc < 0
     alpha = jnp.where(start, b / nrm, 1).astype(cdt)
-    beta = jnp.where(start, om / nrm, 0).astype(cdt) * 1j
-    # α on the diagonal at both rows of a block, β at (i, i+1) and (i+1, i)
+    up_v = jnp.where(start, -h / nrm, 0).astype(cdt) + 1j * jnp.where(start, om / nrm, 0).astype(cdt)
+    lo_v = jnp.where(start, h / nrm, 0).astype(cdt) + 1j * jnp.where(start, om / nrm, 0).astype(cdt)
+    # α on the diagonal at both rows of a block, (−h + iω)/‖·‖ at (i, i+1), (h + iω)/‖·‖ at (i+1, i)
     second = jnp.concatenate([jnp.zeros_like(start[..., :1]), start[..., :-1]], axis=-1)
     alpha_prev = jnp.concatenate([jnp.ones_like(alpha[..., :1]), alpha[..., :-1]], axis=-1)
     diag = jnp.where(second, alpha_prev, alpha)
     shape = t.shape
-    up = beta[..., :, None] * jnp.broadcast_to(jnp.eye(n, k=1, dtype=cdt), shape)
+    sup = jnp.broadcast_to(jnp.eye(n, k=1, dtype=cdt), shape)
     eye = jnp.broadcast_to(jnp.eye(n, dtype=cdt), shape)
-    return diag[..., :, None] * eye + up + jnp.swapaxes(up, -1, -2)
+    return (diag[..., :, None] * eye + up_v[..., :, None] * sup
+            + jnp.swapaxes(lo_v[..., :, None] * sup, -1, -2))
 
 
 def _real_schur_jvp(t, z, da):
