@@ -29,6 +29,14 @@ HC3 = spd(3, seed=18, complex_=True)
 _q, _ = np.linalg.qr(rng(19).standard_normal((4, 4)))
 _t = np.diag([-1.0, 0.5, 1.5, 3.0]) + np.triu(rng(20).standard_normal((4, 4)), 1)
 REAL_SPEC = _q @ _t @ _q.T
+# real matrix with two complex-conjugate pairs and one real eigenvalue (real Schur form with two
+# 2×2 blocks); spectrum 0.5 ± 1.10i, −0.3 ± 1.18i, −1
+_q, _ = np.linalg.qr(rng(23).standard_normal((5, 5)))
+_t = np.triu(rng(24).standard_normal((5, 5)), 1)
+_t[:2, :2] = [[0.5, 1.5], [-0.8, 0.5]]
+_t[2, 2] = -1.0
+_t[3:, 3:] = [[-0.3, 0.7], [-2.0, -0.3]]
+COMPLEX_PAIRS = _q @ _t @ _q.T
 
 
 def svd_gauge(out):
@@ -61,6 +69,31 @@ def schur_gauge(out):
     t, z = out
     d = z[..., 0, :] / jnp.abs(z[..., 0, :]).astype(z.dtype)
     return d[..., :, None] * t * jnp.conj(d)[..., None, :], z * jnp.conj(d)[..., None, :]
+
+
+def real_schur_gauge(out):
+    """Real Schur form: a canonical rotation for each standardized 2×2 block, then ``schur_gauge``.
+
+    A block ``[[a, b], [c, a]]`` stays standardized under rotation by 90° (``b, c ↦ −c, −b``);
+    LAPACK (dlanv2) takes the standardizing rotation nearest the block its QR iteration delivers,
+    so its choice flips between the two densely in ``A`` (many jumps per 0.1 along a line). The
+    map rotates the block where ``|b| < |c|``, making ``|b| ≥ |c|``: locally constant away from
+    ``b = −c``, it leaves finite differences smooth.
+    """
+    t, z = out
+    n = t.shape[-1]
+    sub = jnp.diagonal(t, offset=-1, axis1=-2, axis2=-1)
+    sup = jnp.diagonal(t, offset=1, axis1=-2, axis2=-1)
+    flip = (sub != 0) & (jnp.abs(sup) < jnp.abs(sub))
+    no = jnp.zeros(flip.shape[:-1] + (1,), bool)
+    first, second = jnp.concatenate([flip, no], -1), jnp.concatenate([no, flip], -1)
+    eye = jnp.broadcast_to(jnp.eye(n, dtype=t.dtype), t.shape)
+    up = jnp.where(first, -1.0, 0.0).astype(t.dtype)[..., :, None] * jnp.broadcast_to(
+        jnp.eye(n, k=1, dtype=t.dtype), t.shape)
+    keep = jnp.where(first | second, 0.0, 1.0).astype(t.dtype)
+    g = keep[..., :, None] * eye + up - jnp.swapaxes(up, -1, -2)  # G_bb = [[0, −1], [1, 0]]
+    gt = jnp.swapaxes(g, -1, -2)
+    return schur_gauge((gt @ t @ g, z @ g))
 
 
 def eig_reference(a):
@@ -122,6 +155,8 @@ CASES = [
          check=dict(reference=scipy.linalg.schur, output_gauge=schur_gauge)),
     Case("schur", matcalc.schur, (REAL_SPEC,), "real_spectrum",
          check=dict(reference=scipy.linalg.schur, output_gauge=schur_gauge)),
+    Case("schur", matcalc.schur, (COMPLEX_PAIRS,), "real_2x2_blocks",
+         check=dict(reference=scipy.linalg.schur, output_gauge=real_schur_gauge)),
     Case("hessenberg", functools.partial(matcalc.hessenberg, calc_q=True), (A4,), "calc_q",
          check=dict(reference=functools.partial(scipy.linalg.hessenberg, calc_q=True))),
     Case("hessenberg", functools.partial(matcalc.hessenberg, calc_q=True), (AC3,), "complex",
