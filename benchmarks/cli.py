@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         if miss:
             skipped.append(dict(case=c.id, reason=f"matcalc has no {', '.join(miss)} yet"))
             continue
-        for n in core.applicable_sizes(c, sizes, args.quick):
+        for n in core.applicable_sizes(c, sizes, args.quick, settings.time_min_n):
             tasks.append((c, n))
     covered = {c.op for c in cases if not missing(c)}
     uncovered = [o for o in public_ops() if o not in covered]

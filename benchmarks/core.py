@@ -365,6 +365,12 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
     outs: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
     timed = n >= s.time_min_n
     kinds = KINDS if timed else ("jvp", "grad")
+    compile_options = None
+    if not timed and s.quick:
+        # --quick's accuracy-only rows: the VJP alone (checked against the reference through the
+        # transpose identity), compiled with LLVM's cheaper passes; no compile times recorded.
+        kinds = ("grad",)
+        compile_options = {"xla_llvm_disable_expensive_passes": True}
     for name, (disp, f) in fns.items():
         info = row.impls.setdefault(name, {})
         info.update(name=disp, status="ok")
@@ -372,8 +378,10 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
         for kind in kinds:
             try:
                 t0 = time.perf_counter()
-                c = jax.jit(make_kind_fns(fb, kind)).lower(*inputs[kind]).compile()
-                info[f"compile_{kind}_s"] = time.perf_counter() - t0
+                lowered = jax.jit(make_kind_fns(fb, kind)).lower(*inputs[kind])
+                c = lowered.compile(compiler_options=compile_options)
+                if compile_options is None:
+                    info[f"compile_{kind}_s"] = time.perf_counter() - t0
                 info[f"temp_{kind}_bytes"] = _temp_bytes(c)
                 out = c(*inputs[kind])
                 jax.block_until_ready(out)
@@ -544,11 +552,16 @@ def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch, outs
             info["err"] = float("nan") if nan else float(max(errs))
 
 
-def applicable_sizes(case: BenchCase, sizes: tuple[int, ...], quick: bool) -> tuple[int, ...]:
+def applicable_sizes(case: BenchCase, sizes: tuple[int, ...], quick: bool,
+                     accuracy_only_below: int = 16) -> tuple[int, ...]:
     if case.sizes is not None:
         out = case.quick_sizes if (quick and case.quick_sizes) else case.sizes
     else:
         out = sizes
+    if quick and case.mp is not None and case.ref_grad is None:
+        # --quick's small rows exist for accuracy: take them where the mpmath reference reaches
+        out = tuple(dict.fromkeys(min(n, case.mp_max_n) if n < accuracy_only_below else n
+                                  for n in out))
     if case.max_n is not None:
         out = tuple(n for n in out if n <= case.max_n)
     return tuple(out)

@@ -53,3 +53,25 @@ def test_registry_skips_missing_ops_and_covers_elementary():
         if name in ("inv", "solve", "det", "slogdet", "logdet", "pinv", "lstsq", "matrix_power",
                     "norm", "vec", "unvec", "jacobian_matrix"):
             assert name in covered, name
+
+
+def test_quick_accuracy_rows_check_the_vjp_only():
+    """--quick's rows below the timing size compile only the VJP (cheap LLVM passes, no compile
+    time recorded) and measure it against mpmath through the transpose identity; their size is
+    moved down to where the mpmath reference reaches."""
+    from benchmarks import core
+    from benchmarks.cases import all_cases
+
+    case = next(c for c in all_cases() if c.op == "inv")
+    settings = core.Settings.quick_settings()
+    row = core.run_row(case, 4, settings)
+    for impl in ("ours", "baseline"):
+        info = row.impls[impl]
+        assert info["grad_status"] == "ok" and "jvp_status" not in info
+        assert "compile_grad_s" not in info and "grad_s" not in info
+        assert info["err_vjp"] < 1e-12 and info["err"] == info["err_vjp"]
+    assert row.reference.startswith("mpmath")
+    small_ref = next(c for c in all_cases() if c.op == "expm_frechet")
+    assert small_ref.mp_max_n < 8
+    assert core.applicable_sizes(small_ref, (8, 128), quick=True) == (small_ref.mp_max_n, 128)
+    assert core.applicable_sizes(small_ref, (8, 128), quick=False) == (8, 128)

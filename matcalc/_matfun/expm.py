@@ -265,46 +265,42 @@ def _chain_loop(r0, l, s):
     return lax.while_loop(lambda c: c[0] < smax, body, (0, r0, l))[2]
 
 
-def _chain_scan(r0, l, s, max_trips):
-    """The same map with fixed trips (JAX can transpose it): 16 steps, then the rest inside a
-    cond taken only when some matrix needs them. Used for derivatives in ``R_0`` (second order)."""
+def _two_tier_scan(update, carry, s, max_trips):
+    """``carry = update(k, carry)`` for ``k = 0, 1, …`` while ``k < max(s)``, with fixed trips
+    (JAX can transpose it): 16 steps, then the rest inside a cond taken only when some matrix
+    needs them."""
     smax = jnp.max(s) if s.ndim else s
 
     def step(c, k):
-        def sq(c):
-            r, l = c
-            on = (k < s)[..., None, None]
-            f = on.astype(r.dtype)
-            return jnp.where(on, mm(r, r), r), l + f * (mm(r, l) + mm(l, r) - l)
-
-        return lax.cond(k < smax, sq, lambda c: c, c), None
+        return lax.cond(k < smax, lambda c: update(k, c), lambda c: c, c), None
 
     def run(c, start, length):
         return lax.scan(step, c, start + jnp.arange(length, dtype=jnp.int32))[0]
 
     first = min(16, max_trips)
-    c = run((r0, l), 0, first)
+    c = run(carry, 0, first)
     if max_trips > first:
         c = lax.cond(smax > first, lambda c: run(c, first, max_trips - first), lambda c: c, c)
-    return c[1]
+    return c
+
+
+def _chain_scan(r0, l, s, max_trips):
+    """The map of ``_chain_loop`` with fixed trips. Used for derivatives in ``R_0`` (second
+    order)."""
+
+    def square(k, c):
+        r, l = c
+        on = (k < s)[..., None, None]
+        f = on.astype(r.dtype)
+        return jnp.where(on, mm(r, r), r), l + f * (mm(r, l) + mm(l, r) - l)
+
+    return _two_tier_scan(square, (r0, l), s, max_trips)[1]
 
 
 def _square_scan(r, s, max_trips):
     """``R_s`` (primal only) with fixed trips, so that outer derivatives may transpose it."""
-    smax = jnp.max(s) if s.ndim else s
-
-    def step(r, k):
-        sq = lambda r: jnp.where((k < s)[..., None, None], mm(r, r), r)  # noqa: E731
-        return lax.cond(k < smax, sq, lambda r: r, r), None
-
-    def run(r, start, length):
-        return lax.scan(step, r, start + jnp.arange(length, dtype=jnp.int32))[0]
-
-    first = min(16, max_trips)
-    r = run(r, 0, first)
-    if max_trips > first:
-        r = lax.cond(smax > first, lambda r: run(r, first, max_trips - first), lambda r: r, r)
-    return r
+    square = lambda k, r: jnp.where((k < s)[..., None, None], mm(r, r), r)  # noqa: E731
+    return _two_tier_scan(square, r, s, max_trips)
 
 
 def _chain_impl(r0, l, s, *, max_trips):
