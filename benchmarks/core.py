@@ -36,11 +36,13 @@ class Settings:
     mp_dps: int = 50
     accuracy: bool = True
     time_min_n: int = 0  # rows with n below this are accuracy-only (no timing, no fwd compile)
+    timed_kinds: tuple[str, ...] = KINDS  # what the timed rows compile and time
 
     @classmethod
     def quick_settings(cls, **kw) -> Settings:
         kw.setdefault("time_min_n", 16)
-        return cls(quick=True, min_sample_s=0.004, min_rounds=5, max_rounds=11, budget_s=0.4,
+        kw.setdefault("timed_kinds", ("fwd", "grad"))  # the JVP is timed in the full run
+        return cls(quick=True, min_sample_s=0.004, min_rounds=4, max_rounds=9, budget_s=0.25,
                    **kw)
 
 
@@ -364,7 +366,7 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
     compiled: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
     outs: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
     timed = n >= s.time_min_n
-    kinds = KINDS if timed else ("jvp", "grad")
+    kinds = s.timed_kinds if timed else ("jvp", "grad")
     compile_options = None
     if not timed and s.quick:
         # --quick's accuracy-only rows: the VJP alone (checked against the reference through the

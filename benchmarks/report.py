@@ -229,7 +229,8 @@ def _safe(name: str) -> str:
 
 
 def write_plots(outdir, rows, meta) -> list[str]:
-    """PNG plots (matplotlib, Agg): time vs n per op; accuracy; fwd+VJP ratios."""
+    """PNG plots (matplotlib, Agg): time vs n per op (ops timed at two or more sizes); fwd+VJP
+    times and ratios at the largest n (every case, one figure each); accuracy."""
     try:
         import matplotlib
 
@@ -245,6 +246,10 @@ def write_plots(outdir, rows, meta) -> list[str]:
     styles = {"ours": "-", "baseline": "--", "alt": ":"}
     kinds = [("fwd_s", "forward"), ("jvp_s", "JVP"), ("grad_s", "forward + VJP")]
     for op, rs in by_op.items():
+        timed_sizes = {r["n"] for r in rs
+                       if any(i.get(k) is not None for i in r["impls"].values() for k, _ in kinds)}
+        if len(timed_sizes) < 2:  # a single timed n (e.g. --quick): times.png shows it
+            continue
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), squeeze=False)
         variants = sorted({(r["variant"], r["batch"]) for r in rs}, key=str)
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -329,6 +334,27 @@ def write_plots(outdir, rows, meta) -> list[str]:
         if r.get("ratios", {}).get("grad") is not None and (key not in big
                                                              or r["n"] > big[key]["n"]):
             big[key] = r
+    if big:
+        # absolute fwd+VJP times at that n, every implementation (one figure for all cases)
+        rs = list(big.values())
+        fig, ax = plt.subplots(figsize=(8, 0.4 * len(rs) + 1.5))
+        for k, impl in enumerate(("ours", "baseline", "alt")):
+            vals = [r["impls"].get(impl, {}).get("grad_s") or 0 for r in rs]
+            ax.barh([i + (k - 1) * 0.27 for i in range(len(rs))], vals, height=0.25,
+                    label=IMPL_LABEL[impl])
+        ax.set_yticks(range(len(rs)))
+        ax.set_yticklabels([f"{_label(r)} n={r['n']}" + (f" ×{r['batch']}" if r["batch"] else "")
+                            for r in rs], fontsize=7)
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_xlabel("fwd+VJP time, seconds (median, log)")
+        ax.set_title(f"fwd+VJP time at the largest n — {meta['platform']} {meta['dtype']}")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(True, axis="x", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(os.path.join(outdir, "times.png"), dpi=90)
+        plt.close(fig)
+        written.append("times.png")
     if big:
         rs = list(big.values())
         fig, ax = plt.subplots(figsize=(8, 0.3 * len(rs) + 1.5))

@@ -14,20 +14,22 @@ def test_cli_tiny_run_writes_all_outputs(tmp_path):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--ops", "inv", "--sizes", "8",
+        [sys.executable, "-m", "benchmarks", "--quick", "--ops", "inv", "--sizes", "4,8",
          "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Headline" in proc.stdout
     data = json.loads((tmp_path / "results.json").read_text())
     assert {"meta", "rows", "skipped", "uncovered_ops"} <= set(data)
     assert data["meta"]["platform"] == "cpu" and data["meta"]["dtype"] == "float64"
-    (row,) = data["rows"]
+    assert [r["n"] for r in data["rows"]] == [4, 8]
+    row = data["rows"][1]
     assert row["op"] == "inv" and row["n"] == 8 and not row["error"]
     assert {"ours", "baseline"} <= set(row["impls"])
     for impl in ("ours", "baseline"):
         info = row["impls"][impl]
-        for key in ("fwd_s", "jvp_s", "grad_s", "compile_grad_s", "status", "err"):
+        for key in ("fwd_s", "grad_s", "compile_grad_s", "status", "err"):
             assert key in info, (impl, key, info)
+        assert "jvp_s" not in info  # --quick times the forward and forward+VJP only
         assert info["status"] == "ok"
         assert info["err"] < 1e-12  # against the 50-digit mpmath reference
     assert set(row["ratios"]) >= {"fwd", "jvp", "grad", "compile", "temp"}
@@ -36,7 +38,8 @@ def test_cli_tiny_run_writes_all_outputs(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "| inv |" in md
     pngs = list(tmp_path.glob("*.png"))
-    assert any(p.name.startswith("time_inv") for p in pngs), pngs
+    assert {"times.png", "ratios.png", "accuracy.png"} <= {p.name for p in pngs}, pngs
+    assert any(p.name.startswith("time_inv") for p in pngs), pngs  # timed at two sizes
     assert all(p.stat().st_size > 1000 for p in pngs)
 
 
@@ -75,3 +78,17 @@ def test_quick_accuracy_rows_check_the_vjp_only():
     assert small_ref.mp_max_n < 8
     assert core.applicable_sizes(small_ref, (8, 128), quick=True) == (small_ref.mp_max_n, 128)
     assert core.applicable_sizes(small_ref, (8, 128), quick=False) == (8, 128)
+
+
+def test_full_settings_time_forward_jvp_and_vjp():
+    from benchmarks import core
+    from benchmarks.cases import all_cases
+
+    case = next(c for c in all_cases() if c.op == "inv")
+    row = core.run_row(case, 4, core.Settings(min_sample_s=0.0, min_rounds=1, max_rounds=1,
+                                              budget_s=0.0))
+    for impl in ("ours", "baseline"):
+        info = row.impls[impl]
+        assert {"fwd_s", "jvp_s", "grad_s", "compile_jvp_s"} <= set(info), info
+        assert info["err_jvp"] < 1e-12  # the JVP itself against mpmath
+    assert row.ratios["jvp"] > 0

@@ -123,6 +123,15 @@ def _mp_svd_sqrt(a):
     return u * mp.diag([mp.sqrt(s[i]) for i in range(len(s))]) * v
 
 
+def _polar_out(u, s, vh):
+    return u @ vh
+
+
+def _mp_polar(a):
+    u, _, v = _mp().svd_r(a)
+    return u * v
+
+
 def _square_out(t, z):
     return _sq(t), _sq(z)
 
@@ -157,7 +166,14 @@ CASES = [
     BenchCase("svd", _repeated_sv, lambda a: _svd_sqrt_out(*op("svd")(a, full_matrices=False)),
               lambda a: _svd_sqrt_out(*jnp.linalg.svd(a, full_matrices=False)),
               "jnp.linalg.svd", variant="repeated σ, loss U√ΣVᴴ", degenerate=True,
-              mp=_mp_svd_sqrt, note="a basis-independent loss at repeated singular values"),
+              mp=_mp_svd_sqrt,
+              note="no SVD rule can be exact here: the in-cluster term g′(σ)·Sym(Uᴴ Ḡ V) is not "
+                   "in the cotangents of (U, s, Vᴴ)"),
+    BenchCase("svd", _repeated_sv, lambda a: _polar_out(*op("svd")(a, full_matrices=False)),
+              lambda a: _polar_out(*jnp.linalg.svd(a, full_matrices=False)),
+              "jnp.linalg.svd", variant="repeated σ, polar factor U Vᴴ", degenerate=True,
+              mp=_mp_polar, note="basis-independent and split-independent: exact for matcalc's "
+                                 "rule"),
     BenchCase("svdvals", lambda n, r: (r.standard_normal((n, n)),), op("svdvals"),
               lambda a: jnp.linalg.svd(a, compute_uv=False), "jnp.linalg.svd(compute_uv=False)",
               mp=lambda a: [x for x in _mp().svd_r(a, compute_uv=False)]),

@@ -85,6 +85,24 @@ def _eigh_expm_out(w, v):
     return (v * jnp.exp(w)[..., None, :]) @ jnp.swapaxes(v, -1, -2)
 
 
+_CLUSTER = 2.0  # the repeated eigenvalue of _repeated_block
+
+
+def _cluster_projector(w, v):
+    """Spectral projector onto the repeated eigenvalue's eigenspace (basis-independent, and
+    independent of how the eigenvalue splits)."""
+    inside = (jnp.abs(w - _CLUSTER) < 1e-6).astype(v.dtype)
+    return (v * inside[..., None, :]) @ jnp.swapaxes(v, -1, -2)
+
+
+def _mp_cluster_projector(a):
+    mp = _mp()
+    lam, q = mp.eigsy(a)
+    n = a.rows
+    keep = mp.diag([1 if abs(lam[i] - _CLUSTER) < 1e-6 else 0 for i in range(n)])
+    return q * keep * q.T
+
+
 def _mp_eigh_out(a):
     mp = _mp()
     lam, q = mp.eigsy(a)
@@ -105,7 +123,13 @@ CASES = [
               variant="repeated λ, loss V e^Λ Vᵀ", degenerate=True,
               tangent_projection=symmetrize,
               mp=lambda a: mp_sym_funm(a, lambda x: _mp().exp(x)),
-              note="a basis-independent loss at a repeated eigenvalue"),
+              note="no eigh rule can be exact here: the in-cluster term f′(λ)·C_ij is not in "
+                   "the cotangents of (w, V); use hermitian.expm (exact)"),
+    BenchCase("eigh", _repeated_block, lambda a: _cluster_projector(*op("eigh")(a)),
+              lambda a: _cluster_projector(*jnp.linalg.eigh(a)), "jnp.linalg.eigh",
+              variant="repeated λ, cluster projector", degenerate=True,
+              tangent_projection=symmetrize, mp=_mp_cluster_projector,
+              note="basis-independent and split-independent: exact for matcalc's rule"),
     BenchCase("eigvalsh", lambda n, r: (spd(n, r),), lambda a: op("eigvalsh")(a),
               jnp.linalg.eigvalsh, "jnp.linalg.eigvalsh", tangent_projection=symmetrize,
               mp=lambda a: [_mp().eigsy(a, eigvals_only=True)[i] for i in range(a.rows)]),

@@ -105,7 +105,7 @@ CASES = [
               "jax.scipy.linalg.expm", variant="‖A‖₁ = 2", mp=lambda a: _mp().expm(a)),
     BenchCase("expm", lambda n, r: (with_one_norm(n, r, 2.0),), op("expm"), jsl.expm,
               "jax.scipy.linalg.expm", variant="batch 256, ‖A‖₁ ∈ [0.01, 20]",
-              batch_build=_expm_batch, fixed_batch=256, sizes=(32,),
+              batch_build=_expm_batch, fixed_batch=256, sizes=(32,), quick=False,
               note="each matrix should pay only for its own Padé degree and squarings"),
     BenchCase("expm", _huge_offdiag, op("expm"), jsl.expm, "jax.scipy.linalg.expm",
               variant="I + 1e10·e₁eₙᵀ", degenerate=True, mp=lambda a: _mp().expm(a),

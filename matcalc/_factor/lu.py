@@ -6,7 +6,19 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._kernels.linear_primitive import linear_primitive
 from .._rules import as_inexact, check_matrix, mm
+
+
+def _gather_rows(perm, x):
+    return jnp.take_along_axis(x, perm[..., :, None], axis=-2)
+
+
+# Row permutation P x as a linear primitive: JAX would transpose the gather into a scatter-add;
+# a permutation's transpose is the gather by the inverse permutation.
+_permute_rows_p = linear_primitive(
+    "matcalc_permute_rows", _gather_rows,
+    lambda perm, ct: _gather_rows(jnp.argsort(perm, axis=-1), ct))
 
 
 def _tri_solve_left_unit_lower(l, b):
@@ -38,7 +50,7 @@ def _lu_jvp(primals, tangents):
     k = min(m, n)
     perm = lax.stop_gradient(jnp.argmax(jnp.real(p), axis=-2))
     # Pivots are piecewise constant: dP = 0, and P dA = dL U + L dU.
-    pda = jnp.take_along_axis(da, perm[..., :, None], axis=-2)
+    pda = _permute_rows_p.bind(perm, da)
     l1, u1 = l[..., :k, :], u[..., :, :k]
     # Leading k×k block (de Hoog, Anderssen & Lukas 2011):
     #   L1⁻¹ (P dA)₁₁ U1⁻¹ = L1⁻¹ dL1 + dU1 U1⁻¹ = F, the first strictly lower (L1 has a unit
