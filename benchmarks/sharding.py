@@ -59,12 +59,20 @@ def main(argv=None) -> int:
             out_shape = jax.eval_shape(f, *x)
             w = jax.tree.map(jnp.asarray, core.random_like(
                 jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), out_shape), rng))
-            fwd = jax.jit(lambda a: f(*a))
-            grad = jax.jit(lambda a, w: jax.grad(lambda a: core.inner(w, f(*a)))(a))
-            ref_y, ref_g = fwd(x), grad(x, w)
+
+            def value_and_grad(a, w, f=f):  # the forward value and the gradient, one executable
+                def loss(a):
+                    y = f(*a)
+                    return core.inner(w, y), y
+
+                (_, y), g = jax.value_and_grad(loss, has_aux=True)(a)
+                return y, g
+
+            value_and_grad = jax.jit(value_and_grad)
+            ref_y, ref_g = value_and_grad(x, w)
             xs = core._shard(x, sharding, batch)
             ws = core._shard(w, sharding, batch)
-            y, g = fwd(xs), grad(xs, ws)
+            y, g = value_and_grad(xs, ws)
             spread = {len(leaf.sharding.device_set) for leaf in jax.tree.leaves(g)
                       if hasattr(leaf, "sharding")}
             errs = []
