@@ -335,42 +335,37 @@ def write_plots(outdir, rows, meta) -> list[str]:
                                                              or r["n"] > big[key]["n"]):
             big[key] = r
     if big:
-        # absolute fwd+VJP times at that n, every implementation (one figure for all cases)
         rs = list(big.values())
+        labels = [f"{_label(r)} n={r['n']}" + (f" ×{r['batch']}" if r["batch"] else "")
+                  for r in rs]
+
+        def save_barh(fig, ax, xlabel, title, name):
+            ax.set_yticks(range(len(rs)))
+            ax.set_yticklabels(labels, fontsize=7)
+            ax.set_xscale("log")
+            ax.invert_yaxis()
+            ax.set_xlabel(xlabel)
+            ax.set_title(f"{title} — {meta['platform']} {meta['dtype']}")
+            ax.grid(True, axis="x", alpha=0.3)
+            fig.tight_layout()
+            fig.savefig(os.path.join(outdir, name), dpi=90)
+            plt.close(fig)
+            written.append(name)
+
+        # absolute fwd+VJP times at that n, every implementation
         fig, ax = plt.subplots(figsize=(8, 0.4 * len(rs) + 1.5))
         for k, impl in enumerate(("ours", "baseline", "alt")):
             vals = [r["impls"].get(impl, {}).get("grad_s") or 0 for r in rs]
             ax.barh([i + (k - 1) * 0.27 for i in range(len(rs))], vals, height=0.25,
                     label=IMPL_LABEL[impl])
-        ax.set_yticks(range(len(rs)))
-        ax.set_yticklabels([f"{_label(r)} n={r['n']}" + (f" ×{r['batch']}" if r["batch"] else "")
-                            for r in rs], fontsize=7)
-        ax.set_xscale("log")
-        ax.invert_yaxis()
-        ax.set_xlabel("fwd+VJP time, seconds (median, log)")
-        ax.set_title(f"fwd+VJP time at the largest n — {meta['platform']} {meta['dtype']}")
         ax.legend(fontsize=8, loc="lower right")
-        ax.grid(True, axis="x", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(os.path.join(outdir, "times.png"), dpi=90)
-        plt.close(fig)
-        written.append("times.png")
-    if big:
-        rs = list(big.values())
+        save_barh(fig, ax, "fwd+VJP time, seconds (median, log)", "fwd+VJP time at the largest n",
+                  "times.png")
+        # the ratio matcalc / comparator
         fig, ax = plt.subplots(figsize=(8, 0.3 * len(rs) + 1.5))
         vals = [r["ratios"]["grad"] for r in rs]
         ax.barh(range(len(rs)), vals, color=["tab:green" if v <= 1 else "tab:red" for v in vals])
         ax.axvline(1.0, color="k", lw=1)
-        ax.set_yticks(range(len(rs)))
-        ax.set_yticklabels([f"{_label(r)} n={r['n']}" + (f" ×{r['batch']}" if r["batch"] else "")
-                            for r in rs], fontsize=7)
-        ax.set_xscale("log")
-        ax.invert_yaxis()
-        ax.set_xlabel("fwd+VJP time, matcalc / comparator (log; < 1 is faster)")
-        ax.set_title(f"fwd+VJP ratio at the largest n — {meta['platform']} {meta['dtype']}")
-        ax.grid(True, axis="x", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(os.path.join(outdir, "ratios.png"), dpi=90)
-        plt.close(fig)
-        written.append("ratios.png")
+        save_barh(fig, ax, "fwd+VJP time, matcalc / comparator (log; < 1 is faster)",
+                  "fwd+VJP ratio at the largest n", "ratios.png")
     return written
