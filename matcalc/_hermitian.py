@@ -208,10 +208,21 @@ def _eigh_jvp(primals, tangents):
     return (w, v), (dw, dv)
 
 
+def _check_uplo(uplo, op):
+    """``UPLO`` is validated whether or not it is read, so ``eigh(a, b)`` (a generalized problem,
+    which ``jnp.linalg.eigh`` does not take) fails instead of silently ignoring ``b``."""
+    if isinstance(uplo, str) and uplo in ("L", "U") or uplo is None:
+        return
+    if hasattr(uplo, "shape"):
+        raise TypeError(
+            f"{op}: UPLO must be None, 'L' or 'U', got an array of shape {uplo.shape}; "
+            f"jnp.linalg.{op} solves the standard problem only (no second matrix)"
+        )
+    raise ValueError(f"{op}: UPLO must be None, 'L' or 'U', got {uplo!r}")
+
+
 def _triangle_hermitian(a, uplo):
     """The Hermitian matrix that LAPACK sees when only the ``uplo`` triangle of ``a`` is read."""
-    if uplo not in (None, "L", "U"):
-        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {uplo!r}")
     strict = jnp.triu(a, 1) if uplo == "U" else jnp.tril(a, -1)
     d = jnp.real(diag(a)).astype(a.dtype)
     return strict + _H(strict) + d[..., None] * jnp.eye(a.shape[-1], dtype=a.dtype)
@@ -250,6 +261,7 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResul
 
       Second derivatives differentiate this rule again (exact at distinct eigenvalues).
     """
+    _check_uplo(UPLO, "eigh")
     a = _hermitian_input(a, "eigh")
     if symmetrize_input:
         a = symmetrize(a)
@@ -286,6 +298,7 @@ def eigvalsh(a, UPLO: str | None = None, *, symmetrize_input: bool = True):
       functions ``tr g(A)`` use ``trace(hermitian.funm(a, g))``, exact to second order.
       Reference: Giles (2008), §3.1.
     """
+    _check_uplo(UPLO, "eigvalsh")
     a = _hermitian_input(a, "eigvalsh")
     a = symmetrize(a) if symmetrize_input else _triangle_hermitian(a, UPLO)
     return _eigvalsh(a)

@@ -183,7 +183,14 @@ def test_bad_input():
         matcalc.eigh(np.ones(4))
     with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
         matcalc.eigvalsh(np.ones((2, 3)))
-    with pytest.raises(ValueError, match="UPLO"):
-        matcalc.eigh(np.eye(2), UPLO="X", symmetrize_input=False)
+    for fn in (matcalc.eigh, matcalc.eigvalsh):
+        for sym in (True, False):  # validated whether or not the triangle is read
+            with pytest.raises(ValueError, match="UPLO must be None, 'L' or 'U', got 'X'"):
+                fn(np.eye(2), UPLO="X", symmetrize_input=sym)
+    # a second matrix is not silently ignored: jnp.linalg.eigh has no generalized problem
+    with pytest.raises(TypeError, match=r"UPLO .* array of shape \(2, 2\)"):
+        matcalc.eigh(np.eye(2), 2 * np.eye(2))
+    with pytest.raises(TypeError, match="UPLO"):
+        matcalc.eigvalsh(np.eye(2), np.eye(2))
     w = matcalc.eigvalsh(np.eye(2, dtype=np.int32))
     assert w.dtype == jnp.result_type(float)
