@@ -2,8 +2,13 @@
 
 Usage::
 
-    python -m benchmarks [--quick] [--ops inv,det,...] [--sizes 32,256] [--dtype float64]
-                         [--batch N] [--devices N] [--out DIR] [--list]
+    python -m benchmarks [--quick | --full] [--ops inv,det,...] [--sizes 32,256]
+                         [--dtype float64] [--batch N] [--devices N] [--out DIR] [--list]
+
+Three profiles: the default (every operation's representative cases at n = 8 for accuracy and
+n = 256 for time, forward, JVP and forward+VJP; about 10 minutes on 2 CPU cores), ``--quick``
+(CI-size: n = 128, forward and forward+VJP, short timing loops) and ``--full`` (every case and
+variant at n = 8, 32, 128, 256, 512 with long timing loops; about an hour).
 
 Runs on CPU unless ``JAX_PLATFORMS`` is set (``JAX_PLATFORMS=cuda python -m benchmarks`` on a GPU).
 Writes ``results.json``, ``results.md`` and PNG plots to
@@ -20,21 +25,27 @@ import sys
 import time
 
 QUICK_SIZES = (8, 128)
+DEFAULT_SIZES = (8, 256)
 FULL_SIZES = (8, 32, 128, 256, 512)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help=f"fewer cases, sizes {','.join(map(str, QUICK_SIZES))}, short timing "
-                        "(a few minutes on 2 CPU cores)")
+    profile = p.add_mutually_exclusive_group()
+    profile.add_argument("--quick", action="store_true",
+                         help=f"representative cases, sizes {','.join(map(str, QUICK_SIZES))}, "
+                              "short timing, no JVP timing (a few minutes on 2 CPU cores)")
+    profile.add_argument("--full", action="store_true",
+                         help=f"every case and variant, sizes {','.join(map(str, FULL_SIZES))}, "
+                              "long timing (about an hour on 2 CPU cores)")
     p.add_argument("--ops", default=None,
                    help="comma-separated public names (inv,det,hermitian.sqrtm) or areas "
                         "(hermitian matches hermitian.*); default: all")
     p.add_argument("--sizes", default=None,
-                   help=f"comma-separated n (default {','.join(map(str, FULL_SIZES))}; "
-                        f"--quick: {','.join(map(str, QUICK_SIZES))})")
+                   help=f"comma-separated n (default {','.join(map(str, DEFAULT_SIZES))}; "
+                        f"--quick: {','.join(map(str, QUICK_SIZES))}; "
+                        f"--full: {','.join(map(str, FULL_SIZES))})")
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     p.add_argument("--batch", type=int, default=None,
                    help="stack N independent problems (leading batch axis)")
@@ -46,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-timing", action="store_true",
                    help="accuracy, status, compile time and memory only (no timing loops)")
     p.add_argument("--all-variants", action="store_true",
-                   help="with --quick, also run the variants marked as not quick")
+                   help="without --full, also run the variants marked as not representative")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     return p.parse_args(argv)
 
@@ -62,14 +73,25 @@ def setup_env(args) -> None:
                 f"{flags} --xla_force_host_platform_device_count={args.devices}").strip()
 
 
-def select_cases(cases, ops: str | None, quick: bool, all_variants: bool):
+def select_cases(cases, ops: str | None, representative: bool, all_variants: bool):
+    """``--ops`` picks by name or area; otherwise the default and ``--quick`` profiles take the
+    representative cases (``BenchCase.quick``) and ``--full`` (or ``--all-variants``) all."""
     if ops:
         wanted = [o.strip() for o in ops.split(",") if o.strip()]
         cases = [c for c in cases
                  if any(c.op == w or c.op.startswith(w + ".") for w in wanted)]
-    elif quick and not all_variants:
+    elif representative and not all_variants:
         cases = [c for c in cases if c.quick]
     return cases
+
+
+def profile_settings(args, core):
+    """Sizes and timing settings of the chosen profile."""
+    if args.quick:
+        return QUICK_SIZES, core.Settings.quick_settings()
+    if args.full:
+        return FULL_SIZES, core.Settings()
+    return DEFAULT_SIZES, core.Settings.default_settings()
 
 
 def main(argv=None) -> int:
@@ -91,9 +113,9 @@ def main(argv=None) -> int:
                   + (f"(skipped: matcalc lacks {', '.join(miss)})" if miss else ""))
         return 0
 
-    sizes = (tuple(int(x) for x in args.sizes.split(",")) if args.sizes
-             else (QUICK_SIZES if args.quick else FULL_SIZES))
-    settings = (core.Settings.quick_settings() if args.quick else core.Settings())
+    sizes, settings = profile_settings(args, core)
+    if args.sizes:
+        sizes = tuple(int(x) for x in args.sizes.split(","))
     settings.dtype = args.dtype
     if args.sizes:  # explicit sizes: time every row (quick mode otherwise times only n >= 16)
         settings.time_min_n = 0
@@ -116,7 +138,7 @@ def main(argv=None) -> int:
                                       f"{platform}-{args.dtype}{suffix}")
     os.makedirs(outdir, exist_ok=True)
 
-    selected = select_cases(cases, args.ops, args.quick, args.all_variants)
+    selected = select_cases(cases, args.ops, not args.full, args.all_variants)
     if args.ops and not selected:
         print(f"no benchmark case matches --ops {args.ops}", file=sys.stderr)
         return 2
@@ -126,7 +148,7 @@ def main(argv=None) -> int:
         if miss:
             skipped.append(dict(case=c.id, reason=f"matcalc has no {', '.join(miss)} yet"))
             continue
-        for n in core.applicable_sizes(c, sizes, args.quick, settings.time_min_n):
+        for n in core.applicable_sizes(c, sizes, not args.full, settings.time_min_n):
             tasks.append((c, n))
     covered = {c.op for c in cases if not missing(c)}
     uncovered = [o for o in public_ops() if o not in covered]
@@ -167,7 +189,8 @@ def main(argv=None) -> int:
         cpu_count=os.cpu_count(), date=datetime.datetime.now().isoformat(timespec="seconds"),
         command="python -m benchmarks " + " ".join(shlex.quote(a) for a in
                                                    (sys.argv[1:] if argv is None else argv)),
-        quick=args.quick, sizes=list(sizes), batch=batch, duration_s=duration,
+        quick=args.quick, profile="quick" if args.quick else "full" if args.full else "default",
+        sizes=list(sizes), batch=batch, duration_s=duration,
         settings=dict(min_sample_s=settings.min_sample_s, min_rounds=settings.min_rounds,
                       max_rounds=settings.max_rounds, budget_s=settings.budget_s),
     )

@@ -5,6 +5,7 @@ Everything here is platform-neutral: the same code runs on CPU and GPU, sharded 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -20,6 +21,9 @@ import numpy as np
 from .cases import BenchCase, missing
 
 IMPLS = ("ours", "baseline", "alt")
+# A paired ratio whose rounds spread wider (interquartile range / median) is re-measured, then
+# flagged as noisy in the tables.
+NOISY_SPREAD = 0.25
 KINDS = ("fwd", "jvp", "grad")
 
 
@@ -37,11 +41,21 @@ class Settings:
     accuracy: bool = True
     time_min_n: int = 0  # rows with n below this are accuracy-only (no timing, no fwd compile)
     timed_kinds: tuple[str, ...] = KINDS  # what the timed rows compile and time
+    noisy_spread: float = NOISY_SPREAD
+    vjp_only_below_timing: bool = False  # rows below time_min_n compile the VJP alone
+
+    @classmethod
+    def default_settings(cls, **kw) -> Settings:
+        """The default profile: accuracy-only small rows, every kind timed at the large size."""
+        kw.setdefault("time_min_n", 16)
+        kw.setdefault("vjp_only_below_timing", True)
+        return cls(min_sample_s=0.01, min_rounds=5, max_rounds=15, budget_s=0.6, **kw)
 
     @classmethod
     def quick_settings(cls, **kw) -> Settings:
         kw.setdefault("time_min_n", 16)
-        kw.setdefault("timed_kinds", ("fwd", "grad"))  # the JVP is timed in the full run
+        kw.setdefault("timed_kinds", ("fwd", "grad"))  # the JVP is timed by the other profiles
+        kw.setdefault("vjp_only_below_timing", True)
         return cls(quick=True, min_sample_s=0.004, min_rounds=4, max_rounds=9, budget_s=0.25,
                    **kw)
 
@@ -169,9 +183,10 @@ def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings,
     """Time compiled callables round-robin (ours, baseline, alt, then reversed) so that machine
     drift hits all of them alike.
 
-    Returns ``(median, minimum, paired)``: the median and minimum seconds per call of each, and
-    for each other callable the median over rounds of ``t[pair_with] / t[other]`` measured in the
-    same round (the drift-cancelling ratio the tables report).
+    Returns ``(median, minimum, paired, spread)``: the median and minimum seconds per call of
+    each; for each other callable the median over rounds of ``t[pair_with] / t[other]`` measured
+    in the same round (the drift-cancelling ratio the tables report), and that ratio's spread
+    across rounds, the interquartile range over the median.
     """
     number = {}
     for name, (c, inp) in calls.items():
@@ -189,13 +204,30 @@ def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings,
             break
     med = {name: float(np.median(v)) for name, v in samples.items()}
     mins = {name: float(np.min(v)) for name, v in samples.items()}
-    paired = {}
+    paired, spread = {}, {}
     if pair_with in samples:
         base = np.asarray(samples[pair_with])
         for name, v in samples.items():
             if name != pair_with:
-                paired[name] = float(np.median(base / np.asarray(v)))
-    return med, mins, paired
+                ratios = base / np.asarray(v)
+                paired[name] = float(np.median(ratios))
+                q25, q75 = np.percentile(ratios, [25, 75])
+                spread[name] = float((q75 - q25) / paired[name]) if paired[name] else None
+    return med, mins, paired, spread
+
+
+def time_until_steady(calls, s: Settings, pair_with: str | None = None):
+    """``time_interleaved``, measured again with twice the rounds and budget (at most twice) while
+    some paired ratio's spread exceeds ``s.noisy_spread``; the last measurement is kept, and
+    ``remeasured`` counts the repeats. A ratio still spread that wide is flagged as noisy."""
+    result = time_interleaved(calls, s, pair_with)
+    remeasured = 0
+    while remeasured < 2 and any(v is not None and v > s.noisy_spread for v in result[3].values()):
+        remeasured += 1
+        longer = dataclasses.replace(s, min_rounds=2 * s.min_rounds, max_rounds=2 * s.max_rounds,
+                                     budget_s=2 * s.budget_s)
+        result = time_interleaved(calls, longer, pair_with)
+    return (*result, remeasured)
 
 
 def _temp_bytes(compiled) -> int | None:
@@ -293,6 +325,8 @@ class Row:
     comparator: str | None = None
     comparators: dict[str, str | None] = field(default_factory=dict)
     ratios: dict[str, float | None] = field(default_factory=dict)
+    spreads: dict[str, float | None] = field(default_factory=dict)  # of each paired time ratio
+    noisy: list[str] = field(default_factory=list)  # time ratios still spread past NOISY_SPREAD
     reference: str = ""
     note: str = ""
     error: str = ""
@@ -301,7 +335,8 @@ class Row:
         return dict(op=self.op, variant=self.variant, n=self.n, batch=self.batch,
                     dtype=self.dtype, degenerate=self.degenerate, impls=self.impls,
                     comparator=self.comparator, comparators=self.comparators,
-                    ratios=self.ratios, reference=self.reference,
+                    ratios=self.ratios, spreads=self.spreads, noisy=self.noisy,
+                    reference=self.reference,
                     note=self.note, error=self.error)
 
 
@@ -368,9 +403,9 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
     timed = n >= s.time_min_n
     kinds = s.timed_kinds if timed else ("jvp", "grad")
     compile_options = None
-    if not timed and s.quick:
-        # --quick's accuracy-only rows: the VJP alone (checked against the reference through the
-        # transpose identity), compiled with LLVM's cheaper passes; no compile times recorded.
+    if not timed and s.vjp_only_below_timing:
+        # accuracy-only rows (default and --quick): the VJP alone (checked against the reference
+        # through the transpose identity), compiled with LLVM's cheaper passes; no compile times.
         kinds = ("grad",)
         compile_options = {"xla_llvm_disable_expensive_passes": True}
     for name, (disp, f) in fns.items():
@@ -440,7 +475,7 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
         if not calls:
             continue
         try:
-            med, mins, paired = time_interleaved(calls, s, pair_with="ours")
+            med, mins, paired, spread, remeasured = time_until_steady(calls, s, pair_with="ours")
         except Exception as e:  # noqa: BLE001
             for name in calls:
                 row.impls[name][f"{kind}_error"] = _short(e)
@@ -450,6 +485,8 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
             row.impls[name][f"{kind}_min_s"] = mins[name]
             if name in paired:
                 row.impls[name][f"{kind}_paired_ratio"] = paired[name]
+                row.impls[name][f"{kind}_ratio_spread"] = spread[name]
+                row.impls[name][f"{kind}_remeasured"] = remeasured
 
     _choose_comparator(case, row)
     return row
@@ -477,6 +514,10 @@ def _choose_comparator(case: BenchCase, row: Row) -> None:
                          and impls[nm][f"{kind}_status"] == "ok"), None)
         row.comparators[kind] = comp
         row.ratios[kind] = impls[comp].get(f"{kind}_paired_ratio") if comp else None
+        spread = impls[comp].get(f"{kind}_ratio_spread") if comp else None
+        row.spreads[kind] = spread
+        if spread is not None and spread > NOISY_SPREAD:
+            row.noisy.append(kind)
     comp = row.comparators.get("grad") or row.comparators.get("fwd")
     row.comparator = comp
     for label, key in dict(compile="compile_grad_s", temp="temp_grad_bytes").items():
@@ -556,12 +597,14 @@ def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch, outs
 
 def applicable_sizes(case: BenchCase, sizes: tuple[int, ...], quick: bool,
                      accuracy_only_below: int = 16) -> tuple[int, ...]:
+    """The sizes of ``case``'s rows. ``quick`` (the default and ``--quick`` profiles): a case's own
+    ``quick_sizes``, and the small rows moved to where the mpmath reference reaches."""
     if case.sizes is not None:
         out = case.quick_sizes if (quick and case.quick_sizes) else case.sizes
     else:
         out = sizes
     if quick and case.mp is not None and case.ref_grad is None:
-        # --quick's small rows exist for accuracy: take them where the mpmath reference reaches
+        # the small rows exist for accuracy: take them where the mpmath reference reaches
         out = tuple(dict.fromkeys(min(n, case.mp_max_n) if n < accuracy_only_below else n
                                   for n in out))
     if case.max_n is not None:

@@ -18,6 +18,15 @@ def fmt_ratio(r) -> str:
     return f"{r:.2f}×" if r < 100 else f"{r:.0f}×"
 
 
+def fmt_ratio_spread(r, spread, noisy=False) -> str:
+    """``0.52× ±4%``; a ratio whose rounds still disagree after re-measuring is marked ``noisy``."""
+    text = fmt_ratio(r)
+    if text == "—" or spread is None:
+        return text
+    text += f" ±{100 * spread / 2:.0f}%"
+    return text + " noisy" if noisy else text
+
+
 def fmt_err(info: dict[str, Any] | None) -> str:
     if not info:
         return "—"
@@ -96,7 +105,9 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         rt = r.get("ratios", {})
         ours = im.get("ours", {})
         ours_ok = ours.get("status", "ok")
-        cells = [fmt_ratio(rt.get(k)) for k in ("fwd", "jvp", "grad", "compile", "temp")]
+        sp, noisy = r.get("spreads", {}), r.get("noisy", [])
+        cells = [fmt_ratio_spread(rt.get(k), sp.get(k), k in noisy) for k in ("fwd", "jvp", "grad")]
+        cells += [fmt_ratio(rt.get(k)) for k in ("compile", "temp")]
         if ours_ok not in ("ok", "another subgradient"):
             cells[0] = f"ours: {ours_ok}" + (f" ({fmt_err(ours)})" if ours_ok == "wrong" else "")
         body.append([r["op"], r["variant"] or "random", str(r["n"]), str(r["batch"] or "—"),
@@ -135,7 +146,8 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
         rt = big.get("ratios", {})
         b = f", batch {batch}" if batch else ""
         line = (f"{op}{f' [{variant}]' if variant else ''} (n={big['n']}{b}): "
-                f"fwd {fmt_ratio(rt.get('fwd'))}, fwd+VJP {fmt_ratio(rt.get('grad'))} "
+                f"fwd {fmt_ratio(rt.get('fwd'))}, fwd+VJP {fmt_ratio(rt.get('grad'))}"
+                + (" (noisy)" if big.get("noisy") else "") + " "
                 f"vs {_comparator_name(big)}")
         if acc is not None:
             line += (f"; derivative error ours {fmt_err(acc['impls'].get('ours'))}, "
@@ -165,9 +177,10 @@ def _json_default(x):
 def write_markdown(path, meta, rows, skipped, uncovered, cases_info):
     head, body = table_rows(rows)
     L = [f"# matcalc benchmarks — {meta['platform']} {meta['dtype']}", ""]
+    profile = meta.get("profile", "quick" if meta["quick"] else "full")
     L.append(f"`{meta['command']}` · JAX {meta['jax_version']} · {meta['device']} · "
              f"{meta['cpu_count']} CPU cores · {meta['date']} · run took "
-             f"{meta['duration_s']:.0f} s" + (" · quick" if meta["quick"] else ""))
+             f"{meta['duration_s']:.0f} s · {profile} profile")
     L.append("")
     L.append("Ratios are **matcalc / comparator**, measured in the same run with the calls "
              "interleaved (below 1 means matcalc is faster or smaller). The comparator is JAX's "
@@ -177,7 +190,10 @@ def write_markdown(path, meta, rows, skipped, uncovered, cases_info):
              "temporary memory (`memory_analysis().temp_size_in_bytes`). `err` is the relative "
              "error of the derivative (JVP along a random direction and the VJP through "
              "`<Jᵀw, v> = <w, Jv>`, the larger of the two) against the reference listed below "
-             "(50-digit mpmath at small n).")
+             "(50-digit mpmath at small n). A time ratio reads `0.52× ±4%`: the median of the "
+             "per-round ratios and half their interquartile range; where the rounds disagree by "
+             "more than 25 % the row is measured again with twice the rounds (at most twice), and "
+             "a ratio still that spread is marked `noisy`: read it as unmeasured.")
     L += ["", "## Headline", ""]
     L += [f"- {h}" for h in headline(rows)]
     L += ["", "## Table", "", markdown_table(head, body), ""]

@@ -263,14 +263,16 @@ def check_rule(
         if not _all_finite(ct):
             _fail("finite", "VJP (cotangent) is not finite")
     fd_jv, floor = fd(f_jit, primals, v)
+    # one compiled JVP and one compiled VJP serve the jit, vmap and finite-difference checks
+    jvp_jit = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])
+    vjp_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))
     if check_jvp:
         _, jv = jax.jvp(f, tuple(primals), v)
         if not _all_finite(jv):
             _fail("finite", "JVP is not finite")
         _check_close("jvp", "jvp vs 5-point finite difference", jv, fd_jv, fd_rtol, floor)
         report["jvp"] = _diff_norm(jv, fd_jv) / max(_norm(fd_jv), 1e-300)
-        jv_jit = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])(*primals)
-        _check_close("jit", "jit(jvp) vs jvp", jv_jit, jv, jit_rtol)
+        _check_close("jit", "jit(jvp) vs jvp", jvp_jit(*primals), jv, jit_rtol)
     else:
         jv = fd_jv
 
@@ -288,12 +290,9 @@ def check_rule(
                 f"scale {scale:.3e})",
             )
         report["transpose"] = abs(lhs - rhs) / max(scale, 1e-300)
-        ct_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))(*primals)
-        _check_close("jit", "jit(vjp) vs vjp", ct_jit, ct, jit_rtol)
+        _check_close("jit", "jit(vjp) vs vjp", vjp_jit(*primals), ct, jit_rtol)
 
     # --- vmap against a loop (the loop uses the jitted maps, already checked against eager)
-    jvp_jit = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])
-    vjp_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))
     if check_vmap:
         if vmap_args is None:
             batch = []
@@ -371,7 +370,8 @@ def check_float32(
     seed: int = 0,
 ) -> None:
     """Smoke test in single precision: float32 (complex64) primal, JVP and VJP are finite and
-    agree with the float64 computation to ``rtol`` (normwise)."""
+    agree with the float64 computation to ``rtol`` (normwise). Each precision is evaluated by one
+    compiled program (``check_rule`` covers eager against ``jit``)."""
     args = list(args)
     if argnums is None:
         argnums = [
@@ -398,29 +398,31 @@ def check_float32(
     args32 = [lower(a) if i in argnums else a for i, a in enumerate(args)]
     p64 = [jnp.asarray(args[i]) for i in argnums]
     p32 = [args32[i] for i in argnums]
-    f64, f32 = make_f(args), make_f(args32)
     keys = jax.random.split(jax.random.PRNGKey(seed), len(p64) + 1)
     v64 = tuple(proj(_random_like(k, p)) for k, p in zip(keys[:-1], p64, strict=True))
-    v32 = tuple(lower(t) for t in v64)
-    o64, o32 = f64(*p64), f32(*p32)
-    for o in o32:
+    o64 = jax.eval_shape(make_f(args), *p64)
+    w_keys = jax.random.split(keys[-1], len(o64))
+    w64 = tuple(_random_like(k, jnp.zeros(o.shape, o.dtype)) for k, o in zip(w_keys, o64, strict=True))
+
+    def evaluate(full_args, primals, v, w):
+        # primal, VJP and JVP in one compiled program per precision
+        f = make_f(full_args)
+        out = f(*primals)
+        ct = jax.vjp(f, *primals)[1](w) if check_vjp else ()
+        jv = jax.jvp(f, tuple(primals), v)[1] if check_jvp else ()
+        return out, ct, jv
+
+    for o in jax.eval_shape(make_f(args32), *p32):
         if o.dtype not in (jnp.float32, jnp.complex64):
             _fail("float32", f"float32 input gave a {o.dtype} output")
-    _check_close("float32", "primal float32 vs float64", [np.asarray(o, np.complex128) for o in o32],
-                 [np.asarray(o, np.complex128) for o in o64], rtol)
-    if check_vjp:
-        w_keys = jax.random.split(keys[-1], len(o64))
-        w64 = tuple(_random_like(k, o) for k, o in zip(w_keys, o64, strict=True))
-        w32 = tuple(lower(t) for t in w64)
-        c64, c32 = jax.vjp(f64, *p64)[1](w64), jax.vjp(f32, *p32)[1](w32)
-        if not _all_finite(c32):
-            _fail("float32", "float32 VJP is not finite")
-        _check_close("float32", "VJP float32 vs float64", [np.asarray(c, np.complex128) for c in c32],
-                     [np.asarray(c, np.complex128) for c in c64], rtol)
-    if check_jvp:
-        j64 = jax.jvp(f64, tuple(p64), v64)[1]
-        j32 = jax.jvp(f32, tuple(p32), v32)[1]
-        if not _all_finite(j32):
-            _fail("float32", "float32 JVP is not finite")
-        _check_close("float32", "JVP float32 vs float64", [np.asarray(j, np.complex128) for j in j32],
-                     [np.asarray(j, np.complex128) for j in j64], rtol)
+    v32, w32 = tuple(lower(t) for t in v64), tuple(lower(t) for t in w64)
+    r64 = jax.jit(lambda *ps: evaluate(args, ps, v64, w64))(*p64)
+    r32 = jax.jit(lambda *ps: evaluate(args32, ps, v32, w32))(*p32)
+    as_c128 = lambda xs: [np.asarray(x, np.complex128) for x in xs]
+    _check_close("float32", "primal float32 vs float64", as_c128(r32[0]), as_c128(r64[0]), rtol)
+    for label, k, wanted in (("VJP", 1, check_vjp), ("JVP", 2, check_jvp)):
+        if not wanted:
+            continue
+        if not _all_finite(r32[k]):
+            _fail("float32", f"float32 {label} is not finite")
+        _check_close("float32", f"{label} float32 vs float64", as_c128(r32[k]), as_c128(r64[k]), rtol)

@@ -92,3 +92,45 @@ def test_full_settings_time_forward_jvp_and_vjp():
         assert {"fwd_s", "jvp_s", "grad_s", "compile_jvp_s"} <= set(info), info
         assert info["err_jvp"] < 1e-12  # the JVP itself against mpmath
     assert row.ratios["jvp"] > 0
+
+
+def test_profiles_and_their_sizes():
+    from benchmarks import cli, core
+
+    quick = cli.parse_args(["--quick"])
+    full = cli.parse_args(["--full"])
+    default = cli.parse_args([])
+    assert cli.profile_settings(quick, core)[0] == cli.QUICK_SIZES
+    assert cli.profile_settings(full, core)[0] == cli.FULL_SIZES
+    sizes, settings = cli.profile_settings(default, core)
+    assert sizes == cli.DEFAULT_SIZES
+    assert settings.timed_kinds == core.KINDS and settings.vjp_only_below_timing
+    assert not core.Settings().vjp_only_below_timing  # --full compiles every kind at every n
+    try:
+        cli.parse_args(["--quick", "--full"])
+    except SystemExit as e:
+        assert e.code == 2
+    else:
+        raise AssertionError("--quick and --full together must be refused")
+
+
+def test_ratio_spread_remeasures_then_flags_noisy(monkeypatch):
+    """A paired ratio whose rounds disagree beyond the threshold is measured again with twice the
+    rounds (at most twice); one still that spread is reported with its spread and flagged."""
+    import itertools
+
+    from benchmarks import core, report
+
+    # ours alternates 1 ms / 3 ms per round while the baseline holds 2 ms: ratios 0.5, 1.5, ...
+    ticks = itertools.cycle([1e-3, 2e-3, 2e-3, 3e-3])  # round-robin order flips every round
+    monkeypatch.setattr(core, "_run", lambda c, inp, k: next(ticks) * k)
+    calls = {"ours": (None, ()), "baseline": (None, ())}
+    s = core.Settings(min_sample_s=0.0, min_rounds=4, max_rounds=4, budget_s=0.0)
+    med, mins, paired, spread, remeasured = core.time_until_steady(calls, s, pair_with="ours")
+    assert remeasured == 2 and spread["baseline"] > s.noisy_spread
+    steady = {"ours": (None, ()), "baseline": (None, ())}
+    monkeypatch.setattr(core, "_run", lambda c, inp, k: 1e-3 * k)
+    *_, spread, remeasured = core.time_until_steady(steady, s, pair_with="ours")
+    assert remeasured == 0 and spread["baseline"] == 0
+    assert report.fmt_ratio_spread(0.5, 0.08) == "0.50× ±4%"
+    assert report.fmt_ratio_spread(0.5, 0.9, noisy=True).endswith("noisy")
