@@ -49,7 +49,9 @@ def odeint(
     the rows from the first offending entry on are NaN, the earlier rows are the solution (all rows
     are NaN if ``t[0]`` is not finite). This is a value check, so it is the same eagerly and under
     ``jit``/``vmap``/``grad`` (no exception); the solve stops at the last valid time and returns
-    promptly. (JAX's ``odeint`` returns NaN rows for decreasing or repeated times.)
+    promptly. The NaN rows carry no derivative: a loss of the valid rows gets its exact gradient,
+    and the offending entries of ``t`` get zero cotangents. (JAX's ``odeint`` does not return
+    for ``t = [0, inf]`` and returns NaN rows for decreasing or repeated times.)
 
     Args:
       func: the vector field ``func(y, t, *args)``, returning a pytree like ``y``.

@@ -83,6 +83,20 @@ def test_decreasing_times_gradients(adjoint):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-10, err_msg=f"{adjoint}: d/d{name}")
 
 
+def test_mixed_directions_under_vmap_gradients():
+    """The direction is a value: one batch holds a forward and a backward problem."""
+    ts = np.array([[0.0, 0.5, 1.3], [1.0, 0.5, -0.3]])
+
+    def loss(k, y0, ts):
+        return jnp.sum(jnp.asarray(W) * odeint(_decay_k, y0, ts, k, **TOL))
+
+    got = jax.jit(jax.vmap(jax.grad(loss, (0, 1, 2)), (None, None, 0)))(K, Y0, ts)
+    for b in range(2):
+        want = _exact_grad(K, Y0, ts[b], W)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g[b], w, rtol=1e-9, atol=1e-10)
+
+
 def test_decreasing_times_forward_mode():
     ts = np.array([1.0, 0.5, -0.3])
     dk, dy0, dts = 0.3, np.array([0.1, -0.2]), np.array([0.2, 0.5, -0.4])
