@@ -26,7 +26,7 @@ def odeint(
     *args,
     rtol: float = 1.4e-8,
     atol: float = 1.4e-8,
-    mxstep=jnp.inf,
+    mxstep: int | float = 100_000,
     hmax=jnp.inf,
     adjoint: str = "backsolve",
     solver=None,
@@ -36,20 +36,40 @@ def odeint(
     """Solve ``dy/dt = func(y, t, *args)`` and return ``y`` at each time in ``t``.
 
     Same calling convention as ``jax.experimental.ode.odeint``: ``y0`` and ``args`` may be pytrees
-    (closed-over arrays are hoisted into the arguments with ``jax.closure_convert``), ``t`` is an
-    increasing 1-D array of times with ``t[0]`` the initial time, and the result has the structure
-    of ``y0`` with a leading axis of length ``len(t)``. Derivatives flow to ``y0``, ``t`` and every
+    (closed-over arrays are hoisted into the arguments with ``jax.closure_convert``), ``t`` is a
+    1-D array of times with ``t[0]`` the initial time, and the result has the structure of ``y0``
+    with a leading axis of length ``len(t)``. Derivatives flow to ``y0``, ``t`` and every
     floating-point leaf of ``args``.
+
+    Times. ``t`` may be non-decreasing (as in JAX) or non-increasing: a decreasing ``t`` integrates
+    backward in time, exactly as the forward problem in ``s = -t`` (``dz/ds = -f(z, -s)``), with
+    the same derivatives in every ``adjoint`` mode. Repeated times are zero-length intervals (the
+    row repeats). The direction is that of the first nonzero difference ``t[i+1] - t[i]``. An entry
+    of ``t`` that is not finite (NaN, ±inf), or that goes against the direction, is *offending*:
+    the rows from the first offending entry on are NaN, the earlier rows are the solution (all rows
+    are NaN if ``t[0]`` is not finite). This is a value check, so it is the same eagerly and under
+    ``jit``/``vmap``/``grad`` (no exception); the solve stops at the last valid time and returns
+    promptly. The NaN rows carry no derivative: a loss of the valid rows gets its exact gradient,
+    and the offending entries of ``t`` get zero cotangents. (JAX's ``odeint`` does not return
+    for ``t = [0, inf]`` and returns NaN rows for decreasing or repeated times.)
 
     Args:
       func: the vector field ``func(y, t, *args)``, returning a pytree like ``y``.
-      y0: initial state (a pytree of real floating arrays; integers are promoted).
-      t: increasing output times, shape ``(N+1,)``.
+      y0: initial state, a pytree of float32/float64 arrays (integer arrays are promoted to the
+        default float dtype; float16 and bfloat16 raise a ``TypeError``: the step-size control
+        needs tolerances below their resolution). ``jax.experimental.ode.odeint`` returns NaN
+        for float16, the unchanged ``y0`` for bfloat16 and fails inside its loop for integers.
+      t: output times, shape ``(N+1,)``, monotone (see Times above); cast to ``y0``'s dtype.
       *args: extra arguments of ``func``.
       rtol, atol: error tolerances of the adaptive step-size control (RMS norm of
         ``err / (atol + rtol·|y|)``), used by the forward and every backward solve.
-      mxstep: most step attempts between two output times (``inf``: no limit).
-      hmax: largest step size.
+      mxstep: most step attempts (accepted or rejected) between two output times, in the forward
+        solve and in every backward solve; an interval that needs more gives NaN from that row on
+        (gradients NaN). Default ``100_000`` (under a second of stepping for a small state on a
+        CPU), so that no input runs forever: a huge span such as ``t = [0, 1e300]`` of an
+        oscillator returns NaN promptly. ``inf`` lifts the cap (JAX's default), and with it that
+        guarantee.
+      hmax: largest step size (positive).
       adjoint: the derivative rule, ``"backsolve"`` (default), ``"interpolated"``,
         ``"quadrature"`` or ``"forward"`` (see Derivative below).
       solver: a diffrax solver (default ``diffrax.Tsit5()``); e.g. ``diffrax.Kvaerno5()`` for
@@ -103,8 +123,10 @@ def odeint(
       are ``while_loop`` s). ``"forward"`` is a ``jax.custom_jvp`` rule: ``jax.jvp``,
       ``jax.jacfwd`` and jvp-of-jvp work; reverse mode raises a ``TypeError`` naming the
       reverse-mode adjoints. Every rule works under ``jax.jit`` and ``jax.vmap``.
-      A solve that exceeds ``mxstep``, underflows its step size or overflows ``segment_steps``
-      returns NaN (values or gradients), never a silently wrong number.
+      A solve that exceeds ``mxstep``, underflows its step size (a rejected step below
+      ``8·eps·max(|t|, 1)``, which is also the smallest step attempted), overflows
+      ``segment_steps`` or meets an offending time returns NaN (values or gradients) from that row
+      on, never a silently wrong number.
 
       References: Chen, Rubanova, Bettencourt & Duvenaud, NeurIPS 2018; Kidger, Chen & Lyons,
       ICML 2021; SciMLSensitivity.jl (InterpolatingAdjoint, QuadratureAdjoint); Hairer, Nørsett &
@@ -131,6 +153,10 @@ def odeint(
             f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}"
         )
 
+    max_steps = _check_mxstep(mxstep)
+    if not isinstance(hmax, jax.Array) and not hmax > 0:
+        raise ValueError(f"odeint: hmax must be positive, got {hmax!r}")
+
     y0_leaves = jax.tree.leaves(y0)
     if not y0_leaves:
         raise ValueError("odeint: y0 has no array leaves")
@@ -140,6 +166,17 @@ def odeint(
             raise TypeError(
                 f"odeint: complex state (dtype {dt}) is not supported; split it into real and "
                 "imaginary parts"
+            )
+        if jnp.issubdtype(dt, jnp.floating) and jnp.finfo(dt).bits < 32:
+            raise TypeError(
+                f"odeint: y0 has dtype {dt} (shape {jnp.shape(leaf)}); the step-size control "
+                "needs float32 or float64 (its tolerances are below this dtype's resolution): "
+                "cast y0 to float32"
+            )
+        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
+            raise TypeError(
+                f"odeint: y0 must be a real floating (or integer) array, got dtype {dt} "
+                f"(shape {jnp.shape(leaf)})"
             )
     y0 = jax.tree.map(
         lambda x: jnp.asarray(x) if jnp.issubdtype(jnp.result_type(x), jnp.floating)
@@ -153,11 +190,12 @@ def odeint(
         raise ValueError(
             f"odeint: t must be a 1-D array of times with at least one entry, got shape {t.shape}"
         )
-    if jnp.issubdtype(t.dtype, jnp.complexfloating):
+    if not (jnp.issubdtype(t.dtype, jnp.floating) or jnp.issubdtype(t.dtype, jnp.integer)):
         raise TypeError(f"odeint: t must be real, got dtype {t.dtype}")
     t = t.astype(dtype)
+    sign, st, valid = _orient_times(t)
     if t.shape[0] == 1:
-        return jax.tree.map(lambda x: x[None], y0)
+        return jax.tree.map(lambda x: jnp.where(valid[0], x, jnp.nan)[None], y0)
 
     converted, consts = jax.closure_convert(func, y0, t[0], *args)
     all_args = (*args, *consts)
@@ -171,30 +209,69 @@ def odeint(
     else:
         theta, unravel_theta = jnp.zeros((0,), dtype), (lambda _: [])
 
+    # In s = σ·t (σ = ±1, the direction of t) the problem is dz/ds = σ·f(z, σ·s), with
+    # non-decreasing output times; σ travels as the last non-differentiable argument.
     def vf(y, s, th, nd_):
+        sigma = nd_[-1].astype(y.dtype)
         dl = iter(unravel_theta(th))
-        nl = iter(nd_)
+        nl = iter(nd_[:-1])
         rebuilt = [next(dl) if d else next(nl) for d in is_diff]
-        out = converted(unravel(y), s, *jax.tree.unflatten(treedef, rebuilt))
+        out = converted(unravel(y), sigma * s, *jax.tree.unflatten(treedef, rebuilt))
         out_flat, _ = ravel_pytree(out)
         if out_flat.shape != y.shape:
             raise ValueError(
                 f"odeint: func returned {out_flat.shape[0]} values for a state of {y.shape[0]}"
             )
-        return out_flat.astype(y.dtype)
+        return sigma * out_flat.astype(y.dtype)
 
     opts = Options(
         solver=_prepare(solver, rtol, atol),
         rtol=rtol,
         atol=atol,
-        max_steps=mxstep,
+        max_steps=max_steps,
         hmax=hmax,
         land=type(solver).__name__ not in _EXACT_OUTPUT_SOLVERS,
         checkpoints=int(checkpoints),
         segment_steps=int(segment_steps),
     )
-    ys = ADJOINTS[adjoint](vf, opts, y0_flat, t, theta, nd)
+    ys = ADJOINTS[adjoint](vf, opts, y0_flat, st, theta, (*nd, sign))
+    ys = jnp.where(valid[:, None], ys, jnp.nan)
     return jax.vmap(unravel)(ys)
+
+
+def _check_mxstep(mxstep):
+    """A positive integer step cap (``inf`` accepted: no cap)."""
+    if isinstance(mxstep, jax.Array):
+        raise TypeError("odeint: mxstep must be a Python number (it sizes the step loop), got an array")
+    if mxstep == float("inf"):
+        return jnp.inf
+    if not (float(mxstep) == int(mxstep) and int(mxstep) >= 1):
+        raise ValueError(f"odeint: mxstep must be a positive integer or inf, got {mxstep!r}")
+    return int(mxstep)
+
+
+def _orient_times(t):
+    """The direction ``σ`` of ``t``, the times ``σ·t`` made safe to integrate, and the valid rows.
+
+    ``σ = -1`` if the first nonzero difference ``t[i+1] - t[i]`` is negative, else ``+1``. An
+    entry of ``t`` is offending if it is not finite or ``σ·t`` decreases there; every row from the
+    first offending entry on is invalid, and its time is replaced by the last valid one (a
+    zero-length interval; ``0`` if ``t[0]`` is offending) so that the solve never meets it.
+    """
+    ok = jnp.isfinite(t)
+    if t.shape[0] == 1:
+        return jnp.ones((), jnp.int32), t, ok
+    diffs = t[1:] - t[:-1]
+    moves = diffs != 0  # NaN differences count as moves
+    backward = jnp.any(moves) & (diffs[jnp.argmax(moves)] < 0)
+    sign = jnp.where(backward, -1, 1).astype(jnp.int32)
+    st = sign.astype(t.dtype) * t
+    ok = ok & jnp.concatenate([jnp.ones((1,), bool), st[1:] >= st[:-1]])
+    valid = jnp.cumsum(~ok) == 0
+    n_valid = jnp.sum(valid)
+    last = jax.lax.stop_gradient(jnp.where(n_valid > 0, st[jnp.maximum(n_valid - 1, 0)], 0))
+    st = jnp.where(valid, st, last.astype(t.dtype))
+    return sign, st, valid
 
 
 def _prepare(solver, rtol, atol):

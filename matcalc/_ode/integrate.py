@@ -13,7 +13,8 @@ adjoints need:
   interpolating adjoints use to evaluate the forward solution at any time of a segment;
 * an optional per-step **quadrature** callback, for the quadrature adjoint.
 
-States are flat 1-D arrays; times are increasing (backward passes integrate in ``s = -t``).
+States are flat 1-D arrays; times are non-decreasing (``odeint`` maps a decreasing ``t`` to
+``s = -t``, and the backward passes integrate in ``s = -t``).
 Value-dependent failures (step count over ``max_steps``, step size underflow, recording buffer
 overflow) make the affected outputs NaN, never silently wrong.
 """
@@ -157,7 +158,7 @@ def solve(
     Args:
       vf: the vector field on flat states, ``vf(y, t, args) -> dy/dt``.
       y0: flat initial state at ``ts[0]``.
-      ts: increasing output times, shape ``(N+1,)``; ``ys[0] = y0``.
+      ts: non-decreasing finite output times, shape ``(N+1,)``; ``ys[0] = y0``.
       m: only ``y[:m]`` enters the error norm (seminorm); ``None`` means all components.
       max_steps: most step attempts per output interval (as in ``jax.experimental.ode.odeint``).
       hmax: largest step.
@@ -205,6 +206,8 @@ def solve(
     def step(c):
         t, y, h, sstate, tprev, dense, k, bad, buf, acc, target = c
         lim = target if land else tN
+        # a step below round-off of t would not advance it: floor at the underflow threshold
+        h = jnp.maximum(h, tiny * jnp.maximum(jnp.abs(t), 1.0))
         # snap to the limit when the remainder is below round-off, so every accepted step advances
         t1 = jnp.where(t + h >= lim - tiny * jnp.maximum(jnp.abs(lim), 1.0), lim, t + h)
         hh = t1 - t
