@@ -238,7 +238,7 @@ def _unpack_lu(lu):
     """``(L, U)`` of a packed LU: ``L`` ``m×k`` unit lower, ``U`` ``k×n`` upper, ``k = min(m, n)``."""
     m, n = lu.shape[-2:]
     k = min(m, n)
-    l = jnp.tril(lu[..., :, :k], -1) + jnp.eye(m, k, dtype=lu.dtype)
+    l = jnp.tril(lu[..., :, :k], -1) + jnp.broadcast_to(jnp.eye(m, k, dtype=lu.dtype), (*lu.shape[:-2], m, k))
     u = jnp.triu(lu[..., :k, :])
     return l, u
 
