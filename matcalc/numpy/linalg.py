@@ -9,7 +9,9 @@ those rules'. Names without a matrix-calculus rule (``cross``, ``multi_dot``, ``
 
 Differences in value that remain, by design: ``eig`` returns eigenvectors normalized to unit norm
 with the largest-modulus entry real and positive (JAX leaves LAPACK's phase), so compare them up to
-a phase per column.
+a phase per column; ``eigh(a, "U", symmetrize_input=False)`` runs LAPACK on the lower triangle of
+the Hermitian matrix that JAX reads from the upper one, so its eigenvectors may differ from JAX's by
+a phase (sign) per column (eigenvalues agree).
 """
 
 from __future__ import annotations
