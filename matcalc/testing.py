@@ -34,7 +34,10 @@ __all__ = ["check_rule", "check_float32", "public_operations", "RuleCheckError"]
 
 def public_operations() -> list[str]:
     """Every public operation name: ``matcalc.__all__`` (less ``testing``) with each public
-    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``)."""
+    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``), and the
+    names of the mirrors ``matcalc.numpy.linalg`` / ``matcalc.scipy.linalg`` that carry a rule of
+    their own (see ``_mirror_operations``; JAX re-exports and adapters of public operations do
+    not)."""
     import types
 
     import matcalc
