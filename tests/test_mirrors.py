@@ -310,3 +310,11 @@ def test_registry_rule_for_mirrored_names(monkeypatch):
     assert "scipy.linalg.toeplitz" in public_operations()
     own_rule._matcalc_adapts = (matcalc.solve,)
     assert "scipy.linalg.toeplitz" not in public_operations()
+
+
+def test_scipy_funm_disp_false_returns_an_error_estimate():
+    f = msla.funm(S, jnp.exp)
+    f2, err = msla.funm(S, jnp.exp, disp=False)
+    assert f.dtype == jnp.complex128 and f2.dtype == jnp.complex128
+    np.testing.assert_array_equal(np.asarray(f), np.asarray(f2))
+    assert err.shape == () and np.finfo(np.float64).eps <= float(err) <= 1e-12

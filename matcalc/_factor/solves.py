@@ -350,8 +350,9 @@ def lu_solve(lu_and_piv, b, trans: int = 0, overwrite_b: bool = False, check_fin
       With ``A = Pᵀ L U``, ``dA = Pᵀ (dL U + L dU)`` (``dL``, ``dU`` the strict lower and upper
       triangles of ``d lu``): ``dx = op(A)⁻¹ (db − op(dA) x)``, two triangular solves on the
       stored factors. Reverse mode: one more solve on the same factors with the transposed
-      ``op`` (``λ = op(A)⁻ᴴ x̄``, conjugated as JAX's pairing requires), ``b̄ = λ``, and the factor's
-      cotangent ``−Lᴴ λ xᴴ``-type outer products masked to the triangles the solve reads.
+      ``op`` (``λ = op(A)⁻ᴴ x̄``, conjugated as JAX's pairing requires), ``b̄ = λ``, and for
+      ``trans=0`` the packed factor's cotangent ``−tril((P λ)(U x)ᴴ, −1) − triu((Lᴴ P λ) xᴴ)``
+      (likewise for ``trans`` 1, 2): nothing reaches the unit diagonal of ``L``.
       Composed with :func:`lu_factor`, gradients flow on to ``a`` through the LU rule.
       The pivots are not differentiated. Reference: Giles (2008), §3.1.
 
