@@ -318,3 +318,34 @@ def test_scipy_funm_disp_false_returns_an_error_estimate():
     assert f.dtype == jnp.complex128 and f2.dtype == jnp.complex128
     np.testing.assert_array_equal(np.asarray(f), np.asarray(f2))
     assert err.shape == () and np.finfo(np.float64).eps <= float(err) <= 1e-12
+
+
+_AI = np.array([[4, 1, 0], [1, 3, 1], [0, 1, 2]])
+_BI = np.array([[1], [2], [3]])
+DTYPE_CALLS = {
+    "numpy.linalg": [lambda m, a, b: m.det(a), lambda m, a, b: m.solve(a, b), lambda m, a, b: m.cholesky(a),
+                     lambda m, a, b: m.eigh(a), lambda m, a, b: m.svd(a), lambda m, a, b: m.slogdet(a),
+                     lambda m, a, b: m.qr(a), lambda m, a, b: m.eig(a), lambda m, a, b: m.cond(a),
+                     lambda m, a, b: m.matrix_norm(a), lambda m, a, b: m.tensorinv(a, 1)],
+    "scipy.linalg": [lambda m, a, b: m.solve(a, b, assume_a="pos"), lambda m, a, b: m.cho_factor(a),
+                     lambda m, a, b: m.cho_solve(m.cho_factor(a), b), lambda m, a, b: m.lu_factor(a),
+                     lambda m, a, b: m.lu_solve(m.lu_factor(a), b), lambda m, a, b: m.solve_triangular(a, b),
+                     lambda m, a, b: m.expm(a), lambda m, a, b: m.sqrtm(a),
+                     lambda m, a, b: m.funm(a, jnp.exp), lambda m, a, b: m.svd(a), lambda m, a, b: m.eigh(a),
+                     lambda m, a, b: m.qr(a)],
+}
+
+
+@pytest.mark.parametrize("mirror", sorted(DTYPE_CALLS))
+@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.complex64])
+def test_dtype_rules_match_jax(mirror, dtype):
+    ours = importlib.import_module(f"matcalc.{mirror}")
+    theirs = importlib.import_module(f"jax.{mirror}")
+    a, b = _AI.astype(dtype), _BI.astype(dtype)
+    for k, call in enumerate(DTYPE_CALLS[mirror]):
+        try:
+            want = [x.dtype for x in jax.tree.leaves(call(theirs, a, b)) if hasattr(x, "dtype")]
+        except (TypeError, ValueError):
+            continue  # JAX rejects this dtype (e.g. integer input to schur-based funm); matcalc promotes
+        got = [x.dtype for x in jax.tree.leaves(call(ours, a, b)) if hasattr(x, "dtype")]
+        assert got == want, f"{mirror} call {k} on {np.dtype(dtype)}: {got} vs JAX {want}"

@@ -52,6 +52,12 @@ def _rhs(op, a, b):
     return a, bm, vector
 
 
+def _promote(x, b, name="a"):
+    """One common inexact dtype; integer inputs first become the default float (so that an integer
+    right-hand side meets a float factor under strict promotion, as in JAX)."""
+    return promote_inexact(as_inexact(x, name), as_inexact(b, "b"))
+
+
 def _trans_flags(trans, op):
     if isinstance(trans, str):
         table = {"N": 0, "T": 1, "C": 2}
@@ -129,7 +135,7 @@ def solve_triangular(a, b, trans=0, lower: bool = False, unit_diagonal: bool = F
     """
     del overwrite_b, debug, check_finite
     trans = _trans_flags(trans, "solve_triangular")
-    a, b = promote_inexact(a, b)
+    a, b = _promote(a, b)
     check_square(a, "solve_triangular")
     a, bm, vector = _rhs("solve_triangular", a, b)
     x = _solve_triangular(a, bm, bool(lower), trans, bool(unit_diagonal))
@@ -223,7 +229,7 @@ def cho_solve(c_and_lower, b, overwrite_b: bool = False, check_finite: bool = Tr
     """
     del overwrite_b, check_finite
     c, lower = c_and_lower
-    c, b = promote_inexact(c, b)
+    c, b = _promote(c, b, "c")
     check_square(c, "cho_solve", "c")
     c, bm, vector = _rhs("cho_solve", c, b)
     x = _cho_solve(c, bm, bool(lower))
@@ -366,7 +372,7 @@ def lu_solve(lu_and_piv, b, trans: int = 0, overwrite_b: bool = False, check_fin
     lu, piv = lu_and_piv
     if trans not in (0, 1, 2) or isinstance(trans, bool):
         raise ValueError(f"lu_solve: trans must be 0, 1 or 2, got {trans!r}")
-    lu, b = promote_inexact(lu, b)
+    lu, b = _promote(lu, b, "lu")
     check_square(lu, "lu_solve", "lu")
     piv = jnp.asarray(piv)
     if piv.shape != lu.shape[:-1]:

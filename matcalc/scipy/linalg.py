@@ -61,7 +61,7 @@ from .._matfun import expm as _expm_module
 from .._matfun import funm as _funm_module
 from .._matfun import polar as _polar_module
 from .._matfun import sqrtm as _sqrtm_module
-from .._rules import as_inexact, mm
+from .._rules import as_inexact, mm, promote_inexact
 from ..numpy.linalg import _adapts
 
 
@@ -195,8 +195,7 @@ def solve(a, b, lower: bool = False, overwrite_a: bool = False, overwrite_b: boo
         raise ValueError(f"solve: assume_a must be one of {valid}, got {assume_a!r}")
     if assume_a != "pos":
         return _linalg.solve(a, b)
-    a = as_inexact(a)
-    b = jnp.asarray(b)
+    a, b = promote_inexact(as_inexact(a, "a"), as_inexact(b, "b"))
     factor = cho_factor(a, lower)
     if a.ndim == b.ndim + 1:
         return cho_solve(factor, b[..., None])[..., 0]
