@@ -30,6 +30,11 @@ from ._factor.hessenberg import hessenberg as hessenberg
 from ._factor.lu import lu as lu
 from ._factor.qr import qr as qr
 from ._factor.schur import schur as schur
+from ._factor.solves import cho_factor as cho_factor
+from ._factor.solves import cho_solve as cho_solve
+from ._factor.solves import lu_factor as lu_factor
+from ._factor.solves import lu_solve as lu_solve
+from ._factor.solves import solve_triangular as solve_triangular
 from ._factor.svd import svd as svd
 from ._factor.svd import svdvals as svdvals
 
@@ -57,9 +62,16 @@ from . import ode as ode
 from . import spd as spd
 from . import testing as testing
 
+# --- mirrors of jax.numpy.linalg and jax.scipy.linalg (matcalc.numpy.linalg, matcalc.scipy.linalg);
+# not in __all__, so that ``from matcalc import *`` cannot shadow the numpy and scipy packages
+from . import numpy as numpy
+from . import scipy as scipy
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "cho_factor",
+    "cho_solve",
     "cholesky",
     "det",
     "eig",
@@ -79,6 +91,8 @@ __all__ = [
     "logm",
     "lstsq",
     "lu",
+    "lu_factor",
+    "lu_solve",
     "matrix_power",
     "norm",
     "ode",
@@ -92,6 +106,7 @@ __all__ = [
     "solve_continuous_lyapunov",
     "solve_discrete_lyapunov",
     "solve_sylvester",
+    "solve_triangular",
     "spd",
     "sqrtm",
     "svd",

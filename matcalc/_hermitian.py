@@ -22,7 +22,6 @@ Design (why two primitives and a ``custom_jvp``):
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +30,7 @@ from jax import lax
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
+from ._factor.results import EighResult
 from ._kernels import divided_differences as dd
 from ._rules import _H, HIGHEST, as_inexact, batch_on_leading_axis, check_square, diag, mm, symmetrize
 
@@ -170,13 +170,6 @@ def _apply(a, spec, op):
 
 # ---------------------------------------------------------------------------------------------
 # eigh and eigvalsh
-
-
-class EighResult(NamedTuple):
-    """``(eigenvalues, eigenvectors)`` like ``jnp.linalg.eigh``'s ``EighResult``."""
-
-    eigenvalues: jax.Array
-    eigenvectors: jax.Array
 
 
 def _cluster_tol(w):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ._factor.results import SlogdetResult
 from ._factor.svd import _svd, _svdvals
 from ._kernels.spectral import svd_weights_jvp
 from ._rules import (
@@ -310,13 +310,6 @@ def _slogdet_jvp(primals, tangents):
     else:
         dsign = jnp.zeros_like(sign)
     return (sign, logabs), (dsign, dlogabs)
-
-
-class SlogdetResult(NamedTuple):
-    """``(sign, logabsdet)``, like ``jnp.linalg.slogdet``'s result."""
-
-    sign: jax.Array
-    logabsdet: jax.Array
 
 
 def slogdet(a, *, method=None):

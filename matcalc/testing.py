@@ -34,7 +34,10 @@ __all__ = ["check_rule", "check_float32", "public_operations", "RuleCheckError"]
 
 def public_operations() -> list[str]:
     """Every public operation name: ``matcalc.__all__`` (less ``testing``) with each public
-    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``)."""
+    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``), and the
+    names of the mirrors ``matcalc.numpy.linalg`` / ``matcalc.scipy.linalg`` that carry a rule of
+    their own (see ``_mirror_operations``; JAX re-exports and adapters of public operations do
+    not)."""
     import types
 
     import matcalc
@@ -48,7 +51,38 @@ def public_operations() -> list[str]:
             names.extend(f"{name}.{sub}" for sub in obj.__all__)
         else:
             names.append(name)
+    names.extend(_mirror_operations(names))
     return names
+
+
+def _mirror_operations(public: list[str]) -> list[str]:
+    """Names of the mirrors ``matcalc.numpy.linalg`` / ``matcalc.scipy.linalg`` that carry a rule of
+    their own. A mirrored name needs no case of its own when it is JAX's function re-exported, a
+    public matcalc operation itself, or an adapter (``_matcalc_adapts``) that only calls public
+    matcalc operations, which have their cases; anything else is listed as
+    ``"numpy.linalg.<name>"`` / ``"scipy.linalg.<name>"``."""
+    import importlib
+
+    import matcalc
+
+    rules = set()
+    for name in public:
+        head, _, tail = name.partition(".")
+        obj = getattr(matcalc, head)
+        rules.add(id(getattr(obj, tail) if tail else obj))
+    out = []
+    for mirror, jax_name in (("numpy.linalg", "jax.numpy.linalg"), ("scipy.linalg", "jax.scipy.linalg")):
+        module = importlib.import_module(f"matcalc.{mirror}")
+        reference = importlib.import_module(jax_name)
+        for sub in module.__all__:
+            obj = getattr(module, sub)
+            if obj is getattr(reference, sub, None) or id(obj) in rules:
+                continue
+            adapts = getattr(obj, "_matcalc_adapts", None)
+            if adapts and all(id(rule) in rules for rule in adapts):
+                continue
+            out.append(f"{mirror}.{sub}")
+    return out
 
 
 class RuleCheckError(AssertionError):

@@ -1,5 +1,6 @@
 """Benchmark rows for the factorizations (cholesky, qr, lu, eig, eigvals, svd, svdvals, schur,
-hessenberg): against JAX's default derivative of the same factorization. Outputs are made
+hessenberg) and the solves on a stored factor (cho_solve of cho_factor, solve_triangular, lu_solve
+of lu_factor): against JAX's default derivative of the same factorization. Outputs are made
 invariant to the factorization's gauge (signs of Q's columns, eigenvector phases) so that any
 correct rule gives the same derivative. Rows light up once the operations land in matcalc."""
 
@@ -136,6 +137,28 @@ def _square_out(t, z):
     return _sq(t), _sq(z)
 
 
+def _sym_square(x):
+    """Symmetrize square leaves only (the matrix, not the right-hand side)."""
+    return symmetrize(x) if x.ndim >= 2 and x.shape[-1] == x.shape[-2] else x
+
+
+def _cho_args(n, r):
+    return spd(n, r), r.standard_normal((n, 8))
+
+
+def _tri_args(n, r):
+    return np.linalg.cholesky(spd(n, r)), r.standard_normal((n, 8))
+
+
+def _mp_tril_solve(a, b):
+    mp = _mp()
+    t = mp.matrix(a.rows, a.cols)
+    for i in range(a.rows):
+        for j in range(i + 1):
+            t[i, j] = a[i, j]
+    return mp.inverse(t) * b
+
+
 CASES = [
     BenchCase("cholesky", lambda n, r: (spd(n, r),), op("cholesky"), jnp.linalg.cholesky,
               "jnp.linalg.cholesky", tangent_projection=symmetrize,
@@ -183,4 +206,21 @@ CASES = [
     BenchCase("hessenberg", _general, lambda a: _square_out(*op("hessenberg")(a, calc_q=True)),
               lambda a: _square_out(*jsl.hessenberg(a, calc_q=True)),
               "jax.scipy.linalg.hessenberg (CPU-only, no rule)", variant="(H∘H, Q∘Q)"),
+    BenchCase("cho_solve", _cho_args,
+              lambda a, b: op("cho_solve")(op("cho_factor")(a), b),
+              lambda a, b: jsl.cho_solve(jsl.cho_factor(a), b),
+              "jax.scipy.linalg.cho_solve(cho_factor)", variant="of cho_factor, b: n×8",
+              requires=("cho_factor",), tangent_projection=_sym_square,
+              mp=lambda a, b: _mp().inverse(a) * b,
+              note="gradient in a and b; reverse mode reuses the forward factor"),
+    BenchCase("solve_triangular", _tri_args,
+              lambda a, b: op("solve_triangular")(a, b, lower=True),
+              lambda a, b: jsl.solve_triangular(a, b, lower=True),
+              "jax.scipy.linalg.solve_triangular", variant="lower, b: n×8", mp=_mp_tril_solve),
+    BenchCase("lu_solve", lambda n, r: (well_conditioned(n, r), r.standard_normal((n, 8))),
+              lambda a, b: op("lu_solve")(op("lu_factor")(a), b),
+              lambda a, b: jsl.lu_solve(jsl.lu_factor(a), b),
+              "jax.scipy.linalg.lu_solve(lu_factor)", variant="of lu_factor, b: n×8",
+              requires=("lu_factor",), mp=lambda a, b: _mp().inverse(a) * b, quick=False,
+              note="pivots not differentiated; reverse mode reuses the forward factor"),
 ]

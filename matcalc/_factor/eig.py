@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._rules import as_inexact, check_square, mm
+from .results import EigResult
 
 
 def _gauge_index(v):
@@ -115,7 +116,7 @@ def eig(a):
     """
     a = as_inexact(a)
     check_square(a, "eig")
-    return _eig(a)
+    return EigResult(*_eig(a))
 
 
 def eigvals(a):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._rules import _H, as_inexact, check_matrix, mm
+from .results import QRResult
 
 _MODES = ("reduced", "complete", "r")
 
@@ -116,4 +117,4 @@ def qr(a, mode: str = "reduced"):
     q, r = _qr(a, internal)
     if mode == "r":
         return r
-    return q, r
+    return QRResult(q, r)

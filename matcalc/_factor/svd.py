@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from .._rules import _H, as_inexact, check_matrix, check_square, mm, symmetrize
+from .results import SVDResult
 
 
 def _cluster_tol(s, m, n):
@@ -196,4 +197,4 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
         return _svdvals(symmetrize(a)) if hermitian else _svdvals(a)
     m, n = a.shape[-2:]
     full = bool(full_matrices) and m != n
-    return _svd(a, full, bool(hermitian))
+    return SVDResult(*_svd(a, full, bool(hermitian)))
