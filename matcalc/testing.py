@@ -186,8 +186,12 @@ def check_rule(
       tangent_projection: a map applied to random tangents (one for all differentiated arguments,
         or a sequence with one entry per differentiated argument; ``None`` means identity).
       output_gauge: a differentiable map applied to ``fn``'s output before every comparison.
-      primal_rtol, fd_rtol, transpose_rtol, jit_rtol, second_order_rtol: relative tolerances of
-        the checks (normwise; the finite-difference checks also allow their round-off floor).
+      primal_rtol: relative tolerance of the primal against ``reference`` (normwise).
+      fd_rtol: relative tolerance of the JVP against finite differences (plus their round-off
+        floor).
+      transpose_rtol: relative tolerance of the transpose identity.
+      jit_rtol: relative tolerance of ``jit`` and ``vmap`` against eager evaluation.
+      second_order_rtol: relative tolerance of the second-order checks (plus the round-off floor).
       fd_step: finite-difference step (default ``1e-3 * max(1, |x|_max)``).
       check_jvp: set ``False`` for reverse-mode-only rules (``custom_vjp``): the ``jvp`` and
         ``second_order`` checks are replaced by finite differences of the VJP's transpose.
@@ -203,7 +207,7 @@ def check_rule(
       A dict of measured errors per check (for reports).
 
     Raises:
-      RuleCheckError (an AssertionError) naming the failed check.
+      RuleCheckError: an ``AssertionError`` naming the failed check.
     """
     if not jax.config.jax_enable_x64:
         raise RuntimeError("check_rule needs float64: set jax.config.update('jax_enable_x64', True)")
