@@ -15,6 +15,15 @@
 
 Each failure raises ``AssertionError`` whose message starts with ``check_rule[<check>]``.
 
+The checks are also public, one function each over a :class:`Problem` (the function, its point,
+the random directions and the compiled maps they share): ``check_primal``, ``check_jvp``,
+``check_transpose``, ``check_jit``, ``check_vmap``, ``check_second_order``. ``check_rule`` runs them
+in that order; a custom test can run any subset::
+
+    p = Problem(my_rule, (a,))
+    jv, err = check_jvp(p)
+    check_transpose(p, jax.vjp(p.f, *p.primals)[1](p.w), jv)
+
 Hooks: ``tangent_projection`` maps a random tangent onto the input's tangent space (e.g.
 ``symmetrize`` for Hermitian input); ``output_gauge`` maps outputs to a gauge-fixed form (e.g.
 eigenvector signs) before any comparison, so gauge-dependent outputs can be checked.
@@ -29,7 +38,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check_rule", "check_float32", "public_operations", "RuleCheckError"]
+__all__ = [
+    "Problem",
+    "RuleCheckError",
+    "check_float32",
+    "check_jit",
+    "check_jvp",
+    "check_primal",
+    "check_rule",
+    "check_second_order",
+    "check_transpose",
+    "check_vmap",
+    "public_operations",
+]
 
 
 def public_operations() -> list[str]:
@@ -155,6 +176,207 @@ def _check_close(check: str, what: str, got, want, rtol: float, atol: float = 0.
         )
 
 
+class Problem:
+    """One function at one point, as every check sees it: the differentiated inputs, a random
+    tangent ``v`` and cotangent ``w`` (drawn once), the eager primal output and the compiled maps
+    shared by the checks (``f_jit``, ``jvp_jit``, ``vjp_jit``).
+
+    ``f`` returns the tuple of ``fn``'s inexact output leaves (after ``output_gauge``) as a function
+    of the differentiated arguments alone. Further random directions come from ``tangent()``.
+    """
+
+    def __init__(self, fn: Callable, args: Sequence[Any], argnums: Sequence[int] | None = None,
+                 tangent_projection: Callable | Sequence[Callable | None] | None = None,
+                 output_gauge: Callable | None = None, fd_step: float | None = None,
+                 seed: int = 0):
+        if not jax.config.jax_enable_x64:
+            raise RuntimeError(
+                "check_rule needs float64: set jax.config.update('jax_enable_x64', True)")
+        self.args = list(args)
+        if argnums is None:
+            argnums = [i for i, a in enumerate(self.args)
+                       if hasattr(a, "dtype") and jnp.issubdtype(jnp.asarray(a).dtype, jnp.inexact)]
+        self.argnums = list(argnums)
+        if not self.argnums:
+            raise ValueError("check_rule: no differentiable (inexact array) argument")
+        self.primals = tuple(jnp.asarray(self.args[i]) for i in self.argnums)
+        for x in self.primals:
+            if x.dtype not in (jnp.float64, jnp.complex128):
+                raise ValueError(
+                    f"check_rule: differentiated inputs must be float64/complex128, got {x.dtype}")
+        if tangent_projection is None or callable(tangent_projection):
+            projections = [tangent_projection] * len(self.argnums)
+        else:
+            projections = list(tangent_projection)
+            if len(projections) != len(self.argnums):
+                raise ValueError("check_rule: one tangent_projection per differentiated argument")
+        self._projections = [q if q is not None else (lambda t: t) for q in projections]
+        self._gauge = output_gauge if output_gauge is not None else (lambda y: y)
+        self._fn = fn
+        self._keys = iter(jax.random.split(jax.random.PRNGKey(seed), 16))
+
+        self.out = self.f(*self.primals)
+        if not self.out:
+            raise ValueError("check_rule: fn has no inexact output to differentiate")
+        self.v = self.tangent()
+        self.w = tuple(_random_like(k, o) for k, o in
+                       zip(jax.random.split(next(self._keys), len(self.out)), self.out, strict=True))
+        self.x_scale = max(float(np.max(np.abs(np.asarray(x)))) if x.size else 0.0
+                           for x in self.primals)
+        self.h = fd_step if fd_step is not None else 1e-3 * max(1.0, self.x_scale)
+        self.f_jit = jax.jit(self.f)
+        self.jvp_jit = jax.jit(lambda *xs: jax.jvp(self.f, xs, self.v)[1])
+        self.vjp_jit = jax.jit(lambda *xs: jax.vjp(self.f, *xs)[1](self.w))
+
+    def f(self, *xs):
+        full = list(self.args)
+        for i, x in zip(self.argnums, xs, strict=True):
+            full[i] = x
+        return tuple(_inexact_leaves(self._gauge(self._fn(*full))))
+
+    def tangent(self, normalize: bool = True) -> tuple:
+        """A random tangent projected onto the inputs' tangent space (max-abs 1 if ``normalize``)."""
+        ks = jax.random.split(next(self._keys), len(self.primals))
+        t = tuple(q(_random_like(k, x))
+                  for k, x, q in zip(ks, self.primals, self._projections, strict=True))
+        scale = max(float(np.max(np.abs(np.asarray(a)))) if a.size else 0.0 for a in t)
+        if scale == 0:
+            raise ValueError("check_rule: the projected tangent is zero")
+        return tuple(a / scale for a in t) if normalize else t
+
+    def finite_difference(self, g: Callable, direction: tuple):
+        """5-point central difference of ``g`` at the primals along ``direction``, and its
+        round-off floor ``30 eps |g| / h``."""
+        h = self.h
+
+        def at(s):
+            return g(*[x + s * t for x, t in zip(self.primals, direction, strict=True)])
+
+        fp2, fp1, fm1, fm2 = at(2 * h), at(h), at(-h), at(-2 * h)
+        d = tuple((-a + 8 * b - 8 * c + e) / (12 * h) for a, b, c, e in zip(fp2, fp1, fm1, fm2, strict=True))
+        return d, 30 * _EPS * _norm(fp1) / h
+
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def check_primal(p: Problem, reference: Callable | None, rtol: float = 1e-10) -> float | None:
+    """``finite``: the eager primal is finite; ``primal``: it matches ``reference(*numpy_args)``."""
+    if not _all_finite(p.out):
+        _fail("finite", "primal output is not finite")
+    if reference is None:
+        return None
+    ref_args = [np.asarray(a) if hasattr(a, "dtype") else a for a in p.args]
+    ref = tuple(_inexact_leaves(p._gauge(jax.tree.map(jnp.asarray, reference(*ref_args)))))
+    if len(ref) != len(p.out):
+        _fail("primal", f"reference has {len(ref)} inexact outputs, fn has {len(p.out)}")
+    for o, r in zip(p.out, ref, strict=True):
+        if o.shape != r.shape:
+            _fail("primal", f"output shape {o.shape} differs from reference {r.shape}")
+    _check_close("primal", "fn(*args) vs reference", p.out, ref, rtol)
+    return _diff_norm(p.out, ref) / max(_norm(ref), 1e-300)
+
+
+def check_jvp(p: Problem, rtol: float = 1e-8) -> tuple[tuple, float]:
+    """``jvp``: the eager JVP along ``p.v`` against a 5-point finite difference (within ``rtol``
+    plus the difference's round-off floor). Returns the JVP and its relative error."""
+    fd_jv, floor = p.finite_difference(p.f_jit, p.v)
+    _, jv = jax.jvp(p.f, p.primals, p.v)
+    if not _all_finite(jv):
+        _fail("finite", "JVP is not finite")
+    _check_close("jvp", "jvp vs 5-point finite difference", jv, fd_jv, rtol, floor)
+    return jv, _diff_norm(jv, fd_jv) / max(_norm(fd_jv), 1e-300)
+
+
+def check_transpose(p: Problem, ct: tuple, jv: tuple, rtol: float = 1e-12,
+                    jv_is_finite_difference: bool = False) -> float:
+    """``transpose``: ``<w, J v> = <Jᵀ w, v>`` with ``Jᵀ w = ct`` from the VJP, in the real pairing
+    JAX transposes in. Against a finite-difference ``J v`` the tolerance is ``rtol`` plus its
+    round-off floor."""
+    lhs, rhs = _pair(p.w, jv), _pair(ct, p.v)
+    scale = _abs_pair(p.w, jv) + _abs_pair(ct, p.v)
+    atol = 30 * _EPS * _norm(p.w) * _norm(p.out) / p.h if jv_is_finite_difference else 0.0
+    if not abs(lhs - rhs) <= rtol * scale + atol:
+        _fail("transpose", f"<w, J v> = {lhs:.16e} but <Jᵀ w, v> = {rhs:.16e} (difference "
+                           f"{abs(lhs - rhs):.3e}, scale {scale:.3e})")
+    return abs(lhs - rhs) / max(scale, 1e-300)
+
+
+def check_jit(p: Problem, rtol: float = 1e-10, jv: tuple | None = None,
+              ct: tuple | None = None) -> None:
+    """``jit``: ``jax.jit`` against eager evaluation, for the primal and for the JVP and the VJP
+    where given (their eager values)."""
+    _check_close("jit", "jit(fn) vs fn", p.f_jit(*p.primals), p.out, rtol)
+    if jv is not None:
+        _check_close("jit", "jit(jvp) vs jvp", p.jvp_jit(*p.primals), jv, rtol)
+    if ct is not None:
+        _check_close("jit", "jit(vjp) vs vjp", p.vjp_jit(*p.primals), ct, rtol)
+
+
+def check_vmap(p: Problem, rtol: float = 1e-10, jvp: bool = True, vjp: bool = True,
+               vmap_args: Sequence[Any] | None = None) -> None:
+    """``vmap``: ``jit(vmap(g))`` over a small batch against ``jit(g)`` per point, for the primal,
+    the VJP and the JVP (the per-point maps are the ones ``check_jit`` compared with eager)."""
+    if vmap_args is None:
+        batch = [tuple(x + step * max(1.0, p.x_scale) * a for x, a in
+                       zip(p.primals, p.tangent(), strict=True)) for step in (0.0, 1e-2, -1e-2)]
+    else:
+        batch = [tuple(jnp.asarray(b[i]) for i in p.argnums) for b in vmap_args]
+    stacked = tuple(jnp.stack(col) for col in zip(*batch, strict=True))
+    maps = [("fn", p.f, p.f_jit)]
+    if vjp:
+        maps.append(("vjp", lambda *xs: jax.vjp(p.f, *xs)[1](p.w), p.vjp_jit))
+    if jvp:
+        maps.append(("jvp", lambda *xs: jax.jvp(p.f, xs, p.v)[1], p.jvp_jit))
+    for label, g, g_jit in maps:
+        vm = jax.jit(jax.vmap(g))(*stacked)
+        for k, b in enumerate(batch):
+            _check_close("vmap", f"vmap({label})[{k}] vs {label}", tuple(y[k] for y in vm),
+                         g_jit(*b), rtol)
+
+
+def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True,
+                       vjp: bool = True) -> dict:
+    """``second_order``: jvp-of-jvp against a finite difference of the JVP, and grad-of-grad (the
+    gradient of ``x ↦ <∇s(x), u>``, ``s = <w, f>``) paired with ``u₂`` against a finite
+    difference of ``<∇s, u>``."""
+    report = {}
+    u = p.tangent()
+    if jvp:
+        gu = jax.jit(lambda *xs: jax.jvp(lambda *ys: jax.jvp(p.f, ys, p.v)[1], xs, u)[1])(*p.primals)
+        fd_gu, floor = p.finite_difference(p.jvp_jit, u)
+        if not _all_finite(gu):
+            _fail("finite", "jvp-of-jvp is not finite")
+        _check_close("second_order", "jvp-of-jvp vs finite difference of the JVP", gu, fd_gu,
+                     rtol, floor)
+        report["jvp_of_jvp"] = _diff_norm(gu, fd_gu) / max(_norm(fd_gu), 1e-300)
+    if vjp:
+        def s(*xs):
+            return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(p.w, p.f(*xs), strict=True))
+
+        def q(*xs):
+            gs = jax.grad(s, argnums=tuple(range(len(xs))))(*xs)
+            return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(gs, u, strict=True))
+
+        u2 = p.tangent()
+        hq = jax.jit(jax.grad(q, argnums=tuple(range(len(p.primals)))))(*p.primals)
+        if not _all_finite(hq):
+            _fail("finite", "grad-of-grad is not finite")
+        got = _pair(hq, u2)
+        fd_q, floor = p.finite_difference(jax.jit(lambda *xs: (q(*xs),)), u2)
+        want = float(fd_q[0])
+        scale = max(abs(got), abs(want), _abs_pair(hq, u2) * 1e-3)
+        if not abs(got - want) <= rtol * scale + floor:
+            _fail("second_order", f"grad-of-grad: <∇<∇s, u>, u2> = {got:.12e} but finite "
+                                  f"difference gives {want:.12e}")
+        report["grad_of_grad"] = abs(got - want) / max(abs(want), 1e-300)
+    return report
+
+
+# check_rule's flags share these checks' names (its public signature); it calls them through these.
+_jvp_check, _vmap_check, _second_order_check = check_jvp, check_vmap, check_second_order
+
+
 def check_rule(
     fn: Callable,
     *args: Any,
@@ -209,190 +431,31 @@ def check_rule(
     Raises:
       RuleCheckError: an ``AssertionError`` naming the failed check.
     """
-    if not jax.config.jax_enable_x64:
-        raise RuntimeError("check_rule needs float64: set jax.config.update('jax_enable_x64', True)")
-    args = list(args)
-    if argnums is None:
-        argnums = [
-            i
-            for i, a in enumerate(args)
-            if hasattr(a, "dtype") and jnp.issubdtype(jnp.asarray(a).dtype, jnp.inexact)
-        ]
-    argnums = list(argnums)
-    if not argnums:
-        raise ValueError("check_rule: no differentiable (inexact array) argument")
-    primals = [jnp.asarray(args[i]) for i in argnums]
-    for p in primals:
-        if p.dtype not in (jnp.float64, jnp.complex128):
-            raise ValueError(f"check_rule: differentiated inputs must be float64/complex128, got {p.dtype}")
-
-    if tangent_projection is None or callable(tangent_projection):
-        projections = [tangent_projection] * len(argnums)
-    else:
-        projections = list(tangent_projection)
-        if len(projections) != len(argnums):
-            raise ValueError("check_rule: one tangent_projection per differentiated argument")
-    projections = [p if p is not None else (lambda t: t) for p in projections]
-    gauge = output_gauge if output_gauge is not None else (lambda y: y)
-
-    def f(*xs):
-        full = list(args)
-        for i, x in zip(argnums, xs, strict=True):
-            full[i] = x
-        return tuple(_inexact_leaves(gauge(fn(*full))))
-
-    key = jax.random.PRNGKey(seed)
-    keys = iter(jax.random.split(key, 16))
-
-    def tangent():
-        k = next(keys)
-        ks = jax.random.split(k, len(primals))
-        return tuple(
-            proj(_random_like(kk, p)) for kk, p, proj in zip(ks, primals, projections, strict=True)
-        )
-
-    report: dict = {}
-    f_jit = jax.jit(f)
-
-    # --- primal, reference and finiteness
-    out = f(*primals)
-    if not out:
-        raise ValueError("check_rule: fn has no inexact output to differentiate")
-    if not _all_finite(out):
-        _fail("finite", "primal output is not finite")
-    if reference is not None:
-        ref_args = [np.asarray(a) if hasattr(a, "dtype") else a for a in args]
-        ref = tuple(_inexact_leaves(gauge(jax.tree.map(jnp.asarray, reference(*ref_args)))))
-        if len(ref) != len(out):
-            _fail("primal", f"reference has {len(ref)} inexact outputs, fn has {len(out)}")
-        for o, r in zip(out, ref, strict=True):
-            if o.shape != r.shape:
-                _fail("primal", f"output shape {o.shape} differs from reference {r.shape}")
-        _check_close("primal", "fn(*args) vs reference", out, ref, primal_rtol)
-        report["primal"] = _diff_norm(out, ref) / max(_norm(ref), 1e-300)
-
-    # --- jit
-    _check_close("jit", "jit(fn) vs fn", f_jit(*primals), out, jit_rtol)
-
-    v = tangent()
-    w = tuple(_random_like(k, o) for k, o in zip(jax.random.split(next(keys), len(out)), out, strict=True))
-    x_scale = max(float(np.max(np.abs(np.asarray(p)))) if p.size else 0.0 for p in primals)
-    h = fd_step if fd_step is not None else 1e-3 * max(1.0, x_scale)
-    v_scale = max(float(np.max(np.abs(np.asarray(t)))) if t.size else 0.0 for t in v)
-    if v_scale == 0:
-        raise ValueError("check_rule: the projected tangent is zero")
-    v = tuple(t / v_scale for t in v)
-    eps = float(jnp.finfo(jnp.float64).eps)
-
-    def fd(g, xs, direction):
-        def at(s):
-            return g(*[x + s * t for x, t in zip(xs, direction, strict=True)])
-
-        fp2, fp1, fm1, fm2 = at(2 * h), at(h), at(-h), at(-2 * h)
-        d = tuple((-a + 8 * b - 8 * c + e) / (12 * h) for a, b, c, e in zip(fp2, fp1, fm1, fm2, strict=True))
-        floor = 30 * eps * _norm(fp1) / h
-        return d, floor
-
-    # --- jvp against finite differences
     if not (check_jvp or check_vjp):
         raise ValueError("check_rule: at least one of check_jvp and check_vjp must be True")
+    p = Problem(fn, args, argnums, tangent_projection, output_gauge, fd_step, seed)
+    report = {}
+    primal_err = check_primal(p, reference, primal_rtol)
+    if primal_err is not None:
+        report["primal"] = primal_err
+    _check_close("jit", "jit(fn) vs fn", p.f_jit(*p.primals), p.out, jit_rtol)
+    ct = None
     if check_vjp:
-        ct = jax.vjp(f, *primals)[1](w)
+        ct = jax.vjp(p.f, *p.primals)[1](p.w)
         if not _all_finite(ct):
             _fail("finite", "VJP (cotangent) is not finite")
-    fd_jv, floor = fd(f_jit, primals, v)
-    # one compiled JVP and one compiled VJP serve the jit, vmap and finite-difference checks
-    jvp_jit = jax.jit(lambda *xs: jax.jvp(f, xs, v)[1])
-    vjp_jit = jax.jit(lambda *xs: jax.vjp(f, *xs)[1](w))
     if check_jvp:
-        _, jv = jax.jvp(f, tuple(primals), v)
-        if not _all_finite(jv):
-            _fail("finite", "JVP is not finite")
-        _check_close("jvp", "jvp vs 5-point finite difference", jv, fd_jv, fd_rtol, floor)
-        report["jvp"] = _diff_norm(jv, fd_jv) / max(_norm(fd_jv), 1e-300)
-        _check_close("jit", "jit(jvp) vs jvp", jvp_jit(*primals), jv, jit_rtol)
+        jv, report["jvp"] = _jvp_check(p, fd_rtol)
     else:
-        jv = fd_jv
-
-    # --- transpose identity <w, J v> = <Jᵀ w, v>
+        jv = p.finite_difference(p.f_jit, p.v)[0]  # reverse-only: J v by finite differences
+    check_jit(p, jit_rtol, jv if check_jvp else None, ct)
     if check_vjp:
-        lhs = _pair(w, jv)
-        rhs = _pair(ct, v)
-        scale = _abs_pair(w, jv) + _abs_pair(ct, v)
-        tol = transpose_rtol if check_jvp else fd_rtol
-        atol = 0.0 if check_jvp else 30 * eps * _norm(w) * _norm(out) / h
-        if not abs(lhs - rhs) <= tol * scale + atol:
-            _fail(
-                "transpose",
-                f"<w, J v> = {lhs:.16e} but <Jᵀ w, v> = {rhs:.16e} (difference {abs(lhs - rhs):.3e}, "
-                f"scale {scale:.3e})",
-            )
-        report["transpose"] = abs(lhs - rhs) / max(scale, 1e-300)
-        _check_close("jit", "jit(vjp) vs vjp", vjp_jit(*primals), ct, jit_rtol)
-
-    # --- vmap against a loop (the loop uses the jitted maps, already checked against eager)
+        report["transpose"] = check_transpose(p, ct, jv, transpose_rtol if check_jvp else fd_rtol,
+                                              jv_is_finite_difference=not check_jvp)
     if check_vmap:
-        if vmap_args is None:
-            batch = []
-            for step in (0.0, 1e-2, -1e-2):
-                t = tangent()
-                t_scale = max(float(np.max(np.abs(np.asarray(a)))) for a in t)
-                batch.append(
-                    tuple(p + step * max(1.0, x_scale) * a / t_scale for p, a in zip(primals, t, strict=True))
-                )
-        else:
-            batch = [tuple(jnp.asarray(b[i]) for i in argnums) for b in vmap_args]
-        stacked = tuple(jnp.stack(col) for col in zip(*batch, strict=True))
-        maps = [("fn", f, f_jit)]
-        if check_vjp:
-            maps.append(("vjp", lambda *xs: jax.vjp(f, *xs)[1](w), vjp_jit))
-        if check_jvp:
-            maps.append(("jvp", lambda *xs: jax.jvp(f, xs, v)[1], jvp_jit))
-        for label, g, g_jit in maps:
-            vm = jax.jit(jax.vmap(g))(*stacked)
-            for k, b in enumerate(batch):
-                _check_close("vmap", f"vmap({label})[{k}] vs {label}", tuple(y[k] for y in vm), g_jit(*b),
-                             jit_rtol)
-
-    # --- second order
+        _vmap_check(p, jit_rtol, jvp=check_jvp, vjp=check_vjp, vmap_args=vmap_args)
     if check_second_order:
-        u = tangent()
-        u_scale = max(float(np.max(np.abs(np.asarray(t)))) for t in u)
-        u = tuple(t / u_scale for t in u)
-        if check_jvp:
-            gu = jax.jit(lambda *xs: jax.jvp(lambda *ys: jax.jvp(f, ys, v)[1], xs, u)[1])(*primals)
-            fd_gu, floor2 = fd(jvp_jit, primals, u)
-            if not _all_finite(gu):
-                _fail("finite", "jvp-of-jvp is not finite")
-            _check_close("second_order", "jvp-of-jvp vs finite difference of the JVP", gu, fd_gu,
-                         second_order_rtol, floor2)
-            report["jvp_of_jvp"] = _diff_norm(gu, fd_gu) / max(_norm(fd_gu), 1e-300)
-
-        if check_vjp:
-            def s(*xs):
-                return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(w, f(*xs), strict=True))
-
-            def q(*xs):
-                gs = jax.grad(s, argnums=tuple(range(len(xs))))(*xs)
-                return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(gs, u, strict=True))
-
-            u2 = tangent()
-            u2_scale = max(float(np.max(np.abs(np.asarray(t)))) for t in u2)
-            u2 = tuple(t / u2_scale for t in u2)
-            hq = jax.jit(jax.grad(q, argnums=tuple(range(len(primals)))))(*primals)
-            if not _all_finite(hq):
-                _fail("finite", "grad-of-grad is not finite")
-            got = _pair(hq, u2)
-            q_jit = jax.jit(lambda *xs: (q(*xs),))
-            fd_q, floor3 = fd(q_jit, primals, u2)
-            want = float(fd_q[0])
-            scale = max(abs(got), abs(want), _abs_pair(hq, u2) * 1e-3)
-            if not abs(got - want) <= second_order_rtol * scale + floor3:
-                _fail(
-                    "second_order",
-                    f"grad-of-grad: <∇<∇s, u>, u2> = {got:.12e} but finite difference gives {want:.12e}",
-                )
-            report["grad_of_grad"] = abs(got - want) / max(abs(want), 1e-300)
+        report.update(_second_order_check(p, second_order_rtol, jvp=check_jvp, vjp=check_vjp))
     return report
 
 

@@ -181,3 +181,36 @@ def test_float32_smoke_catches_wrong_dtype_and_passes_correct():
     check_float32(square_ok, A)
     with pytest.raises(RuleCheckError, match=r"float32"):
         check_float32(lambda a: (a @ a).astype(jnp.float64), A)
+
+
+def test_checks_compose_over_one_problem():
+    """The individual checks run on their own over a shared Problem, and each catches its bug."""
+    from matcalc.testing import (
+        Problem,
+        check_jit,
+        check_jvp,
+        check_primal,
+        check_second_order,
+        check_transpose,
+        check_vmap,
+    )
+
+    p = Problem(square_ok, (A,))
+    assert check_primal(p, lambda a: a @ a) < 1e-14
+    jv, err = check_jvp(p)
+    assert err < 1e-9
+    ct = jax.vjp(p.f, *p.primals)[1](p.w)
+    check_jit(p, jv=jv, ct=ct)
+    assert check_transpose(p, ct, jv) < 1e-13
+    check_vmap(p)
+    assert check_second_order(p)["grad_of_grad"] < 1e-6
+    with pytest.raises(RuleCheckError, match=r"check_rule\[jvp\]"):
+        check_jvp(Problem(square_wrong_jvp, (A,)))
+    q = Problem(square_wrong_vjp, (A,))
+    with pytest.raises(RuleCheckError, match=r"check_rule\[transpose\]"):
+        check_transpose(q, jax.vjp(q.f, *q.primals)[1](q.w), q.finite_difference(q.f_jit, q.v)[0],
+                        rtol=1e-8, jv_is_finite_difference=True)
+    with pytest.raises(RuleCheckError, match=r"check_rule\[second_order\]"):
+        check_second_order(Problem(square_frozen_coeffs, (A,)), jvp=False)
+    with pytest.raises(RuleCheckError, match=r"check_rule\[vmap\]"):
+        check_vmap(Problem(square_wrong_vmap, (A,)))
