@@ -330,8 +330,9 @@ def funm(a, func):
 
 funm.__doc__ += _doc(
     "by the guarded quotient of ``matcalc._kernels.divided_differences.Generic`` (Taylor series "
-    "about the midpoint below ``|a−b| ≤ eps^{1/7} max(1, |m|)``; ~1e-13 relative for functions "
-    "whose derivatives vary on the scale ``max(1, |λ|)``)",
+    "about the midpoint below ``|a−b| ≤ eps^{1/7} max(1, |m|)`` where its estimated truncation "
+    "error is below the quotient's rounding error; first divided differences ~1e-14 relative for "
+    "functions such as exp, sin or log, at eigenvalues from 1e-12 to 1e2)",
     "wherever ``func`` is smooth at the eigenvalues (NaN propagates from ``func``).",
 )
 
