@@ -300,10 +300,19 @@ def eigvalsh(a, UPLO: str | None = None, *, symmetrize_input: bool = True):
 # ---------------------------------------------------------------------------------------------
 # named functions of Hermitian matrices
 
-_DERIV_DOC = """
+
+def funm(a, func):
+    """``f(A) = U f(Λ) Uᴴ`` for Hermitian ``A`` and a scalar JAX function ``func`` (real → real,
+    elementwise, differentiable by JAX at least 6 times for second derivatives).
+
     Derivative:
       ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
-      Thm 3.11), the divided differences computed {dd}. No division by ``λi − λj`` occurs, so the
+      Thm 3.11), the divided differences computed by the guarded quotient of
+      ``matcalc._kernels.divided_differences.Generic`` (Taylor series about the midpoint below
+      ``|a−b| ≤ eps^{1/7} max(1, |m|)`` where its estimated truncation error is below the
+      quotient's rounding error; first divided differences ~1e-14 relative for functions such as
+      exp, sin or log, at eigenvalues from 1e-12 to 1e2). No division by ``λi − λj`` occurs, so
+      the
       derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
       ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
       Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
@@ -311,84 +320,114 @@ _DERIV_DOC = """
       are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
       products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
       eigenvalues only).
-      Domain: {domain}
-"""
-
-
-def _doc(dd_text, domain):
-    return _DERIV_DOC.format(dd=dd_text, domain=domain)
-
-
-def funm(a, func):
-    """``f(A) = U f(Λ) Uᴴ`` for Hermitian ``A`` and a scalar JAX function ``func`` (real → real,
-    elementwise, differentiable by JAX at least 6 times for second derivatives).
+      Domain: wherever ``func`` is smooth at the eigenvalues (NaN propagates from ``func``).
     """
     if not callable(func):
         raise TypeError(f"hermitian.funm: func must be callable, got {type(func).__name__}")
     return _apply(a, dd.Generic(func), "hermitian.funm")
 
 
-funm.__doc__ += _doc(
-    "by the guarded quotient of ``matcalc._kernels.divided_differences.Generic`` (Taylor series "
-    "about the midpoint below ``|a−b| ≤ eps^{1/7} max(1, |m|)`` where its estimated truncation "
-    "error is below the quotient's rounding error; first divided differences ~1e-14 relative for "
-    "functions such as exp, sin or log, at eigenvalues from 1e-12 to 1e2)",
-    "wherever ``func`` is smooth at the eigenvalues (NaN propagates from ``func``).",
-)
-
-
 def expm(a):
-    """Matrix exponential of a Hermitian matrix, ``U e^Λ Uᴴ``."""
+    """Matrix exponential of a Hermitian matrix, ``U e^Λ Uᴴ``.
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed in closed form ``exp[a,b] = e^{(a+b)/2}
+      sinh(δ)/δ``, ``δ = (a−b)/2`` (McCurdy, Ng & Parlett 1984). No division by ``λi − λj``
+      occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: all Hermitian matrices (overflow where ``e^{λmax}`` does).
+    """
     return _apply(a, dd.Exp(), "hermitian.expm")
 
 
-expm.__doc__ += _doc(
-    "in closed form ``exp[a,b] = e^{(a+b)/2} sinh(δ)/δ``, ``δ = (a−b)/2`` (McCurdy, Ng & Parlett "
-    "1984)",
-    "all Hermitian matrices (overflow where ``e^{λmax}`` does).",
-)
-
-
 def logm(a):
-    """Principal logarithm of a Hermitian positive definite matrix, ``U log(Λ) Uᴴ``."""
+    """Principal logarithm of a Hermitian positive definite matrix, ``U log(Λ) Uᴴ``.
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed in closed form ``log[a,b] = 2 atanh(z)/(a−b)``,
+      ``z = (a−b)/(a+b)``. No division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: positive definite. A negative eigenvalue gives NaN, a zero eigenvalue gives −inf/NaN
+      in the value and in the derivative (documented, tested).
+    """
     return _apply(a, dd.Log(), "hermitian.logm")
 
 
-logm.__doc__ += _doc(
-    "in closed form ``log[a,b] = 2 atanh(z)/(a−b)``, ``z = (a−b)/(a+b)``",
-    "positive definite. A negative eigenvalue gives NaN, a zero eigenvalue gives −inf/NaN in the "
-    "value and in the derivative (documented, tested).",
-)
-
-
 def sqrtm(a):
-    """Principal square root of a Hermitian positive semidefinite matrix, ``U √Λ Uᴴ``."""
+    """Principal square root of a Hermitian positive semidefinite matrix, ``U √Λ Uᴴ``.
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed in closed form ``sqrt[a,b] = 1/(√a + √b)``. No
+      division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: positive semidefinite. The value is finite at a zero eigenvalue but the derivative
+      there is infinite (``F_ii = 1/0``): the JVP/gradient is inf/NaN. Eigenvalues in ``[−4 n eps
+      max|λ|, 0)`` (a zero eigenvalue after rounding) are read as 0; more negative ones give NaN.
+    """
     return _apply(a, dd.Sqrt(), "hermitian.sqrtm")
 
 
-sqrtm.__doc__ += _doc(
-    "in closed form ``sqrt[a,b] = 1/(√a + √b)``",
-    "positive semidefinite. The value is finite at a zero eigenvalue but the derivative there is "
-    "infinite (``F_ii = 1/0``): the JVP/gradient is inf/NaN. Eigenvalues in ``[−4 n eps "
-    "max|λ|, 0)`` (a zero eigenvalue after rounding) are read as 0; more negative ones give NaN.",
-)
-
-
 def inv_sqrtm(a):
-    """Inverse square root ``A^{-1/2} = U Λ^{-1/2} Uᴴ`` of a Hermitian positive definite matrix."""
+    """Inverse square root ``A^{-1/2} = U Λ^{-1/2} Uᴴ`` of a Hermitian positive definite matrix.
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed in closed form ``x^{-1/2}[a,b] = −1/(√a √b (√a +
+      √b))``. No division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: positive definite; a zero eigenvalue gives inf/NaN, a negative one NaN.
+    """
     return _apply(a, dd.InvSqrt(), "hermitian.inv_sqrtm")
-
-
-inv_sqrtm.__doc__ += _doc(
-    "in closed form ``x^{-1/2}[a,b] = −1/(√a √b (√a + √b))``",
-    "positive definite; a zero eigenvalue gives inf/NaN, a negative one NaN.",
-)
 
 
 def powm(a, p):
     """Real power ``A^p = U Λ^p Uᴴ`` of a Hermitian positive (semi)definite matrix.
 
     ``p`` is a static Python number (the derivative with respect to ``p`` is not provided).
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed in closed form ``a^p − b^p = 2 (ab)^{p/2} sinh(p
+      atanh z)``, ``z = (a−b)/(a+b)`` (and ``b^p expm1(p log(a/b))`` when ``a/b`` is far from 1).
+      No division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: eigenvalues ≥ 0 (> 0 for the derivative when ``p < 1``, and for the value when ``p <
+      0``); negative eigenvalues give NaN even for integer ``p`` (use ``matcalc.matrix_power``);
+      for ``p > 0`` eigenvalues in ``[−4 n eps max|λ|, 0)`` are read as 0 (rounding of a zero
+      eigenvalue).
     """
     try:
         p = float(p)
@@ -403,35 +442,43 @@ def powm(a, p):
     return _apply(a, spec, "hermitian.powm")
 
 
-powm.__doc__ += _doc(
-    "in closed form ``a^p − b^p = 2 (ab)^{p/2} sinh(p atanh z)``, ``z = (a−b)/(a+b)`` (and "
-    "``b^p expm1(p log(a/b))`` when ``a/b`` is far from 1)",
-    "eigenvalues ≥ 0 (> 0 for the derivative when ``p < 1``, and for the value when ``p < 0``); "
-    "negative eigenvalues give NaN even for integer ``p`` (use ``matcalc.matrix_power``); for "
-    "``p > 0`` eigenvalues in ``[−4 n eps max|λ|, 0)`` are read as 0 (rounding of a zero "
-    "eigenvalue).",
-)
-
-
 def absm(a):
-    """Matrix absolute value ``|A| = U |Λ| Uᴴ = (A²)^{1/2}`` of a Hermitian matrix."""
+    """Matrix absolute value ``|A| = U |Λ| Uᴴ = (A²)^{1/2}`` of a Hermitian matrix.
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed exactly (``sign`` on one side of 0,
+      ``(|a|−|b|)/(a−b)`` across it). No division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: all Hermitian matrices; at a zero eigenvalue ``|x|`` is not differentiable and the
+      rule uses ``f'(0) = 0`` (a subgradient).
+    """
     return _apply(a, dd.Abs(), "hermitian.absm")
 
 
-absm.__doc__ += _doc(
-    "exactly (``sign`` on one side of 0, ``(|a|−|b|)/(a−b)`` across it)",
-    "all Hermitian matrices; at a zero eigenvalue ``|x|`` is not differentiable and the rule uses "
-    "``f'(0) = 0`` (a subgradient).",
-)
-
-
 def signm(a):
-    """Matrix sign ``sign(A) = U sign(Λ) Uᴴ`` of a nonsingular Hermitian matrix."""
+    """Matrix sign ``sign(A) = U sign(Λ) Uᴴ`` of a nonsingular Hermitian matrix.
+
+    Derivative:
+      ``L_f(A, E) = U (F ∘ Uᴴ E U) Uᴴ`` with ``F_ij = f[λi, λj]`` (Daleckii–Krein; Higham 2008,
+      Thm 3.11), the divided differences computed exactly (``0`` on one side of 0, ``2/(|a|+|b|)``
+      across it). No division by ``λi − λj`` occurs, so the
+      derivative is exact at repeated eigenvalues (``A = c I`` included). The JVP is itself a rule:
+      ``D²f(A)(E₁, E₂) = U [Σ_k f[λi, λk, λj](Ẽ₁_ik Ẽ₂_kj + Ẽ₂_ik Ẽ₁_kj)] Uᴴ`` (Bhatia 1997,
+      Thm V.3.3), so jvp-of-jvp, grad-of-grad and Hessian-vector products are exact at repeats too.
+      The input is read as ``(A + Aᴴ)/2``, tangents act through their Hermitian part and gradients
+      are Hermitian. Reverse mode reuses the forward eigendecomposition: the backward pass is 4 n×n
+      products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
+      eigenvalues only).
+      Domain: nonsingular Hermitian matrices; a zero eigenvalue gives a NaN derivative (the value
+      uses ``sign(0) = 0``).
+    """
     return _apply(a, dd.Sign(), "hermitian.signm")
 
 
-signm.__doc__ += _doc(
-    "exactly (``0`` on one side of 0, ``2/(|a|+|b|)`` across it)",
-    "nonsingular Hermitian matrices; a zero eigenvalue gives a NaN derivative (the value uses "
-    "``sign(0) = 0``).",
-)
