@@ -22,13 +22,15 @@ Design (why two primitives and a ``custom_jvp``):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import Array, lax
 from jax import core as jcore
-from jax import lax
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
+from jax.typing import ArrayLike
 
 from ._factor.results import EighResult
 from ._kernels import divided_differences as dd
@@ -221,7 +223,7 @@ def _triangle_hermitian(a, uplo):
     return strict + _H(strict) + d[..., None] * jnp.eye(a.shape[-1], dtype=a.dtype)
 
 
-def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
+def eigh(a: ArrayLike, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
     """Eigendecomposition of a Hermitian (real symmetric) matrix; drop-in for ``jnp.linalg.eigh``.
 
     Returns ``EighResult(eigenvalues, eigenvectors)``, eigenvalues ascending, batched over leading
@@ -278,7 +280,7 @@ def _eigvalsh_jvp(primals, tangents):
     return w, dw
 
 
-def eigvalsh(a, UPLO: str | None = None, *, symmetrize_input: bool = True):
+def eigvalsh(a: ArrayLike, UPLO: str | None = None, *, symmetrize_input: bool = True) -> Array:
     """Eigenvalues (ascending) of a Hermitian matrix; drop-in for ``jnp.linalg.eigvalsh``.
 
     Derivative:
@@ -301,7 +303,7 @@ def eigvalsh(a, UPLO: str | None = None, *, symmetrize_input: bool = True):
 # named functions of Hermitian matrices
 
 
-def funm(a, func):
+def funm(a: ArrayLike, func: Callable[[Array], Array]) -> Array:
     """``f(A) = U f(Λ) Uᴴ`` for Hermitian ``A`` and a scalar JAX function ``func`` (real → real,
     elementwise, differentiable by JAX at least 6 times for second derivatives).
 
@@ -327,7 +329,7 @@ def funm(a, func):
     return _apply(a, dd.Generic(func), "hermitian.funm")
 
 
-def expm(a):
+def expm(a: ArrayLike) -> Array:
     """Matrix exponential of a Hermitian matrix, ``U e^Λ Uᴴ``.
 
     Derivative:
@@ -347,7 +349,7 @@ def expm(a):
     return _apply(a, dd.Exp(), "hermitian.expm")
 
 
-def logm(a):
+def logm(a: ArrayLike) -> Array:
     """Principal logarithm of a Hermitian positive definite matrix, ``U log(Λ) Uᴴ``.
 
     Derivative:
@@ -367,7 +369,7 @@ def logm(a):
     return _apply(a, dd.Log(), "hermitian.logm")
 
 
-def sqrtm(a):
+def sqrtm(a: ArrayLike) -> Array:
     """Principal square root of a Hermitian positive semidefinite matrix, ``U √Λ Uᴴ``.
 
     Derivative:
@@ -388,7 +390,7 @@ def sqrtm(a):
     return _apply(a, dd.Sqrt(), "hermitian.sqrtm")
 
 
-def inv_sqrtm(a):
+def inv_sqrtm(a: ArrayLike) -> Array:
     """Inverse square root ``A^{-1/2} = U Λ^{-1/2} Uᴴ`` of a Hermitian positive definite matrix.
 
     Derivative:
@@ -407,7 +409,7 @@ def inv_sqrtm(a):
     return _apply(a, dd.InvSqrt(), "hermitian.inv_sqrtm")
 
 
-def powm(a, p):
+def powm(a: ArrayLike, p: float) -> Array:
     """Real power ``A^p = U Λ^p Uᴴ`` of a Hermitian positive (semi)definite matrix.
 
     ``p`` is a static Python number (the derivative with respect to ``p`` is not provided).
@@ -442,7 +444,7 @@ def powm(a, p):
     return _apply(a, spec, "hermitian.powm")
 
 
-def absm(a):
+def absm(a: ArrayLike) -> Array:
     """Matrix absolute value ``|A| = U |Λ| Uᴴ = (A²)^{1/2}`` of a Hermitian matrix.
 
     Derivative:
@@ -462,7 +464,7 @@ def absm(a):
     return _apply(a, dd.Abs(), "hermitian.absm")
 
 
-def signm(a):
+def signm(a: ArrayLike) -> Array:
     """Matrix sign ``sign(A) = U sign(Λ) Uᴴ`` of a nonsingular Hermitian matrix.
 
     Derivative:
@@ -480,5 +482,3 @@ def signm(a):
       uses ``sign(0) = 0``).
     """
     return _apply(a, dd.Sign(), "hermitian.signm")
-
-

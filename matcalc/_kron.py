@@ -10,11 +10,13 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from ._rules import _T
 
 
-def vec(a):
+def vec(a: ArrayLike) -> Array:
     """Column-major vectorization of the last two axes: ``(..., m, n) → (..., m·n)``.
 
     Linear, so its derivative is itself: ``d vec(A) = vec(dA)``.
@@ -25,7 +27,7 @@ def vec(a):
     return _T(a).reshape(*a.shape[:-2], a.shape[-1] * a.shape[-2])
 
 
-def unvec(v, shape):
+def unvec(v: ArrayLike, shape: tuple[int, ...]) -> Array:
     """Inverse of ``vec``: ``(..., m·n) → (..., m, n)`` for ``shape = (m, n)``."""
     v = jnp.asarray(v)
     m, n = shape
@@ -34,7 +36,7 @@ def unvec(v, shape):
     return _T(v.reshape(*v.shape[:-1], n, m))
 
 
-def jacobian_matrix(f: Callable, a) -> jax.Array:
+def jacobian_matrix(f: Callable, a: ArrayLike) -> jax.Array:
     """The explicit Jacobian of a matrix function in the ``vec`` convention.
 
     For ``f: (m, n) → (p, q)`` returns ``J`` of shape ``(p·q, m·n)`` with

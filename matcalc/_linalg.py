@@ -12,7 +12,8 @@ import operator
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from ._factor.results import SlogdetResult
 from ._factor.svd import _svd, _svdvals
@@ -47,9 +48,7 @@ def _lu_solve(lu, perm, b, trans: bool = False):
         return lax.linalg.triangular_solve(lu, y, left_side=True, lower=False)
     # Aᵀ = Uᵀ Lᵀ P
     y = lax.linalg.triangular_solve(lu, b, left_side=True, lower=False, transpose_a=True)
-    z = lax.linalg.triangular_solve(
-        lu, y, left_side=True, lower=True, unit_diagonal=True, transpose_a=True
-    )
+    z = lax.linalg.triangular_solve(lu, y, left_side=True, lower=True, unit_diagonal=True, transpose_a=True)
     inv_perm = jnp.argsort(perm, axis=-1)
     return jnp.take_along_axis(z, inv_perm[..., :, None], axis=-2)
 
@@ -88,7 +87,7 @@ def _inv_jvp(primals, tangents):
     return x, -mm(mm(x, da), x)
 
 
-def inv(a):
+def inv(a: ArrayLike) -> Array:
     """Inverse of a (batch of) square matrices; drop-in for ``jnp.linalg.inv``.
 
     Derivative:
@@ -129,7 +128,7 @@ def _solve_jvp(primals, tangents):
     return x, _lu_solve(lu, perm, db - mm(da, x))
 
 
-def solve(a, b):
+def solve(a: ArrayLike, b: ArrayLike) -> Array:
     """Solve ``a @ x = b``; drop-in for ``jnp.linalg.solve`` (same broadcasting rules).
 
     Derivative:
@@ -268,7 +267,7 @@ def _det_jvp(primals, tangents):
     return _det(a), jnp.sum(_T(_adjugate(a)) * da, axis=(-2, -1))
 
 
-def det(a):
+def det(a: ArrayLike) -> Array:
     """Determinant; drop-in for ``jnp.linalg.det``.
 
     Derivative:
@@ -312,7 +311,7 @@ def _slogdet_jvp(primals, tangents):
     return (sign, logabs), (dsign, dlogabs)
 
 
-def slogdet(a, *, method=None):
+def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
     """Sign and log-absolute-determinant; drop-in for ``jnp.linalg.slogdet``.
 
     Derivative:
@@ -348,13 +347,12 @@ def _logdet_pos_jvp(primals, tangents):
     # Cholesky by two triangular solves. (The product Zᴴ Z of Z = L⁻¹ with itself, the same cost,
     # loses 2–3× more to rounding on ill-conditioned A, up to 20× on single matrices.)
     eye = eye_like(a)
-    g = lax.linalg.triangular_solve(chol, eye, left_side=True, lower=True, transpose_a=True,
-                                    conjugate_a=True)
+    g = lax.linalg.triangular_solve(chol, eye, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
     a_inv = lax.linalg.triangular_solve(chol, g, left_side=False, lower=True)
     return y, jnp.real(jnp.sum(_T(a_inv) * da, axis=(-2, -1)))
 
 
-def logdet(a, assume_a: str = "gen"):
+def logdet(a: ArrayLike, assume_a: str = "gen") -> Array:
     """``log|det a|``.
 
     ``assume_a="gen"`` uses LU (any nonsingular matrix); ``assume_a="pos"`` takes a Cholesky path
@@ -406,7 +404,9 @@ def _pinv_jvp(rtol, hermitian, primals, tangents):
     return p, dp
 
 
-def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
+def pinv(
+    a: ArrayLike, rtol: ArrayLike | None = None, hermitian: bool = False, *, rcond: ArrayLike | None = None
+) -> Array:
     """Moore–Penrose pseudo-inverse; drop-in for ``jnp.linalg.pinv`` (same ``rtol`` default).
 
     Derivative:
@@ -476,7 +476,9 @@ def _lstsq_x_jvp(rcond, primals, tangents):
     return x, dx
 
 
-def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
+def lstsq(
+    a: ArrayLike, b: ArrayLike, rcond: ArrayLike | None = None, *, numpy_resid: bool = False
+) -> tuple[Array, Array, Array, Array]:
     """Least-squares solution of ``a @ x ≈ b``; drop-in for ``jnp.linalg.lstsq``.
 
     Returns ``(x, resid, rank, s)`` exactly as ``jnp.linalg.lstsq``: ``resid`` is the squared
@@ -560,7 +562,7 @@ def _matrix_power_jvp(n, primals, tangents):
     return _power_with_tangent(a, da, n)
 
 
-def matrix_power(a, n: int):
+def matrix_power(a: ArrayLike, n: int) -> Array:
     """``aⁿ`` for any Python integer ``n``; drop-in for ``jnp.linalg.matrix_power``.
 
     Derivative:
@@ -686,7 +688,12 @@ def _vector_norm_jvp(ord, primals, tangents):
     return y, jnp.sum(ratio ** (p - 1) * dax, axis=-1)
 
 
-def norm(x, ord=None, axis=None, keepdims: bool = False):
+def norm(
+    x: ArrayLike,
+    ord: int | float | str | None = None,
+    axis: int | tuple[int, int] | None = None,
+    keepdims: bool = False,
+) -> Array:
     """Matrix or vector norm; drop-in for ``jnp.linalg.norm``.
 
     Matrix norms (2-D input, or ``axis`` a pair): ``"fro"`` (default), ``"nuc"``, ``±1``, ``±2``,

@@ -16,6 +16,8 @@ rounding direction. For ``B`` a few ulps from ``A`` that rounding floor remains.
 from __future__ import annotations
 
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from . import hermitian
 from ._linalg import logdet, solve
@@ -36,9 +38,7 @@ def _pair(a, b, op):
     check_square(a, op, "a")
     check_square(b, op, "b")
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(
-            f"{op}: a and b must have the same size, got shapes {a.shape} and {b.shape}"
-        )
+        raise ValueError(f"{op}: a and b must have the same size, got shapes {a.shape} and {b.shape}")
     dtype = jnp.result_type(a.dtype, b.dtype)
     return symmetrize(a.astype(dtype)), symmetrize(b.astype(dtype))
 
@@ -62,7 +62,7 @@ def _fro2(x):
     return jnp.sum(jnp.real(x * jnp.conj(x)), axis=(-2, -1))
 
 
-def affine_invariant_distance(a, b, squared: bool = False):
+def affine_invariant_distance(a: ArrayLike, b: ArrayLike, squared: bool = False) -> Array:
     """Affine-invariant (Fisher–Rao) Riemannian distance ``‖log(A^{-1/2} B A^{-1/2})‖_F``.
 
     Derivative: through ``hermitian.inv_sqrtm`` and ``hermitian.logm`` (Daleckii–Krein, exact at
@@ -76,7 +76,7 @@ def affine_invariant_distance(a, b, squared: bool = False):
     return _distance(a, b, d2, squared)
 
 
-def log_euclidean_distance(a, b, squared: bool = False):
+def log_euclidean_distance(a: ArrayLike, b: ArrayLike, squared: bool = False) -> Array:
     """Log-Euclidean distance ``‖log A − log B‖_F`` (Arsigny et al., SIAM J. Matrix Anal. Appl.
     29 (2007)). Derivative: through ``hermitian.logm``. Domain: positive definite (NaN otherwise).
     """
@@ -93,7 +93,7 @@ def _bures2(a, b):
     return jnp.real(trace(a)) + jnp.real(trace(b)) - 2 * cross
 
 
-def bures_wasserstein_distance(a, b, squared: bool = False):
+def bures_wasserstein_distance(a: ArrayLike, b: ArrayLike, squared: bool = False) -> Array:
     """Bures–Wasserstein distance ``(tr A + tr B − 2 tr (A^{1/2} B A^{1/2})^{1/2})^{1/2}``: the
     2-Wasserstein distance between centred Gaussians with covariances ``A`` and ``B``.
 
@@ -108,7 +108,7 @@ def bures_wasserstein_distance(a, b, squared: bool = False):
     return _distance(a, b, _bures2(a, b), squared)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2):
+def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> Array:
     """Fréchet distance between Gaussians ``N(μ₁, Σ₁)``, ``N(μ₂, Σ₂)`` as in FID:
     ``‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}`` (the *squared* 2-Wasserstein
     distance; ``tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2} = tr (Σ₁Σ₂)^{1/2}``).
@@ -127,7 +127,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     return jnp.sum(jnp.real(diff * jnp.conj(diff)), axis=-1) + _bures2(sigma1, sigma2)
 
 
-def stein_divergence(a, b):
+def stein_divergence(a: ArrayLike, b: ArrayLike) -> Array:
     """Jensen–Bregman LogDet (Stein, S-) divergence ``log det((A+B)/2) − ½ log det(AB)``.
 
     Derivative: ``½ ((A+B)/2)⁻¹ − ½ A⁻¹`` in ``A`` (Cholesky ``logdet`` rule).
@@ -139,7 +139,7 @@ def stein_divergence(a, b):
     return mean - (logdet(a, assume_a="pos") + logdet(b, assume_a="pos")) / 2
 
 
-def logdet_divergence(a, b):
+def logdet_divergence(a: ArrayLike, b: ArrayLike) -> Array:
     """LogDet (Burg, Bregman) divergence ``D(A‖B) = tr(B⁻¹A) − log det(B⁻¹A) − n``
     (twice the KL divergence between ``N(0, A)`` and ``N(0, B)``).
 
@@ -149,9 +149,4 @@ def logdet_divergence(a, b):
     """
     a, b = _pair(a, b, "logdet_divergence")
     n = a.shape[-1]
-    return (
-        jnp.real(trace(solve(b, a)))
-        - logdet(a, assume_a="pos")
-        + logdet(b, assume_a="pos")
-        - n
-    )
+    return jnp.real(trace(solve(b, a))) - logdet(a, assume_a="pos") + logdet(b, assume_a="pos") - n

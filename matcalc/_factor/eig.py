@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._rules import as_inexact, check_square, mm
 from .results import EigResult
@@ -83,7 +84,7 @@ def _eigvals_jvp(primals, tangents):
     return w, dw
 
 
-def eig(a):
+def eig(a: ArrayLike) -> EigResult:
     """Eigenvalues and right eigenvectors of a general square matrix; drop-in for
     ``jnp.linalg.eig`` (JAX's ``eig`` primitive: CPU, and CUDA GPUs through a host-hybrid or
     cuSOLVER kernel in JAX ≥ 0.4.36; no TPU).
@@ -119,7 +120,7 @@ def eig(a):
     return EigResult(*_eig(a))
 
 
-def eigvals(a):
+def eigvals(a: ArrayLike) -> Array:
     """Eigenvalues of a general square matrix; drop-in for ``jnp.linalg.eigvals`` (platforms as
     :func:`eig`).
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._rules import _H, as_inexact, check_square, mm
 
@@ -62,7 +63,9 @@ def _hessenberg_jvp(primals, tangents):
     return (h, q), (dh, dq)
 
 
-def hessenberg(a, *, calc_q: bool = False, overwrite_a: bool = False, check_finite: bool = True):
+def hessenberg(
+    a: ArrayLike, *, calc_q: bool = False, overwrite_a: bool = False, check_finite: bool = True
+) -> Array | tuple[Array, Array]:
     """Hessenberg form ``A = Q H Qᴴ``; drop-in for ``jax.scipy.linalg.hessenberg``.
 
     CPU only: JAX's ``hessenberg`` primitive (LAPACK gehrd) has no GPU/TPU implementation, so

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._kernels.linear_primitive import linear_primitive
 from .._rules import as_inexact, check_matrix, mm
@@ -17,8 +18,8 @@ def _gather_rows(perm, x):
 # Row permutation P x as a linear primitive: JAX would transpose the gather into a scatter-add;
 # a permutation's transpose is the gather by the inverse permutation.
 _permute_rows_p = linear_primitive(
-    "matcalc_permute_rows", _gather_rows,
-    lambda perm, ct: _gather_rows(jnp.argsort(perm, axis=-1), ct))
+    "matcalc_permute_rows", _gather_rows, lambda perm, ct: _gather_rows(jnp.argsort(perm, axis=-1), ct)
+)
 
 
 def _tri_solve_left_unit_lower(l, b):
@@ -74,7 +75,9 @@ def _lu_jvp(primals, tangents):
     return (p, l, u), (jnp.zeros_like(p), dl, du)
 
 
-def lu(a, permute_l: bool = False, overwrite_a: bool = False, check_finite: bool = True):
+def lu(
+    a: ArrayLike, permute_l: bool = False, overwrite_a: bool = False, check_finite: bool = True
+) -> tuple[Array, Array, Array] | tuple[Array, Array]:
     """LU factorization with partial pivoting; drop-in for ``jax.scipy.linalg.lu``.
 
     ``A = P L U`` for ``a`` of shape ``(..., m, n)``, ``k = min(m, n)``: ``P`` an ``m×m``

@@ -7,7 +7,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._rules import _H, as_inexact, check_matrix, mm
 from .results import QRResult
@@ -77,7 +78,7 @@ def _qr_jvp(mode, primals, tangents):
     return (q, r), (dq, jnp.concatenate([dr1, dr2], axis=-1))
 
 
-def qr(a, mode: str = "reduced"):
+def qr(a: ArrayLike, mode: str = "reduced") -> Array | QRResult:
     """QR factorization; drop-in for ``jnp.linalg.qr`` (modes ``"reduced"``, ``"complete"``,
     ``"r"``).
 

@@ -6,7 +6,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._rules import _H, _T, as_inexact, check_square, mm
 
@@ -91,8 +92,9 @@ def _real_schur_unitary(t, start):
     shape = t.shape
     sup = jnp.broadcast_to(jnp.eye(n, k=1, dtype=cdt), shape)
     eye = jnp.broadcast_to(jnp.eye(n, dtype=cdt), shape)
-    return (diag[..., :, None] * eye + up_v[..., :, None] * sup
-            + jnp.swapaxes(lo_v[..., :, None] * sup, -1, -2))
+    return (
+        diag[..., :, None] * eye + up_v[..., :, None] * sup + jnp.swapaxes(lo_v[..., :, None] * sup, -1, -2)
+    )
 
 
 def _real_schur_jvp(t, z, da):
@@ -141,8 +143,11 @@ def _real_schur_jvp(t, z, da):
     dmat = _T(dd) - dd  # D[i+1, i] = θ, D[i, i+1] = −θ
     idx = jnp.arange(n)
     sup1 = jnp.broadcast_to(idx[None, :] == idx[:, None] + 1, t.shape)
-    block_diag = (jnp.broadcast_to(idx[:, None] == idx[None, :], t.shape)
-                  | (sup1 & start[..., :, None]) | (_T(sup1) & start[..., None, :]))
+    block_diag = (
+        jnp.broadcast_to(idx[:, None] == idx[None, :], t.shape)
+        | (sup1 & start[..., :, None])
+        | (_T(sup1) & start[..., None, :])
+    )
     corr = jnp.where(block_diag | blower, 0, mm(t, dmat) - mm(dmat, t))
     ok_prev = jnp.concatenate([jnp.zeros_like(ok[..., :1]), ok[..., :-1]], axis=-1)
     mean = (d0 + d1) / 2
@@ -173,7 +178,7 @@ def _schur_jvp(output, primals, tangents):
     return (t, z), (dt, dz)
 
 
-def schur(a, output: str = "real"):
+def schur(a: ArrayLike, output: str = "real") -> tuple[Array, Array]:
     """Schur decomposition ``A = Z T Zᴴ``; drop-in for ``jax.scipy.linalg.schur``.
 
     CPU only: JAX's ``schur`` primitive (LAPACK gees) has no GPU/TPU implementation, so neither

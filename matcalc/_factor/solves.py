@@ -19,7 +19,8 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
+from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._rules import _H, _T, as_inexact, check_matrix, check_square, mm, promote_inexact
 from .cholesky import cholesky
@@ -39,13 +40,16 @@ def _rhs(op, a, b):
         warnings.warn(
             f"{op}: batched 1D solves with b.ndim > 1 are deprecated in jax.scipy.linalg and will be "
             f"treated as batched 2D solves; pass b[..., None] and squeeze the result.",
-            category=FutureWarning, stacklevel=3)
+            category=FutureWarning,
+            stacklevel=3,
+        )
         vector = True
     bm = b[..., None] if vector else b
     if bm.shape[-2] != n:
         raise ValueError(
             f"{op}: the factor has shape {a.shape} but b has shape {b.shape}; b must be (..., {n}) or "
-            f"(..., {n}, k)")
+            f"(..., {n}, k)"
+        )
     batch = jnp.broadcast_shapes(a.shape[:-2], bm.shape[:-2])
     a = jnp.broadcast_to(a, (*batch, n, n))
     bm = jnp.broadcast_to(bm, (*batch, *bm.shape[-2:]))
@@ -76,8 +80,15 @@ def _op(x, trans):
 
 def _tsolve(t, b, lower, trans=0, unit_diagonal=False):
     """``op(T)⁻¹ b`` reading only the ``lower``/upper triangle of ``t``."""
-    return lax.linalg.triangular_solve(t, b, left_side=True, lower=lower, transpose_a=trans != 0,
-                                       conjugate_a=trans == 2, unit_diagonal=unit_diagonal)
+    return lax.linalg.triangular_solve(
+        t,
+        b,
+        left_side=True,
+        lower=lower,
+        transpose_a=trans != 0,
+        conjugate_a=trans == 2,
+        unit_diagonal=unit_diagonal,
+    )
 
 
 def _triangle(x, lower, unit_diagonal=False):
@@ -105,8 +116,16 @@ def _solve_triangular_jvp(lower, trans, unit_diagonal, primals, tangents):
     return x, _tsolve(a, db - mm(_op(dt, trans), x), lower, trans, unit_diagonal)
 
 
-def solve_triangular(a, b, trans=0, lower: bool = False, unit_diagonal: bool = False,
-                     overwrite_b: bool = False, debug=None, check_finite: bool = True):
+def solve_triangular(
+    a: ArrayLike,
+    b: ArrayLike,
+    trans: int | str = 0,
+    lower: bool = False,
+    unit_diagonal: bool = False,
+    overwrite_b: bool = False,
+    debug: bool | None = None,
+    check_finite: bool = True,
+) -> Array:
     """Solve ``op(T) x = b`` for a triangular ``T``; drop-in for
     ``jax.scipy.linalg.solve_triangular``.
 
@@ -146,7 +165,9 @@ def solve_triangular(a, b, trans=0, lower: bool = False, unit_diagonal: bool = F
 # cho_factor / cho_solve
 
 
-def cho_factor(a, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True):
+def cho_factor(
+    a: ArrayLike, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True
+) -> tuple[Array, bool]:
     """Cholesky factor for :func:`cho_solve`; drop-in for ``jax.scipy.linalg.cho_factor``.
 
     Returns ``(c, lower)``: ``c`` is ``L`` with ``A = L Lᴴ`` (``lower=True``) or ``U`` with
@@ -207,7 +228,9 @@ def _cho_solve_jvp(lower, primals, tangents):
     return x, _cho_solve_core(c, db - dax, lower)
 
 
-def cho_solve(c_and_lower, b, overwrite_b: bool = False, check_finite: bool = True):
+def cho_solve(
+    c_and_lower: tuple[ArrayLike, bool], b: ArrayLike, overwrite_b: bool = False, check_finite: bool = True
+) -> Array:
     """Solve ``A x = b`` from :func:`cho_factor`'s ``(c, lower)``; drop-in for
     ``jax.scipy.linalg.cho_solve``.
 
@@ -291,7 +314,7 @@ def _lu_factor_jvp(primals, tangents):
     return (lu, piv, perm), (_pack_lu(dl, du), zero(piv.shape), zero(perm.shape))
 
 
-def lu_factor(a, overwrite_a: bool = False, check_finite: bool = True):
+def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True) -> tuple[Array, Array]:
     """LU factorization with partial pivoting for :func:`lu_solve`; drop-in for
     ``jax.scipy.linalg.lu_factor``.
 
@@ -348,7 +371,13 @@ def _lu_solve_jvp(trans, primals, tangents):
     return x, _lu_solve_core(lu, perm, db - dax, trans)
 
 
-def lu_solve(lu_and_piv, b, trans: int = 0, overwrite_b: bool = False, check_finite: bool = True):
+def lu_solve(
+    lu_and_piv: tuple[ArrayLike, ArrayLike],
+    b: ArrayLike,
+    trans: int = 0,
+    overwrite_b: bool = False,
+    check_finite: bool = True,
+) -> Array:
     """Solve ``op(A) x = b`` from :func:`lu_factor`'s ``(lu, piv)``; drop-in for
     ``jax.scipy.linalg.lu_solve``. ``trans`` 0: ``A x = b``, 1: ``Aᵀ x = b``, 2: ``Aᴴ x = b``.
 
@@ -376,8 +405,9 @@ def lu_solve(lu_and_piv, b, trans: int = 0, overwrite_b: bool = False, check_fin
     check_square(lu, "lu_solve", "lu")
     piv = jnp.asarray(piv)
     if piv.shape != lu.shape[:-1]:
-        raise ValueError(f"lu_solve: piv must have shape {lu.shape[:-1]} for lu of shape {lu.shape}, "
-                         f"got {piv.shape}")
+        raise ValueError(
+            f"lu_solve: piv must have shape {lu.shape[:-1]} for lu of shape {lu.shape}, got {piv.shape}"
+        )
     if not jnp.issubdtype(piv.dtype, jnp.integer):
         raise TypeError(f"lu_solve: piv must be an integer array, got dtype {piv.dtype}")
     perm = lax.linalg.lu_pivots_to_permutation(piv, lu.shape[-1])

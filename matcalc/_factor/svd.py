@@ -7,6 +7,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._rules import _H, as_inexact, check_matrix, check_square, mm, symmetrize
 from .results import SVDResult
@@ -116,7 +118,7 @@ def _svdvals_jvp(primals, tangents):
     return s, jnp.real(d)
 
 
-def svdvals(a):
+def svdvals(a: ArrayLike) -> Array:
     """Singular values, descending; drop-in for ``jnp.linalg.svdvals``.
 
     Derivative:
@@ -142,7 +144,9 @@ def svdvals(a):
     return _svdvals(a)
 
 
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+def svd(
+    a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
+) -> Array | SVDResult:
     """Singular value decomposition ``A = U diag(s) Vᴴ``; drop-in for ``jnp.linalg.svd``.
 
     Returns ``(u, s, vh)`` (``s`` descending), or ``s`` with ``compute_uv=False``. For ``a`` of
