@@ -61,8 +61,15 @@ def _fd_real_schur(a, da, h=1e-5):
             for p2, p1, m1, m2 in zip(fp2, fp1, fm1, fm2, strict=True)]
 
 
-def _gauged_jvp(a, da):
-    return jax.jvp(lambda x: real_schur_gauge(matcalc.schur(x)), (a,), (da,))
+# Compiled once per shape and shared: evaluated eagerly, the block rule's many small operations
+# dominate these tests' time (the harness compares eager with jit once, in tests/test_rules.py).
+_gauged_jvp = jax.jit(lambda a, da: jax.jvp(lambda x: real_schur_gauge(matcalc.schur(x)), (a,), (da,)))
+_schur_jvp = jax.jit(lambda a, da: jax.jvp(matcalc.schur, (a,), (da,)))
+
+
+def _grad_and_hvp(f, a, u):
+    """``∇f(a)`` and ``∇²f(a) u``, compiled."""
+    return jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,)))(a, u)
 
 
 @pytest.mark.parametrize("n,seed", [(2, 40), (3, 41), (4, 42), (5, 43), (6, 44)])
@@ -135,10 +142,10 @@ def test_real_schur_blocks_invariant_losses(a):
         return jnp.sum(w * (z @ t @ t @ z.T)) + jnp.trace(t @ t)
 
     ref = lambda x: jnp.sum(w * (x @ x)) + jnp.trace(x @ x)
-    np.testing.assert_allclose(jax.grad(loss)(a), jax.grad(ref)(a), atol=1e-11)
     u = rng(53).standard_normal(a.shape)
-    hvp = lambda f: jax.jvp(jax.grad(f), (a,), (u,))[1]
-    np.testing.assert_allclose(hvp(loss), hvp(ref), atol=1e-10)
+    (g, hvp), (g_ref, hvp_ref) = _grad_and_hvp(loss, a, u), _grad_and_hvp(ref, a, u)
+    np.testing.assert_allclose(g, g_ref, atol=1e-11)
+    np.testing.assert_allclose(hvp, hvp_ref, atol=1e-10)
 
 
 def test_real_schur_normal_block():
@@ -152,22 +159,22 @@ def test_real_schur_normal_block():
     q, _ = np.linalg.qr(rng(54).standard_normal((3, 3)))
     rotation = q @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ q.T
     w = rng(55).standard_normal((3, 3))
+
+    def loss(x):
+        t, z = matcalc.schur(x)
+        return jnp.sum(w * (z @ t @ t @ z.T)) + jnp.trace(t @ t)
+
+    ref = lambda x: jnp.sum(w * (x @ x)) + jnp.trace(x @ x)
     for a in (exact, rotation):
         da = rng(56).standard_normal((3, 3))
-        (t, z), (dt, dz) = jax.jvp(matcalc.schur, (a,), (da,))
+        (t, z), (dt, dz) = _schur_jvp(a, da)
         assert _blocks(np.asarray(t)) and np.all(np.isfinite(dt)) and np.all(np.isfinite(dz))
         recon = dz @ t @ z.T + z @ dt @ z.T + z @ t @ dz.T
         np.testing.assert_allclose(recon, da, atol=1e-12 * max(1.0, np.abs(dz).max()))
-
-        def loss(x):
-            t, z = matcalc.schur(x)
-            return jnp.sum(w * (z @ t @ t @ z.T)) + jnp.trace(t @ t)
-
-        ref = lambda x: jnp.sum(w * (x @ x)) + jnp.trace(x @ x)
-        np.testing.assert_allclose(jax.grad(loss)(a), jax.grad(ref)(a), atol=1e-12)
         # second order: the rule differentiates itself along the unstandardized curve (θ = 0)
-        hvp = lambda f: jax.jvp(jax.grad(f), (a,), (da,))[1]
-        np.testing.assert_allclose(hvp(loss), hvp(ref), atol=1e-12)
+        (g, hvp), (g_ref, hvp_ref) = _grad_and_hvp(loss, a, da), _grad_and_hvp(ref, a, da)
+        np.testing.assert_allclose(g, g_ref, atol=1e-12)
+        np.testing.assert_allclose(hvp, hvp_ref, atol=1e-12)
     t = np.asarray(matcalc.schur(exact)[0])
     assert t[0, 1] + t[1, 0] == 0  # the exactly normal branch (θ = 0) was taken
     t = np.asarray(matcalc.schur(rotation)[0])
@@ -187,8 +194,8 @@ def test_real_schur_batch_mixing_block_structures():
     """One batch, one member with 2×2 blocks and one without: native batching, vmap and jit agree
     with the members computed alone (the block structure is data, not a trace-time constant)."""
     a, da = _mixed_batch()
-    single = [jax.jvp(matcalc.schur, (a[k],), (da[k],)) for k in range(2)]
-    native = jax.jvp(matcalc.schur, (a,), (da,))
+    single = [_schur_jvp(a[k], da[k]) for k in range(2)]
+    native = _schur_jvp(a, da)
     vmapped = jax.jit(jax.vmap(lambda x, v: jax.jvp(matcalc.schur, (x,), (v,))))(a, da)
     for got in (native, vmapped):
         for k in range(2):
@@ -203,9 +210,9 @@ def test_real_schur_batch_mixing_block_structures():
     # reverse mode through the batch
     w = rng(72).standard_normal(a.shape)
     loss = lambda x: jnp.sum(w * real_schur_gauge(matcalc.schur(x))[1])
-    g_batch = jax.grad(loss)(a)
-    g_vmap = jax.vmap(jax.grad(lambda x, wk: jnp.sum(wk * real_schur_gauge(matcalc.schur(x))[1])))(
-        a, w)
+    g_batch = jax.jit(jax.grad(loss))(a)
+    g_vmap = jax.jit(jax.vmap(jax.grad(
+        lambda x, wk: jnp.sum(wk * real_schur_gauge(matcalc.schur(x))[1]))))(a, w)
     np.testing.assert_allclose(g_batch, g_vmap, atol=1e-12)
 
 
@@ -220,7 +227,8 @@ def test_real_schur_blocks_float32():
         assert np.linalg.norm(x32 - x64) <= 1e-3 * np.linalg.norm(x64)
     w = rng(73).standard_normal(a.shape)
     loss = lambda x: jnp.sum(jnp.asarray(w, x.dtype) * real_schur_gauge(matcalc.schur(x))[0])
-    g64, g32 = np.asarray(jax.grad(loss)(a)), np.asarray(jax.grad(loss)(a.astype(np.float32)))
+    grad = jax.jit(jax.grad(loss))
+    g64, g32 = np.asarray(grad(a)), np.asarray(grad(a.astype(np.float32)))
     assert g32.dtype == np.float32
     assert np.linalg.norm(g32.astype(np.float64) - g64) <= 1e-3 * np.linalg.norm(g64)
 
