@@ -328,8 +328,9 @@ def check_vmap(p: Problem, rtol: float = 1e-10, jvp: bool = True, vjp: bool = Tr
         maps.append(("vjp", lambda *xs: jax.vjp(p.f, *xs)[1](p.w), p.vjp_jit))
     if jvp:
         maps.append(("jvp", lambda *xs: jax.jvp(p.f, xs, p.v)[1], p.jvp_jit))
-    for label, g, g_jit in maps:
-        vm = jax.jit(jax.vmap(g))(*stacked)
+    # the batched maps in one compiled program
+    batched = jax.jit(jax.vmap(lambda *xs: tuple(g(*xs) for _, g, _ in maps)))(*stacked)
+    for (label, _, g_jit), vm in zip(maps, batched, strict=True):
         for k, b in enumerate(batch):
             _check_close("vmap", f"vmap({label})[{k}] vs {label}", tuple(y[k] for y in vm),
                          g_jit(*b), rtol)
@@ -359,11 +360,13 @@ def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True,
             return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(gs, u, strict=True))
 
         u2 = p.tangent()
-        hq = jax.jit(jax.grad(q, argnums=tuple(range(len(p.primals)))))(*p.primals)
+        # one compiled program gives <∇s, u> (for its finite difference) and its gradient
+        q_and_grad = jax.jit(jax.value_and_grad(q, argnums=tuple(range(len(p.primals)))))
+        _, hq = q_and_grad(*p.primals)
         if not _all_finite(hq):
             _fail("finite", "grad-of-grad is not finite")
         got = _pair(hq, u2)
-        fd_q, floor = p.finite_difference(jax.jit(lambda *xs: (q(*xs),)), u2)
+        fd_q, floor = p.finite_difference(lambda *xs: (q_and_grad(*xs)[0],), u2)
         want = float(fd_q[0])
         scale = max(abs(got), abs(want), _abs_pair(hq, u2) * 1e-3)
         if not abs(got - want) <= rtol * scale + floor:
