@@ -17,26 +17,74 @@ The plan (LU factors, or the stacked inverses ``P_k⁻¹, R_k⁻¹`` and scaling
 ``A, B``; ``apply(plan, C)`` is linear in ``C`` and built from fixed-trip loops, so JAX transposes
 it (reverse mode through a Sylvester solve reuses the plan) and differentiates the plan (second
 order).
+
+The default ``"auto"`` uses ``"kron"`` for ``n·m ≤ 144``; above, the sign method guarded by a
+fallback: matrices whose spectra turn out not to be separated (the sign iteration does not reach
+``±I``) are solved by ``"kron"`` when ``n·m ≤ 1024`` and, above that, by JAX's Schur-based
+Bartels–Stewart solver on CPU (NaN on other platforms). The fallback runs only when some
+matrix of the batch needs it (``lax.cond``), so any uniquely solvable equation is solved.
+``"schur"`` and ``"eigen"`` are JAX's own solvers (``jax.scipy.linalg.solve_sylvester``,
+CPU-only Schur or eigendecomposition), wrapped as a linear map whose transpose is the same
+solve with ``Aᵀ, Bᵀ``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import _lu, _lu_solve
 from .._rules import _H, _T, diag, eye_like, mm
+from .primary_frechet import primary_frechet_primitive
 
 SIGN_MAX_ITERS = 40
 KRON_MAX = 144  # default "auto": kron when n·m ≤ KRON_MAX
+FALLBACK_KRON_MAX = 1024  # "auto" above KRON_MAX: kron fallback for unseparated spectra
+METHODS = ("auto", "kron", "sign", "schur", "eigen")
 
 
 def choose_method(n: int, m: int, method: str = "auto") -> str:
+    """Resolve ``method`` for an ``n×n``/``m×m`` pair: ``"auto"`` becomes ``"kron"`` or
+    ``"guarded"`` (sign with fallback)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown Sylvester method {method!r}; expected one of "
+                         f"{', '.join(map(repr, METHODS))}")
     if method == "auto":
-        return "kron" if n * m <= KRON_MAX else "sign"
-    if method not in ("kron", "sign"):
-        raise ValueError(f"unknown Sylvester method {method!r}; expected 'auto', 'kron' or 'sign'")
+        return "kron" if n * m <= KRON_MAX else "guarded"
     return method
+
+
+def _pack(a, b):
+    """``blockdiag(A, B)`` (batch axes broadcast): one array argument for a linear primitive whose
+    transpose is the same map at ``blockdiag(Aᵀ, Bᵀ)``."""
+    n, m = a.shape[-1], b.shape[-1]
+    batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    dtype = jnp.result_type(a.dtype, b.dtype)
+    top = jnp.concatenate([jnp.broadcast_to(a, (*batch, n, n)),
+                           jnp.zeros((*batch, n, m), dtype)], -1)
+    bot = jnp.concatenate([jnp.zeros((*batch, m, n), dtype),
+                           jnp.broadcast_to(b, (*batch, m, m))], -1)
+    return jnp.concatenate([top, bot], -2)
+
+
+@functools.cache
+def _jax_solver(method: str, tol: float):
+    """``C ↦ X`` with ``A X + X B = C`` by ``jax.scipy.linalg.solve_sylvester`` as a primitive on
+    ``(blockdiag(A, B), C)``, linear in C. Its transpose ``W ↦ Y``, ``Aᵀ Y + Y Bᵀ = W``, is the
+    same primitive at the transposed block diagonal (the pairing is bilinear), so
+    :func:`primary_frechet_primitive` provides it."""
+    import jax.scipy.linalg as jsl
+
+    def solve(ab, c):
+        n = c.shape[-2]
+        a, b = ab[..., :n, :n], ab[..., n:, n:]
+        c = c.astype(ab.dtype) if jnp.iscomplexobj(ab) else c
+        x = jsl.solve_sylvester(a, b, c, method=method, tol=tol)
+        return x.astype(c.dtype)
+
+    return primary_frechet_primitive(f"matcalc_sylvester_{method}_{tol!r}", solve)
 
 
 def _kron_matrix(a, b):
@@ -58,8 +106,9 @@ def _inv_and_logdet(x):
     return inv, _logabsdet(lu)
 
 
-def sylvester_plan(a, b, method: str, structure: str | None = None):
-    """Precompute everything that depends on ``A, B`` only.
+def sylvester_plan(a, b, method: str, structure: str | None = None, tol: float = 0.0):
+    """Precompute everything that depends on ``A, B`` only (``method`` as resolved by
+    :func:`choose_method`; ``tol`` is passed to JAX's ``"schur"``/``"eigen"`` solvers).
 
     ``structure``: ``None`` (general), ``"same"`` (``B = A``) or ``"adjoint"`` (``B = Aᴴ``); the
     sign method then inverts one block per step instead of two.
@@ -67,7 +116,42 @@ def sylvester_plan(a, b, method: str, structure: str | None = None):
     if method == "kron":
         lu, _, perm = _lu(_kron_matrix(a, b))
         return ("kron", lu, perm)
+    if method in ("schur", "eigen"):
+        return ("jax", _jax_solver(method, float(tol)), _pack(a, b))
+    if method == "guarded":
+        return _guarded_plan(a, b, structure)
     return ("sign", *_sign_plan(a, b, structure))
+
+
+def _guarded_plan(a, b, structure):
+    """The sign plan, with its failures (unseparated spectra, no convergence) made harmless (their
+    inverses zeroed, scalings and divisor 1) and a fallback plan built only if some matrix failed."""
+    p_invs, r_invs, mus, actives, denom, p_fin = _sign_plan(a, b, structure)
+    fail = ~jnp.isfinite(denom)
+    f4 = fail[..., None, None]
+    p_invs = jnp.where(f4, 0, p_invs)
+    r_invs = jnp.where(f4, 0, r_invs)
+    mus = jnp.where(fail, 1, mus)
+    actives = actives & ~fail
+    denom = jnp.where(fail, 1, denom)
+    sign = ("sign", p_invs, r_invs, mus, actives, denom, p_fin)
+    n, m = a.shape[-1], b.shape[-1]
+    batch = fail.shape
+    if n * m <= FALLBACK_KRON_MAX:
+        def build(ab):
+            lu, _, perm = _lu(_kron_matrix(*ab))
+            return lu, perm.astype(jnp.int32)
+
+        def skip(ab):
+            eye = jnp.broadcast_to(jnp.eye(n * m, dtype=a.dtype), (*batch, n * m, n * m))
+            return eye, jnp.broadcast_to(jnp.arange(n * m, dtype=jnp.int32), (*batch, n * m))
+
+        ab = (jnp.broadcast_to(a, (*batch, n, n)), jnp.broadcast_to(b, (*batch, m, m)))
+        lu, perm = lax.cond(jnp.any(fail), build, skip, ab)
+        fallback = ("kron", lu, perm)
+    else:
+        fallback = ("jax", _jax_solver("schur", 0.0), _pack(a, b))
+    return ("guarded", sign, fallback, fail)
 
 
 def _sign_plan(a, b, structure):
@@ -152,6 +236,25 @@ def _sign_plan(a, b, structure):
 def sylvester_apply(plan, c):
     """``X`` with ``A X + X B = C`` from a plan; linear in ``c``."""
     kind = plan[0]
+    if kind == "guarded":
+        _, sign, fallback, fail = plan
+        x = sylvester_apply(sign, c)
+        if fallback[0] == "kron":
+            alt = lax.cond(jnp.any(fail), lambda c: sylvester_apply(fallback, c),
+                           lambda c: jnp.zeros(x.shape, x.dtype), c)
+        else:
+            # Schur-based fallback where it can be lowered (CPU); NaN elsewhere
+            alt = lax.cond(
+                jnp.any(fail),
+                lambda c: lax.platform_dependent(
+                    c, cpu=lambda c: sylvester_apply(fallback, c),
+                    default=lambda c: jnp.full(x.shape, jnp.nan, x.dtype)),
+                lambda c: jnp.zeros(x.shape, x.dtype), c)
+        return jnp.where(fail[..., None, None], alt, x)
+    if kind == "jax":
+        _, prim, ab = plan
+        batch = ab.shape[:-2]
+        return prim.bind(ab, jnp.broadcast_to(c, (*batch, *c.shape[-2:])))
     if kind == "kron":
         _, lu, perm = plan
         shape = c.shape
