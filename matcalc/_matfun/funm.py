@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from .._factor.eig import _eig as _eig_rule
 from .._rules import as_inexact, check_square, mm
+from ._checks import check_dtype, is_empty
 
 
 def _eig(a):
@@ -34,8 +35,7 @@ def _fdiff(func, lam):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _funm(a, func):
     lam, v, vi = _eig(a)
-    out = mm(v * func(lam)[..., None, :], vi)
-    return out if jnp.iscomplexobj(a) else jnp.real(out).astype(a.dtype)
+    return mm(v * func(lam)[..., None, :], vi)
 
 
 @_funm.defjvp
@@ -47,8 +47,6 @@ def _funm_jvp(func, primals, tangents):
     # Daleckii–Krein for diagonalizable A = V Λ V⁻¹: L = V (F ∘ (V⁻¹ E V)) V⁻¹, F_ij = f[λi, λj]
     # (the (1,2) block of f([[A, E], [0, A]]); Higham 2008, Thm 3.11 / Mathias 1996).
     dl = mm(v, mm(fd * mm(mm(vi, da.astype(v.dtype)), v), vi))
-    if not jnp.iscomplexobj(a):
-        out, dl = jnp.real(out).astype(a.dtype), jnp.real(dl).astype(a.dtype)
     return out, dl
 
 
@@ -58,8 +56,9 @@ def funm(A, func, disp: bool = True):
 
     Computed from the eigendecomposition ``A = V Λ V⁻¹`` (:func:`matcalc.eig`; JAX lowers the
     non-symmetric ``eig`` primitive on CPU, and on CUDA through cuSOLVER ``geev`` or a hybrid
-    host kernel, so this path is not GPU-native). Real input returns the real part (``func``
-    real on the reals).
+    host kernel, so this path is not GPU-native). The result is complex for real input too, as
+    JAX's ``funm`` (``funm(diag(−1, 2), jnp.log)`` has ``iπ`` on its diagonal); take ``.real``
+    where ``f`` is known to be real on the spectrum.
 
     Derivative:
       ``L = V (F ∘ (V⁻¹ E V)) V⁻¹`` with divided differences ``F_ij = f[λi, λj]``, the mean of
@@ -70,5 +69,10 @@ def funm(A, func, disp: bool = True):
     """
     del disp
     a = as_inexact(A, "A")
+    check_dtype("funm", "A", a)
     check_square(a, "funm", "A")
+    if not callable(func):
+        raise TypeError(f"funm: func must be a callable scalar function, got {func!r}")
+    if is_empty(a):
+        return jnp.zeros(a.shape, jnp.result_type(a.dtype, jnp.complex64))
     return _funm(a, func)

@@ -10,10 +10,25 @@ import numpy as np
 from jax import lax
 
 from .._kernels.primary_frechet import primary_frechet_primitive
+from .._kernels.sylvester import METHODS
 from .._linalg import _lu, _lu_solve, matrix_power
 from .._rules import as_inexact, check_square, eye_like
+from ._checks import check_dtype, check_option, is_empty
 from .expm import expm
-from .sqrtm import DB_MAX_ITERS, _db_finish, _db_step, _sqrtm, _sqrtm_db
+from .sqrtm import (
+    DB_MAX_ITERS,
+    _complex_schur_root,
+    _db_finish,
+    _db_step,
+    _no_derivative,
+    _real_or_nan,
+    _sqrtm,
+    _sqrtm_db,
+    _sqrtm_schur,
+    guarded,
+    on_cpu_else_nan,
+    solve_root_sylvester,
+)
 
 # Padé degree m of log(1+x) as the Gauss–Legendre partial fraction
 # r_m(Y) = Σ_j w_j Y (I + x_j Y)⁻¹ (x_j, w_j nodes and weights on [0, 1]); with ‖Y‖₁ ≤ θ the
@@ -95,7 +110,7 @@ def _logm_diff(a, sylvester):
     return scale * out
 
 
-def _logm_iter_jvp(a, da):
+def _logm_iter_jvp(a, da, fallback=True):
     """``(logm(A), L_log(A, dA))``: the algorithm of :func:`_logm_fwd` with every DB iterate
     differentiated (:func:`.sqrtm._db_step`, μ frozen), in ONE fixed-trip scan of
     ``DIFF_MAX_STEPS`` DB steps shared by all square roots (a skipped ``lax.cond`` once every
@@ -158,15 +173,50 @@ def _logm_iter_jvp(a, da):
         left = _lu_solve(lu, perm, dx)
         dout = dout + wj * jnp.swapaxes(_lu_solve(lu, perm, jnp.swapaxes(left, -1, -2), True),
                                         -1, -2)
-    ok = lax.stop_gradient(~(active | bad))[..., None, None]
-    # NaN as a factor, so that the linearized (and transposed) tangent map is NaN there too
-    nan_mask = jnp.where(ok, 1.0, jnp.nan).astype(a.dtype)
-    return jnp.where(ok, scale * out, jnp.nan), nan_mask * (scale * dout)
+    ok = lax.stop_gradient(~(active | bad))
+    okm = ok[..., None, None]
+    if not fallback:
+        # NaN as a factor, so that the linearized (and transposed) tangent map is NaN there too
+        nan_mask = jnp.where(okm, 1.0, jnp.nan).astype(a.dtype)
+        return jnp.where(okm, scale * out, jnp.nan), nan_mask * (scale * dout)
+    # where the roots failed: L_log(A, E) = 2 L_log(X, L_sqrt(A, E)), X = A^{1/2} by Schur (CPU)
+    dl = guarded(~ok, _fallback_log_tangent, jnp.where(okm, scale * dout, 0), a, da)
+    return jnp.where(okm, scale * out, jnp.nan), dl
+
+
+def _fallback_log(a):
+    """``log A = 2 log A^{1/2}`` with the principal root by complex Schur (CPU only): the root's
+    eigenvalues have argument in (−π/2, π/2], where the DB square roots converge."""
+    def on_cpu(a):
+        return 2 * _logm_fwd(_complex_schur_root(a))
+
+    return on_cpu_else_nan(on_cpu, a)
+
+
+def _fallback_log_tangent(a, e):
+    """``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))`` (chain rule of ``log A = 2 log X``), with
+    ``X L_sqrt + L_sqrt X = E``; derivative in ``a`` NaN (no rule through Schur)."""
+    def on_cpu(a, e):
+        a_s = lax.stop_gradient(a)
+        cdtype = jnp.result_type(a.dtype, jnp.complex64)
+        x = _sqrtm_schur(a_s.astype(cdtype))
+        l1 = solve_root_sylvester(x, e.astype(cdtype))
+        if not jnp.iscomplexobj(a):
+            real_x = jnp.isfinite(_real_or_nan(x, a.dtype))
+            x = jnp.where(real_x, jnp.real(x), jnp.nan).astype(a.dtype)
+            l1 = jnp.real(l1).astype(a.dtype)
+        dl = 2 * _logm_iter_jvp(x, l1, fallback=False)[1]
+        return dl * (1 + _no_derivative(a))[..., None, None].astype(dl.dtype)
+
+    return on_cpu_else_nan(on_cpu, a, e)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _logm(a, sylvester):
-    return _logm_fwd(a)
+    y = _logm_fwd(a)
+    # eigenvalues on the closed negative real axis (complex input): the DB roots do not converge;
+    # there log A = 2 log A^{1/2} with the principal root by complex Schur (CPU)
+    return guarded(~jnp.all(jnp.isfinite(y), axis=(-2, -1)), _fallback_log, y, a)
 
 
 # L_log(A, ·) as a primitive whose transpose is L_log(Aᵀ, ·): reverse mode reruns the
@@ -220,8 +270,12 @@ def logm(A, disp: bool = True, *, sylvester: str = "auto"):
       ``(..., n, n)`` principal logarithm, same dtype as ``A``.
     """
     del disp
+    check_option("logm", "sylvester", sylvester, METHODS)
     a = as_inexact(A, "A")
+    check_dtype("logm", "A", a)
     check_square(a, "logm", "A")
+    if is_empty(a):
+        return jnp.zeros(a.shape, a.dtype)
     return _logm_jit(a, sylvester)
 
 
@@ -237,8 +291,18 @@ def fractional_matrix_power(A, t):
       Domain: as :func:`logm` (no eigenvalue on the closed negative real axis) for non-integer t.
     """
     a = as_inexact(A, "A")
+    check_dtype("fractional_matrix_power", "A", a)
     check_square(a, "fractional_matrix_power", "A")
-    t = float(t)
+    if isinstance(t, bool) or np.iscomplexobj(t):
+        raise TypeError(f"fractional_matrix_power: t must be a real number, got {t!r}")
+    try:
+        t = float(t)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"fractional_matrix_power: t must be a static real number, got {t!r}") from err
+    if not np.isfinite(t):
+        raise ValueError(f"fractional_matrix_power: t must be finite, got {t}")
+    if is_empty(a):
+        return jnp.zeros(a.shape, a.dtype)
     if t.is_integer():
         return matrix_power(a, int(t))
     return expm(t * logm(a))

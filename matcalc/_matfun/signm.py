@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from .._kernels.sylvester import sylvester_apply, sylvester_plan
 from .._rules import as_inexact, check_square
+from ._checks import check_dtype, is_empty
 
 
 def _plan(a):
@@ -47,5 +49,8 @@ def signm(A, disp: bool = True):
     """
     del disp
     a = as_inexact(A, "A")
+    check_dtype("signm", "A", a)
     check_square(a, "signm", "A")
+    if is_empty(a):
+        return jnp.zeros(a.shape, a.dtype)
     return _signm_jit(a)
