@@ -128,11 +128,12 @@ def _guarded_plan(a, b, structure):
     inverses zeroed, scalings and divisor 1) and a fallback plan built only if some matrix failed."""
     p_invs, r_invs, mus, actives, denom, p_fin = _sign_plan(a, b, structure)
     fail = ~jnp.isfinite(denom)
-    f4 = fail[..., None, None]
+    # the plan's arrays are stacked over the iteration axis in front of the batch axes
+    f4 = fail[None, ..., None, None]
     p_invs = jnp.where(f4, 0, p_invs)
     r_invs = jnp.where(f4, 0, r_invs)
-    mus = jnp.where(fail, 1, mus)
-    actives = actives & ~fail
+    mus = jnp.where(fail[None], 1, mus)
+    actives = actives & ~fail[None]
     denom = jnp.where(fail, 1, denom)
     sign = ("sign", p_invs, r_invs, mus, actives, denom, p_fin)
     n, m = a.shape[-1], b.shape[-1]

@@ -23,9 +23,14 @@ def check_dtype(op: str, name: str, x) -> None:
                         "use float32, float64, complex64 or complex128")
 
 
+def complex_dtype(dtype):
+    """The complex dtype of ``dtype``'s precision (complex64 for float32, complex128 for float64)."""
+    return jnp.complex64 if jnp.finfo(dtype).bits == 32 else jnp.complex128
+
+
 def is_empty(*xs) -> bool:
     """True if any array has a zero-size axis (the result is then empty or zero, no kernel runs)."""
     return any(x.size == 0 for x in xs)
 
 
-__all__ = ["check_dtype", "check_option", "is_empty"]
+__all__ = ["check_dtype", "check_option", "complex_dtype", "is_empty"]

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from .._factor.eig import _eig as _eig_rule
 from .._rules import as_inexact, check_square, mm
-from ._checks import check_dtype, is_empty
+from ._checks import check_dtype, complex_dtype, is_empty
 
 
 def _eig(a):
@@ -74,5 +74,5 @@ def funm(A, func, disp: bool = True):
     if not callable(func):
         raise TypeError(f"funm: func must be a callable scalar function, got {func!r}")
     if is_empty(a):
-        return jnp.zeros(a.shape, jnp.result_type(a.dtype, jnp.complex64))
+        return jnp.zeros(a.shape, complex_dtype(a.dtype))
     return _funm(a, func)

@@ -13,7 +13,7 @@ from .._kernels.primary_frechet import primary_frechet_primitive
 from .._kernels.sylvester import METHODS
 from .._linalg import _lu, _lu_solve, matrix_power
 from .._rules import as_inexact, check_square, eye_like
-from ._checks import check_dtype, check_option, is_empty
+from ._checks import check_dtype, check_option, complex_dtype, is_empty
 from .expm import expm
 from .sqrtm import (
     DB_MAX_ITERS,
@@ -198,7 +198,7 @@ def _fallback_log_tangent(a, e):
     ``X L_sqrt + L_sqrt X = E``; derivative in ``a`` NaN (no rule through Schur)."""
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
-        cdtype = jnp.result_type(a.dtype, jnp.complex64)
+        cdtype = complex_dtype(a.dtype)
         x = _sqrtm_schur(a_s.astype(cdtype))
         l1 = solve_root_sylvester(x, e.astype(cdtype))
         if not jnp.iscomplexobj(a):

@@ -12,7 +12,7 @@ from .._kernels.primary_frechet import primary_frechet_primitive
 from .._kernels.sylvester import FALLBACK_KRON_MAX, METHODS, choose_method, sylvester_apply, sylvester_plan
 from .._linalg import _lu, _lu_solve
 from .._rules import as_inexact, check_square, diag, eye_like, mm
-from ._checks import check_dtype, check_option, is_empty
+from ._checks import check_dtype, check_option, complex_dtype, is_empty
 
 DB_MAX_ITERS = 60
 
@@ -92,7 +92,7 @@ def _real_or_nan(x, dtype):
 def _complex_schur_root(a):
     """Principal square root by JAX's complex Schur method (CPU only), in ``a``'s dtype: real
     input keeps only a real principal root (NaN otherwise)."""
-    cdtype = jnp.result_type(a.dtype, jnp.complex64)
+    cdtype = complex_dtype(a.dtype)
     x = _sqrtm_schur(a.astype(cdtype))
     return x if jnp.iscomplexobj(a) else _real_or_nan(x, a.dtype)
 
@@ -142,7 +142,7 @@ def _fallback_root_tangent(a, e):
     only where X is real. Its derivative in ``a`` is NaN (no rule through Schur)."""
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
-        cdtype = jnp.result_type(a.dtype, jnp.complex64)
+        cdtype = complex_dtype(a.dtype)
         x = _sqrtm_schur(a_s.astype(cdtype))
         lx = solve_root_sylvester(x, e.astype(cdtype))
         if not jnp.iscomplexobj(a):
