@@ -275,3 +275,20 @@ def test_sylvester_batch_mixing_separated_and_not():
     x = matcalc.solve_sylvester(np.stack([AS, sep_a]), np.stack([BS, sep_b]), CS)
     assert _rel(x[0], sl.solve_sylvester(AS, BS, CS)) < 1e-12
     assert _rel(x[1], sl.solve_sylvester(sep_a, sep_b, CS)) < 1e-13
+
+
+# ------------------------------------------------------------------------------------------
+# disp=False: (value, error estimate), as SciPy (logm, signm) and JAX (funm)
+
+
+def test_disp_false_returns_value_and_error_estimate():
+    f, err = matcalc.logm(A2, disp=False)
+    assert _rel(f, sl.logm(A2)) < 1e-14 and 0 <= float(err) < 1e-14
+    s, err = matcalc.signm(A2 - 2.2 * np.eye(2), disp=False)
+    assert _rel(s, sl.signm(A2 - 2.2 * np.eye(2)).real) < 1e-14 and 0 <= float(err) < 1e-14
+    f, err = matcalc.funm(A2, jnp.exp, disp=False)
+    _, err_jax = jsl.funm(jnp.asarray(A2), jnp.exp, disp=False)
+    # the estimate bounds the actual error, and is of JAX's order
+    assert _rel(f, sl.expm(A2)) <= 10 * float(err) < 1000 * max(float(err_jax), 1e-16)
+    with pytest.raises(TypeError, match="logm: disp must be True or False"):
+        matcalc.logm(A2, disp="no")

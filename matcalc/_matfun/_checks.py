@@ -4,6 +4,7 @@ unsupported floating dtypes, and empty input (which returns an empty result, as 
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 
 def check_option(op: str, name: str, value, allowed) -> None:
@@ -13,6 +14,18 @@ def check_option(op: str, name: str, value, allowed) -> None:
     if not ok:
         raise ValueError(f"{op}: {name} must be one of {', '.join(map(repr, allowed))}; "
                          f"got {value!r}")
+
+
+def check_disp(op: str, disp) -> bool:
+    """``disp`` must be a bool (SciPy's and JAX's flag: ``False`` also returns an error estimate)."""
+    if not isinstance(disp, (bool, np.bool_)):
+        raise TypeError(f"{op}: disp must be True or False, got {disp!r}")
+    return bool(disp)
+
+
+def norm1(x):
+    """Per-matrix 1-norm (maximum absolute column sum)."""
+    return jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1, initial=0.0)
 
 
 def check_dtype(op: str, name: str, x) -> None:
@@ -33,4 +46,4 @@ def is_empty(*xs) -> bool:
     return any(x.size == 0 for x in xs)
 
 
-__all__ = ["check_dtype", "check_option", "complex_dtype", "is_empty"]
+__all__ = ["check_disp", "norm1", "check_dtype", "check_option", "complex_dtype", "is_empty"]

@@ -13,7 +13,7 @@ from .._kernels.primary_frechet import primary_frechet_primitive
 from .._kernels.sylvester import METHODS
 from .._linalg import _lu, _lu_solve, matrix_power
 from .._rules import as_inexact, check_square, eye_like
-from ._checks import check_dtype, check_option, complex_dtype, is_empty
+from ._checks import check_disp, check_dtype, check_option, complex_dtype, is_empty, norm1
 from .expm import expm
 from .sqrtm import (
     DB_MAX_ITERS,
@@ -262,21 +262,28 @@ def logm(A, disp: bool = True, *, sylvester: str = "auto"):
 
     Args:
       A: ``(..., n, n)`` real or complex.
-      disp: accepted for SciPy compatibility; errors are never printed (NaN marks failure).
+      disp: ``False`` also returns SciPy's error estimate ``‖exp(F) − A‖₁ / ‖A‖₁``; nothing
+        is ever printed (NaN marks failure).
       sylvester: ``"auto"`` (the iterate derivative), or ``"kron"``/``"sign"``: chain the
         Sylvester rule of :func:`sqrtm` through the roots instead.
 
     Returns:
       ``(..., n, n)`` principal logarithm, same dtype as ``A``.
     """
-    del disp
+    disp = check_disp("logm", disp)
     check_option("logm", "sylvester", sylvester, METHODS)
     a = as_inexact(A, "A")
     check_dtype("logm", "A", a)
     check_square(a, "logm", "A")
     if is_empty(a):
-        return jnp.zeros(a.shape, a.dtype)
-    return _logm_jit(a, sylvester)
+        f = jnp.zeros(a.shape, a.dtype)
+        return f if disp else (f, jnp.zeros(a.shape[:-2], f.real.dtype))
+    f = _logm_jit(a, sylvester)
+    if disp:
+        return f
+    # SciPy's estimate ‖exp(F) − A‖₁ / ‖A‖₁
+    fs = lax.stop_gradient(f)
+    return f, norm1(expm(fs) - a) / norm1(a)
 
 
 def fractional_matrix_power(A, t):
