@@ -257,8 +257,13 @@ def logm(A, disp: bool = True, *, sylvester: str = "auto"):
       more steps (in practice only where the forward also stops at its 40-root cap), the
       derivative is NaN; the value is the forward's. ``sylvester="kron"|"sign"`` instead chain the
       Sylvester rule of :func:`sqrtm` (``X L' + L' X = L``) through the roots (slower).
-      Domain: no eigenvalue on the closed negative real axis; there the result is NaN (real
-      input never gets a complex output).
+      Domain: nonsingular A. Complex input with eigenvalues on the negative real axis (where
+      the DB roots do not converge) gets SciPy's principal value from ``log A = 2 log A^{1/2}``
+      with the root by JAX's complex Schur method (CPU; NaN on other platforms), and the
+      derivative ``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))`` (its own derivative in A, i.e.
+      second order there, is NaN). Real input keeps its real dtype: where the principal
+      logarithm is not real (an eigenvalue on the negative real axis) the result is NaN (SciPy
+      returns complex; pass complex input). Singular input gives NaN.
 
     Args:
       A: ``(..., n, n)`` real or complex.
@@ -295,7 +300,9 @@ def fractional_matrix_power(A, t):
     Derivative:
       The chain rule of the rules used: ``L = L_exp(t log A, t L_log(A, E))`` (Higham & Lin,
       SIMAX 34, 2013, derive the same Fréchet derivative). ``t`` is a static Python number.
-      Domain: as :func:`logm` (no eigenvalue on the closed negative real axis) for non-integer t.
+      Domain: as :func:`logm` for non-integer t: complex input with eigenvalues on the negative
+      real axis gets the principal value (CPU); real input whose principal power is not real, and
+      singular input, give NaN (SciPy returns complex, resp. the Schur–Padé value).
     """
     a = as_inexact(A, "A")
     check_dtype("fractional_matrix_power", "A", a)
