@@ -296,3 +296,37 @@ def test_disp_false_returns_value_and_error_estimate():
     assert _rel(f, want) <= 10 * float(err) < 1000 * max(float(err_jax), 1e-16)
     with pytest.raises(TypeError, match="logm: disp must be True or False"):
         matcalc.logm(A2, disp="no")
+
+
+# ------------------------------------------------------------------------------------------
+# expm on ill-conditioned input, every Padé regime: value and Fréchet derivative against
+# Daleckii–Krein in mpmath, at least as accurate as JAX's expm and its autodiff derivative
+
+
+def _mp_exp_and_frechet(a, e):
+    import mpmath as mp
+
+    n = a.shape[0]
+    with mp.workdps(30):
+        lam, v = mp.eig(mp.matrix(a.tolist()))
+        vi = mp.inverse(v)
+        fl = [mp.exp(x) for x in lam]
+        g = vi * mp.matrix(e.tolist()) * v
+        for i in range(n):
+            for j in range(n):
+                g[i, j] *= (fl[i] - fl[j]) / (lam[i] - lam[j]) if i != j else fl[i]
+        val = np.array((v * mp.diag(fl) * vi).tolist(), dtype=complex).real
+        der = np.array((v * g * vi).tolist(), dtype=complex).real
+    return val, der
+
+
+@pytest.mark.parametrize("norm1", [1e-2, 3.0, 50.0], ids=["pade3_5", "pade9_13", "squarings"])
+def test_expm_ill_conditioned_at_least_as_accurate_as_jax(norm1):
+    a, _, _ = _ill_conditioned(13, 1e8)
+    a = a * (norm1 / np.linalg.norm(a, 1))
+    e = rng(9).standard_normal((13, 13))
+    want, dwant = _mp_exp_and_frechet(a, e)
+    x, lx = jax.jvp(matcalc.expm, (a,), (e,))
+    xj, lj = jax.jvp(jsl.expm, (a,), (e,))
+    assert _rel(x, want) <= max(2 * _rel(xj, want), 1e-15)
+    assert _rel(lx, dwant) <= max(2 * _rel(lj, dwant), 1e-15)
