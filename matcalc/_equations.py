@@ -52,8 +52,8 @@ def solve_sylvester(A, B, C, *, method: str = "auto", tol: float = 1e-8):
     Methods: ``"auto"`` (default): one LU of the Kronecker system when ``n·m ≤ 144``, otherwise
     the matrix sign function of ``[[A, −C], [0, −B]]`` (Roberts 1980), with a fallback for
     matrices whose spectra it cannot separate (A and −B not on opposite sides of the imaginary
-    axis): the Kronecker LU when ``n·m ≤ 1024``, above that JAX's Schur method on CPU (NaN on
-    other platforms). ``"kron"``/``"sign"`` force one (``"sign"`` alone gives NaN for unseparated
+    axis): JAX's Schur method on CPU; on other platforms the Kronecker LU when ``n·m ≤ 256``
+    (NaN above). ``"kron"``/``"sign"`` force one (``"sign"`` alone gives NaN for unseparated
     spectra); ``"schur"``/``"eigen"`` are JAX's methods (CPU-only Schur, or eigendecomposition;
     NaN where ``|λ_i(A) + λ_j(B)| < tol``, as JAX).
 

@@ -20,9 +20,9 @@ order).
 
 The default ``"auto"`` uses ``"kron"`` for ``n·m ≤ 144``; above, the sign method guarded by a
 fallback: matrices whose spectra turn out not to be separated (the sign iteration does not reach
-``±I``) are solved by ``"kron"`` when ``n·m ≤ 1024`` and, above that, by JAX's Schur-based
-Bartels–Stewart solver on CPU (NaN on other platforms). The fallback runs only when some
-matrix of the batch needs it (``lax.cond``), so any uniquely solvable equation is solved.
+``±I``) are solved by JAX's Schur-based Bartels–Stewart solver on CPU and, on other platforms,
+by ``"kron"`` when ``n·m ≤ 256`` (NaN above). The fallback runs only when some matrix of the
+batch needs it (``lax.cond``), so on CPU any uniquely solvable equation is solved.
 ``"schur"`` and ``"eigen"`` are JAX's own solvers (``jax.scipy.linalg.solve_sylvester``,
 CPU-only Schur or eigendecomposition), wrapped as a linear map whose transpose is the same
 solve with ``Aᵀ, Bᵀ``.
@@ -41,7 +41,7 @@ from .primary_frechet import primary_frechet_primitive
 
 SIGN_MAX_ITERS = 40
 KRON_MAX = 144  # default "auto": kron when n·m ≤ KRON_MAX
-FALLBACK_KRON_MAX = 1024  # "auto" above KRON_MAX: kron fallback for unseparated spectra
+FALLBACK_KRON_MAX = 256  # "auto" above KRON_MAX, off CPU: kron fallback for unseparated spectra
 METHODS = ("auto", "kron", "sign", "schur", "eigen")
 
 
@@ -67,6 +67,19 @@ def _pack(a, b):
     bot = jnp.concatenate([jnp.zeros((*batch, m, n), dtype),
                            jnp.broadcast_to(b, (*batch, m, m))], -1)
     return jnp.concatenate([top, bot], -2)
+
+
+@functools.cache
+def _kron_solver():
+    """``C ↦ X`` by one LU of the Kronecker form, as a primitive on ``(blockdiag(A, B), C)`` that
+    transposes to itself at ``blockdiag(Aᵀ, Bᵀ)`` (see :func:`_jax_solver`)."""
+
+    def solve(ab, c):
+        n = c.shape[-2]
+        lu, _, perm = _lu(_kron_matrix(ab[..., :n, :n], ab[..., n:, n:]))
+        return sylvester_apply(("kron", lu, perm), c)
+
+    return primary_frechet_primitive("matcalc_sylvester_kron", solve)
 
 
 @functools.cache
@@ -136,23 +149,24 @@ def _guarded_plan(a, b, structure):
     actives = actives & ~fail[None]
     denom = jnp.where(fail, 1, denom)
     sign = ("sign", p_invs, r_invs, mus, actives, denom, p_fin)
-    n, m = a.shape[-1], b.shape[-1]
-    batch = fail.shape
+    # the fallbacks are primitives on blockdiag(A, B) that factor inside, so nothing is stored
+    # for reverse mode; XLA still reserves their buffers, hence the Kronecker bound
+    return ("guarded", sign, _pack(a, b), fail)
+
+
+def _fallback_apply(ab, c, shape, dtype):
+    """Solve by JAX's Schur method where lowered for CPU; elsewhere by the Kronecker LU for
+    ``n·m ≤ FALLBACK_KRON_MAX``, else NaN (linear in c, so that its transpose is NaN too)."""
+    n, m = c.shape[-2], ab.shape[-1] - c.shape[-2]
+    c = jnp.broadcast_to(c, shape).astype(dtype)
     if n * m <= FALLBACK_KRON_MAX:
-        def build(ab):
-            lu, _, perm = _lu(_kron_matrix(*ab))
-            return lu, perm.astype(jnp.int32)
-
-        def skip(ab):
-            eye = jnp.broadcast_to(jnp.eye(n * m, dtype=a.dtype), (*batch, n * m, n * m))
-            return eye, jnp.broadcast_to(jnp.arange(n * m, dtype=jnp.int32), (*batch, n * m))
-
-        ab = (jnp.broadcast_to(a, (*batch, n, n)), jnp.broadcast_to(b, (*batch, m, m)))
-        lu, perm = lax.cond(jnp.any(fail), build, skip, ab)
-        fallback = ("kron", lu, perm)
+        default = lambda ab, c: _kron_solver().bind(ab, c)  # noqa: E731
     else:
-        fallback = ("jax", _jax_solver("schur", 0.0), _pack(a, b))
-    return ("guarded", sign, fallback, fail)
+        default = lambda ab, c: c * jnp.nan  # noqa: E731
+    return lax.platform_dependent(ab, c, cpu=lambda ab, c: _jax_solver("schur", 0.0).bind(ab, c),
+                                  default=default)
+
+
 
 
 def _sign_plan(a, b, structure):
@@ -238,19 +252,10 @@ def sylvester_apply(plan, c):
     """``X`` with ``A X + X B = C`` from a plan; linear in ``c``."""
     kind = plan[0]
     if kind == "guarded":
-        _, sign, fallback, fail = plan
+        _, sign, ab, fail = plan
         x = sylvester_apply(sign, c)
-        if fallback[0] == "kron":
-            alt = lax.cond(jnp.any(fail), lambda c: sylvester_apply(fallback, c),
-                           lambda c: jnp.zeros(x.shape, x.dtype), c)
-        else:
-            # Schur-based fallback where it can be lowered (CPU); NaN elsewhere
-            alt = lax.cond(
-                jnp.any(fail),
-                lambda c: lax.platform_dependent(
-                    c, cpu=lambda c: sylvester_apply(fallback, c),
-                    default=lambda c: jnp.full(x.shape, jnp.nan, x.dtype)),
-                lambda c: jnp.zeros(x.shape, x.dtype), c)
+        alt = lax.cond(jnp.any(fail), lambda c: _fallback_apply(ab, c, x.shape, x.dtype),
+                       lambda c: jnp.zeros(x.shape, x.dtype), c)
         return jnp.where(fail[..., None, None], alt, x)
     if kind == "jax":
         _, prim, ab = plan

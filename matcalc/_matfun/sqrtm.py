@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._kernels.primary_frechet import primary_frechet_primitive
-from .._kernels.sylvester import FALLBACK_KRON_MAX, METHODS, choose_method, sylvester_apply, sylvester_plan
+from .._kernels.sylvester import KRON_MAX, METHODS, choose_method, sylvester_apply, sylvester_plan
 from .._linalg import _lu, _lu_solve
 from .._rules import as_inexact, check_square, diag, eye_like, mm
 from ._checks import check_dtype, check_option, complex_dtype, is_empty, norm1
@@ -139,10 +139,10 @@ def _fallback_root(a):
 
 
 def solve_root_sylvester(x, e):
-    """``L`` with ``X L + L X = E`` for a fallback root X: a Kronecker LU up to ``n² = 1024``,
-    else JAX's Schur-based solver (CPU)."""
+    """``L`` with ``X L + L X = E`` for a fallback root X (CPU only): a Kronecker LU up to
+    ``n² = 144``, else JAX's Schur-based solver."""
     n = x.shape[-1]
-    method = "kron" if n * n <= FALLBACK_KRON_MAX else "schur"
+    method = "kron" if n * n <= KRON_MAX else "schur"
     return sylvester_apply(sylvester_plan(x, x, method), e.astype(x.dtype))
 
 
@@ -299,7 +299,7 @@ def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto")
       equation instead, without Schur: by the matrix sign function of ``[[X, −E], [0, −X]]``
       or one ``n²×n²`` LU; the plan depends on X only, so reverse mode reuses it.
       Where the DB iteration fails (see above) the derivative solves ``X L + L X = E`` at the
-      Schur root (Kronecker LU for ``n ≤ 32``, else JAX's Schur solver; CPU, NaN elsewhere);
+      Schur root (Kronecker LU for ``n ≤ 12``, else JAX's Schur solver; CPU, NaN elsewhere);
       second derivatives there are NaN (JAX's Schur has no derivative). Domain: the principal
       root exists; the derivative needs ``λ_i^{1/2} + λ_j^{1/2} ≠ 0``, so it is undefined (inf/NaN)
       at singular A. Real input whose principal root is not real gives NaN values and
