@@ -13,66 +13,82 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._kernels.sylvester import choose_method, sylvester_apply, sylvester_plan
+from ._kernels.sylvester import METHODS, choose_method, sylvester_apply, sylvester_plan
 from ._linalg import _lu, _lu_solve
+from ._matfun._checks import check_dtype, check_option, is_empty
 from ._rules import _H, check_square, eye_like, mm, promote_inexact
 
 # ---------------------------------------------------------------------------------------------
 # Sylvester A X + X B = C
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
-def _sylvester(a, b, c, method):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3, 4))
+def _sylvester(a, b, c, method, tol):
     m = choose_method(a.shape[-1], b.shape[-1], method)
-    return sylvester_apply(sylvester_plan(a, b, m), c)
+    return sylvester_apply(sylvester_plan(a, b, m, tol=tol), c)
 
 
 @_sylvester.defjvp
-def _sylvester_jvp(method, primals, tangents):
+def _sylvester_jvp(method, tol, primals, tangents):
     (a, b, c), (da, db, dc) = primals, tangents
     m = choose_method(a.shape[-1], b.shape[-1], method)
-    plan = sylvester_plan(a, b, m)
+    plan = sylvester_plan(a, b, m, tol=tol)
     x = sylvester_apply(plan, c)
     # A X + X B = C ⇒ A dX + dX B = dC − dA X − X dB (same plan)
     return x, sylvester_apply(plan, dc - mm(da, x) - mm(x, db))
 
 
 
-_sylvester_jit = jax.jit(_sylvester, static_argnums=3)
+_sylvester_jit = jax.jit(_sylvester, static_argnums=(3, 4))
 
-def solve_sylvester(a, b, c, *, method: str = "auto"):
-    """Solve ``A X + X B = C``; drop-in for ``scipy.linalg.solve_sylvester`` (GPU-capable).
+def _empty(shape, dtype):
+    return jnp.zeros(shape, dtype)
 
-    ``method="auto"`` (default) solves the Kronecker system on one LU when ``n·m ≤ 144`` and
-    otherwise uses the matrix sign function of ``[[A, −C], [0, −B]]`` (Roberts 1980); ``"kron"``
-    or ``"sign"`` force one.
+
+def solve_sylvester(A, B, C, *, method: str = "auto", tol: float = 1e-8):
+    """Solve ``A X + X B = C``; drop-in for ``jax.scipy.linalg.solve_sylvester`` and
+    ``scipy.linalg.solve_sylvester`` (GPU-capable by default).
+
+    Methods: ``"auto"`` (default): one LU of the Kronecker system when ``n·m ≤ 144``, otherwise
+    the matrix sign function of ``[[A, −C], [0, −B]]`` (Roberts 1980), with a fallback for
+    matrices whose spectra it cannot separate (A and −B not on opposite sides of the imaginary
+    axis): JAX's Schur method on CPU; on other platforms the Kronecker LU when ``n·m ≤ 256``
+    (NaN above). ``"kron"``/``"sign"`` force one (``"sign"`` alone gives NaN for unseparated
+    spectra); ``"schur"``/``"eigen"`` are JAX's methods (CPU-only Schur, or eigendecomposition;
+    NaN where ``|λ_i(A) + λ_j(B)| < tol``, as JAX).
 
     Derivative:
       ``A dX + dX B = dC − dA X − X dB`` on the same plan; reverse mode solves the adjoint
       equation ``Aᴴ Y + Y Bᴴ = X̄`` (by transposition), then ``Ā = −Y Xᴴ``, ``B̄ = −Xᴴ Y``,
-      ``C̄ = Y``. Domain: uniquely solvable equations (no eigenvalue of A equal to one of −B); the
-      sign method further needs the spectra of A and −B on opposite sides of the imaginary axis
-      (e.g. A, B both stable) and returns NaN otherwise.
+      ``C̄ = Y``. The ``"schur"``/``"eigen"`` methods transpose to the same solver at ``Aᵀ, Bᵀ``
+      (first order; JAX's Schur has no derivative, so no second order there).
+      Domain: uniquely solvable equations (no eigenvalue of A equal to one of −B).
 
     Args:
-      a: ``(..., n, n)``; b: ``(..., m, m)``; c: ``(..., n, m)`` (batch axes broadcast).
+      A: ``(..., n, n)``; B: ``(..., m, m)``; C: ``(..., n, m)`` (batch axes broadcast).
+      method: ``"auto"``, ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"``.
+      tol: JAX's threshold on ``|λ_i(A) + λ_j(B)|`` for ``"schur"``/``"eigen"`` (unused otherwise).
 
     Returns:
       ``(..., n, m)`` solution X.
     """
-    a, b, c = promote_inexact(a, b, c)
-    check_square(a, "solve_sylvester", "a")
-    check_square(b, "solve_sylvester", "b")
+    check_option("solve_sylvester", "method", method, METHODS)
+    a, b, c = promote_inexact(A, B, C)
+    for name, x in (("A", a), ("B", b), ("C", c)):
+        check_dtype("solve_sylvester", name, x)
+    check_square(a, "solve_sylvester", "A")
+    check_square(b, "solve_sylvester", "B")
     if c.ndim < 2 or c.shape[-2:] != (a.shape[-1], b.shape[-1]):
         raise ValueError(
-            f"solve_sylvester: c must have shape (..., {a.shape[-1]}, {b.shape[-1]}) for a of "
-            f"shape {a.shape} and b of shape {b.shape}, got {c.shape}")
+            f"solve_sylvester: C must have shape (..., {a.shape[-1]}, {b.shape[-1]}) for A of "
+            f"shape {a.shape} and B of shape {b.shape}, got {c.shape}")
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2], c.shape[:-2])
+    if is_empty(a, b, c):
+        return _empty((*batch, *c.shape[-2:]), c.dtype)
     a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
     b = jnp.broadcast_to(b, (*batch, *b.shape[-2:]))
     c = jnp.broadcast_to(c, (*batch, *c.shape[-2:]))
-    choose_method(1, 1, method)
-    return _sylvester_jit(a, b, c, method)
+    return _sylvester_jit(a, b, c, method, float(tol))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,18 +119,26 @@ def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
 
     Derivative:
       ``A dX + dX Aᴴ = dQ − dA X − X dAᴴ`` on the same plan (see :func:`solve_sylvester`).
-      Domain: no eigenvalue pair ``λ_i + conj(λ_j) = 0``; the default sign path for ``n > 12``
-      needs A stable or anti-stable (NaN otherwise; use ``method="kron"``).
+      Domain: no eigenvalue pair ``λ_i + conj(λ_j) = 0``.
+
+    Args:
+      a: ``(..., n, n)``; q: ``(..., n, n)``.
+      method: as :func:`solve_sylvester`: ``"auto"`` (Kronecker LU for ``n ≤ 12``, else the sign
+        function with the fallback of :func:`solve_sylvester` where A is neither stable nor
+        anti-stable), ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"``.
     """
+    check_option("solve_continuous_lyapunov", "method", method, METHODS)
     a, q = promote_inexact(a, q)
+    check_dtype("solve_continuous_lyapunov", "a", a)
     check_square(a, "solve_continuous_lyapunov", "a")
     check_square(q, "solve_continuous_lyapunov", "q")
     if q.shape[-1] != a.shape[-1]:
         raise ValueError(f"solve_continuous_lyapunov: a has shape {a.shape}, q has shape {q.shape}")
     batch = jnp.broadcast_shapes(a.shape[:-2], q.shape[:-2])
+    if is_empty(a, q):
+        return _empty((*batch, *q.shape[-2:]), q.dtype)
     a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
     q = jnp.broadcast_to(q, (*batch, *q.shape[-2:]))
-    choose_method(1, 1, method)
     return _clyap_jit(a, q, method)
 
 
@@ -165,21 +189,25 @@ def solve_discrete_lyapunov(a, q, method=None):
 
     Derivative:
       ``A dX Aᴴ − dX + (dQ + dA X Aᴴ + A X dAᴴ) = 0`` on the same plan. Domain: no eigenvalue
-      pair with ``λ_i conj(λ_j) = 1`` and A + I nonsingular; for ``n > 12`` the default sign path
-      needs A Schur-stable (``ρ(A) < 1``) or all ``|λ| > 1`` (NaN otherwise; ``method="kron"``).
+      pair with ``λ_i conj(λ_j) = 1`` and A + I nonsingular (for ``n > 12`` the default sign path
+      falls back as :func:`solve_sylvester` where the mapped spectrum is not separated).
 
     Args:
-      method: ``None``/``"auto"``, ``"kron"`` or ``"sign"`` (SciPy's ``"direct"``/``"bilinear"``
-        map to ``"kron"``/``"auto"``).
+      method: ``None``/``"auto"``, ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"`` (SciPy's
+        ``"direct"``/``"bilinear"`` map to ``"kron"``/``"auto"``).
     """
+    check_option("solve_discrete_lyapunov", "method", method,
+                 (None, "direct", "bilinear", *METHODS))
     method = {None: "auto", "direct": "kron", "bilinear": "auto"}.get(method, method)
     a, q = promote_inexact(a, q)
+    check_dtype("solve_discrete_lyapunov", "a", a)
     check_square(a, "solve_discrete_lyapunov", "a")
     check_square(q, "solve_discrete_lyapunov", "q")
     if q.shape[-1] != a.shape[-1]:
         raise ValueError(f"solve_discrete_lyapunov: a has shape {a.shape}, q has shape {q.shape}")
     batch = jnp.broadcast_shapes(a.shape[:-2], q.shape[:-2])
+    if is_empty(a, q):
+        return _empty((*batch, *q.shape[-2:]), q.dtype)
     a = jnp.broadcast_to(a, (*batch, *a.shape[-2:]))
     q = jnp.broadcast_to(q, (*batch, *q.shape[-2:]))
-    choose_method(1, 1, method)
     return _dlyap_jit(a, q, method)

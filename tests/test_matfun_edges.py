@@ -172,9 +172,9 @@ def test_lyapunov_large_default_path_and_batch():
 
 
 def test_equation_bad_input():
-    with pytest.raises(ValueError, match="c must have shape"):
+    with pytest.raises(ValueError, match="C must have shape"):
         matcalc.solve_sylvester(np.eye(2), np.eye(3), np.ones((3, 2)))
     with pytest.raises(ValueError, match="method"):
-        matcalc.solve_sylvester(np.eye(2), np.eye(2), np.eye(2), method="schur")
+        matcalc.solve_sylvester(np.eye(2), np.eye(2), np.eye(2), method="bogus")
     with pytest.raises(ValueError, match="square"):
         matcalc.solve_continuous_lyapunov(np.ones((2, 3)), np.eye(2))

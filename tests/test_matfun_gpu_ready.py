@@ -1,6 +1,11 @@
 """GPU readiness: the jaxprs of jit(grad(...)) of every default path of the general matrix
 functions and matrix equations contain no CPU-only primitive (schur, hessenberg, non-symmetric
-eig). funm is the documented exception (eigendecomposition) and doubles as the detector's check."""
+eig) outside the CPU branch of a platform-dependent switch (the complex Schur fallbacks of sqrtm,
+logm and the Sylvester solvers, which are not lowered for other platforms: checked by exporting
+for CUDA). funm is the documented exception (eigendecomposition) and doubles as the detector's
+check."""
+
+import re
 
 import jax
 import jax.extend.core as jex
@@ -17,6 +22,12 @@ CPU_ONLY = {"schur", "hessenberg", "eig"}
 def _primitives(jaxpr, acc):
     for eqn in jaxpr.eqns:
         acc.add(eqn.primitive.name)
+        platforms = eqn.params.get("branches_platforms")
+        if platforms is not None:  # lax.platform_dependent: skip the CPU-only branches
+            for br, plat in zip(eqn.params["branches"], platforms, strict=True):
+                if plat is None or tuple(plat) != ("cpu",):
+                    _primitives(br.jaxpr, acc)
+            continue
         for v in eqn.params.values():
             for sub in v if isinstance(v, (tuple, list)) else (v,):
                 if isinstance(sub, jex.ClosedJaxpr):
@@ -67,3 +78,28 @@ def test_detector_sees_cpu_only_primitives():
     assert "eig" in _primitives(jax.make_jaxpr(lambda a: matcalc.funm(a, jnp.exp))(A).jaxpr, set())
     prims = _primitives(jax.make_jaxpr(lambda a: matcalc.sqrtm(a, method="schur"))(A).jaxpr, set())
     assert "schur" in prims
+
+
+def _custom_calls(f, args, platform):
+    from jax import export
+
+    txt = export.export(jax.jit(f), platforms=[platform])(*args).mlir_module()
+    return set(re.findall(r"custom_call @([A-Za-z_0-9]+)", txt))
+
+
+EXPORTED = {
+    "sqrtm": (lambda a: jnp.sum(jnp.real(matcalc.sqrtm(a))), (A,)),
+    "logm": (lambda a: jnp.sum(jnp.real(matcalc.logm(a))), (A,)),
+    "solve_sylvester_fallback_schur": (
+        lambda a: jnp.sum(matcalc.solve_sylvester(a, a, a)), (np.eye(33) + 0.01,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTED))
+def test_schur_fallbacks_are_lowered_only_for_cpu(name):
+    f, args = EXPORTED[name]
+    g = jax.grad(f)
+    cpu = _custom_calls(g, args, "cpu")
+    cuda = _custom_calls(g, args, "cuda")
+    assert any("gees" in c for c in cpu), cpu  # the detector sees the CPU fallback
+    assert not any("gees" in c or "geev" in c or "gehrd" in c for c in cuda), cuda

@@ -17,26 +17,87 @@ The plan (LU factors, or the stacked inverses ``P_k⁻¹, R_k⁻¹`` and scaling
 ``A, B``; ``apply(plan, C)`` is linear in ``C`` and built from fixed-trip loops, so JAX transposes
 it (reverse mode through a Sylvester solve reuses the plan) and differentiates the plan (second
 order).
+
+The default ``"auto"`` uses ``"kron"`` for ``n·m ≤ 144``; above, the sign method guarded by a
+fallback: matrices whose spectra turn out not to be separated (the sign iteration does not reach
+``±I``) are solved by JAX's Schur-based Bartels–Stewart solver on CPU and, on other platforms,
+by ``"kron"`` when ``n·m ≤ 256`` (NaN above). The fallback runs only when some matrix of the
+batch needs it (``lax.cond``), so on CPU any uniquely solvable equation is solved.
+``"schur"`` and ``"eigen"`` are JAX's own solvers (``jax.scipy.linalg.solve_sylvester``,
+CPU-only Schur or eigendecomposition), wrapped as a linear map whose transpose is the same
+solve with ``Aᵀ, Bᵀ``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import _lu, _lu_solve
 from .._rules import _H, _T, diag, eye_like, mm
+from .primary_frechet import primary_frechet_primitive
 
 SIGN_MAX_ITERS = 40
 KRON_MAX = 144  # default "auto": kron when n·m ≤ KRON_MAX
+FALLBACK_KRON_MAX = 256  # "auto" above KRON_MAX, off CPU: kron fallback for unseparated spectra
+METHODS = ("auto", "kron", "sign", "schur", "eigen")
 
 
 def choose_method(n: int, m: int, method: str = "auto") -> str:
+    """Resolve ``method`` for an ``n×n``/``m×m`` pair: ``"auto"`` becomes ``"kron"`` or
+    ``"guarded"`` (sign with fallback)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown Sylvester method {method!r}; expected one of "
+                         f"{', '.join(map(repr, METHODS))}")
     if method == "auto":
-        return "kron" if n * m <= KRON_MAX else "sign"
-    if method not in ("kron", "sign"):
-        raise ValueError(f"unknown Sylvester method {method!r}; expected 'auto', 'kron' or 'sign'")
+        return "kron" if n * m <= KRON_MAX else "guarded"
     return method
+
+
+def _pack(a, b):
+    """``blockdiag(A, B)`` (batch axes broadcast): one array argument for a linear primitive whose
+    transpose is the same map at ``blockdiag(Aᵀ, Bᵀ)``."""
+    n, m = a.shape[-1], b.shape[-1]
+    batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    dtype = jnp.result_type(a.dtype, b.dtype)
+    top = jnp.concatenate([jnp.broadcast_to(a, (*batch, n, n)),
+                           jnp.zeros((*batch, n, m), dtype)], -1)
+    bot = jnp.concatenate([jnp.zeros((*batch, m, n), dtype),
+                           jnp.broadcast_to(b, (*batch, m, m))], -1)
+    return jnp.concatenate([top, bot], -2)
+
+
+@functools.cache
+def _kron_solver():
+    """``C ↦ X`` by one LU of the Kronecker form, as a primitive on ``(blockdiag(A, B), C)`` that
+    transposes to itself at ``blockdiag(Aᵀ, Bᵀ)`` (see :func:`_jax_solver`)."""
+
+    def solve(ab, c):
+        n = c.shape[-2]
+        lu, _, perm = _lu(_kron_matrix(ab[..., :n, :n], ab[..., n:, n:]))
+        return sylvester_apply(("kron", lu, perm), c)
+
+    return primary_frechet_primitive("matcalc_sylvester_kron", solve)
+
+
+@functools.cache
+def _jax_solver(method: str, tol: float):
+    """``C ↦ X`` with ``A X + X B = C`` by ``jax.scipy.linalg.solve_sylvester`` as a primitive on
+    ``(blockdiag(A, B), C)``, linear in C. Its transpose ``W ↦ Y``, ``Aᵀ Y + Y Bᵀ = W``, is the
+    same primitive at the transposed block diagonal (the pairing is bilinear), so
+    :func:`primary_frechet_primitive` provides it."""
+    import jax.scipy.linalg as jsl
+
+    def solve(ab, c):
+        n = c.shape[-2]
+        a, b = ab[..., :n, :n], ab[..., n:, n:]
+        c = c.astype(ab.dtype) if jnp.iscomplexobj(ab) else c
+        x = jsl.solve_sylvester(a, b, c, method=method, tol=tol)
+        return x.astype(c.dtype)
+
+    return primary_frechet_primitive(f"matcalc_sylvester_{method}_{tol!r}", solve)
 
 
 def _kron_matrix(a, b):
@@ -58,8 +119,9 @@ def _inv_and_logdet(x):
     return inv, _logabsdet(lu)
 
 
-def sylvester_plan(a, b, method: str, structure: str | None = None):
-    """Precompute everything that depends on ``A, B`` only.
+def sylvester_plan(a, b, method: str, structure: str | None = None, tol: float = 0.0):
+    """Precompute everything that depends on ``A, B`` only (``method`` as resolved by
+    :func:`choose_method`; ``tol`` is passed to JAX's ``"schur"``/``"eigen"`` solvers).
 
     ``structure``: ``None`` (general), ``"same"`` (``B = A``) or ``"adjoint"`` (``B = Aᴴ``); the
     sign method then inverts one block per step instead of two.
@@ -67,7 +129,44 @@ def sylvester_plan(a, b, method: str, structure: str | None = None):
     if method == "kron":
         lu, _, perm = _lu(_kron_matrix(a, b))
         return ("kron", lu, perm)
+    if method in ("schur", "eigen"):
+        return ("jax", _jax_solver(method, float(tol)), _pack(a, b))
+    if method == "guarded":
+        return _guarded_plan(a, b, structure)
     return ("sign", *_sign_plan(a, b, structure))
+
+
+def _guarded_plan(a, b, structure):
+    """The sign plan, with its failures (unseparated spectra, no convergence) made harmless (their
+    inverses zeroed, scalings and divisor 1) and a fallback plan built only if some matrix failed."""
+    p_invs, r_invs, mus, actives, denom, p_fin = _sign_plan(a, b, structure)
+    fail = ~jnp.isfinite(denom)
+    # the plan's arrays are stacked over the iteration axis in front of the batch axes
+    f4 = fail[None, ..., None, None]
+    p_invs = jnp.where(f4, 0, p_invs)
+    r_invs = jnp.where(f4, 0, r_invs)
+    mus = jnp.where(fail[None], 1, mus)
+    actives = actives & ~fail[None]
+    denom = jnp.where(fail, 1, denom)
+    sign = ("sign", p_invs, r_invs, mus, actives, denom, p_fin)
+    # the fallbacks are primitives on blockdiag(A, B) that factor inside, so nothing is stored
+    # for reverse mode; XLA still reserves their buffers, hence the Kronecker bound
+    return ("guarded", sign, _pack(a, b), fail)
+
+
+def _fallback_apply(ab, c, shape, dtype):
+    """Solve by JAX's Schur method where lowered for CPU; elsewhere by the Kronecker LU for
+    ``n·m ≤ FALLBACK_KRON_MAX``, else NaN (linear in c, so that its transpose is NaN too)."""
+    n, m = c.shape[-2], ab.shape[-1] - c.shape[-2]
+    c = jnp.broadcast_to(c, shape).astype(dtype)
+    if n * m <= FALLBACK_KRON_MAX:
+        default = lambda ab, c: _kron_solver().bind(ab, c)  # noqa: E731
+    else:
+        default = lambda ab, c: c * jnp.nan  # noqa: E731
+    return lax.platform_dependent(ab, c, cpu=lambda ab, c: _jax_solver("schur", 0.0).bind(ab, c),
+                                  default=default)
+
+
 
 
 def _sign_plan(a, b, structure):
@@ -152,6 +251,16 @@ def _sign_plan(a, b, structure):
 def sylvester_apply(plan, c):
     """``X`` with ``A X + X B = C`` from a plan; linear in ``c``."""
     kind = plan[0]
+    if kind == "guarded":
+        _, sign, ab, fail = plan
+        x = sylvester_apply(sign, c)
+        alt = lax.cond(jnp.any(fail), lambda c: _fallback_apply(ab, c, x.shape, x.dtype),
+                       lambda c: jnp.zeros(x.shape, x.dtype), c)
+        return jnp.where(fail[..., None, None], alt, x)
+    if kind == "jax":
+        _, prim, ab = plan
+        batch = ab.shape[:-2]
+        return prim.bind(ab, jnp.broadcast_to(c, (*batch, *c.shape[-2:])))
     if kind == "kron":
         _, lu, perm = plan
         shape = c.shape

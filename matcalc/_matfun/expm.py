@@ -27,6 +27,7 @@ from jax.interpreters import ad, batching, mlir
 
 from .._linalg import _lu, _lu_solve
 from .._rules import _H, as_inexact, batch_on_leading_axis, check_square, eye_like, mm, mv, trace
+from ._checks import check_dtype, check_option, is_empty
 
 # Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
 _PADE = {
@@ -457,8 +458,14 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
       ``(..., n, n)`` ``exp(A)``.
     """
     del upper_triangular
+    if isinstance(max_squarings, bool) or not isinstance(max_squarings, (int, np.integer)) or (
+            max_squarings < 0):
+        raise ValueError(f"expm: max_squarings must be a non-negative int, got {max_squarings!r}")
     a = as_inexact(A, "A")
+    check_dtype("expm", "A", a)
     check_square(a, "expm", "A")
+    if is_empty(a):
+        return jnp.zeros(a.shape, a.dtype)
     return _expm_jit(a, int(max_squarings))
 
 
@@ -467,21 +474,27 @@ def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: boo
 
     Returns ``(expm(A), L(A, E))`` or, with ``compute_expm=False``, ``L(A, E)`` alone, computed by
     the same rule as ``jax.jvp(expm, (A,), (E,))`` (Al-Mohy & Higham 2009), batched over leading
-    axes. ``method`` and ``check_finite`` are accepted for SciPy compatibility.
+    axes. ``method`` (SciPy's ``None``, ``"SPS"`` or ``"blockEnlarge"``; validated, the algorithm
+    is always the one above) and ``check_finite`` are accepted for SciPy compatibility.
 
     Derivative:
       Differentiable in ``A`` and ``E`` to any order JAX asks (the rule's loops have static trips).
     """
+    check_option("expm_frechet", "method", method, (None, "SPS", "blockEnlarge"))
     del method, check_finite
     a = as_inexact(A, "A")
     e = as_inexact(E, "E")
+    check_dtype("expm_frechet", "A", a)
+    check_dtype("expm_frechet", "E", e)
     dtype = jnp.result_type(a.dtype, e.dtype)
     a, e = a.astype(dtype), e.astype(dtype)
     check_square(a, "expm_frechet", "A")
     if e.shape != a.shape:
         raise ValueError(f"expm_frechet: E must have A's shape {a.shape}, got {e.shape}")
-    x, lx = _expm_frechet_jit(a, e)
+    if is_empty(a):
+        x, lx = jnp.zeros(a.shape, dtype), jnp.zeros(a.shape, dtype)
+    else:
+        x, lx = _expm_frechet_jit(a, e)
     return (x, lx) if compute_expm else lx
 
 
-del np

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 
 from .._rules import as_inexact
+from ._checks import check_dtype
 
 
 def frechet(f, a, e):
@@ -22,8 +23,12 @@ def frechet(f, a, e):
     Returns:
       ``L_f(A, E)``, shaped like ``f(A)``.
     """
+    if not callable(f):
+        raise TypeError(f"frechet: f must be a differentiable matrix function (a callable such as "
+                        f"matcalc.expm), got {f!r}")
     a = as_inexact(a, "a")
     e = as_inexact(e, "e")
+    check_dtype("frechet", "a", a)
     if e.shape != a.shape:
         raise ValueError(f"frechet: e must have a's shape {a.shape}, got {e.shape}")
     if e.dtype != a.dtype:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from .._factor.eig import _eig as _eig_rule
 from .._rules import as_inexact, check_square, mm
+from ._checks import check_disp, check_dtype, complex_dtype, is_empty, norm1
 
 
 def _eig(a):
@@ -34,8 +35,7 @@ def _fdiff(func, lam):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _funm(a, func):
     lam, v, vi = _eig(a)
-    out = mm(v * func(lam)[..., None, :], vi)
-    return out if jnp.iscomplexobj(a) else jnp.real(out).astype(a.dtype)
+    return mm(v * func(lam)[..., None, :], vi)
 
 
 @_funm.defjvp
@@ -47,8 +47,6 @@ def _funm_jvp(func, primals, tangents):
     # Daleckii–Krein for diagonalizable A = V Λ V⁻¹: L = V (F ∘ (V⁻¹ E V)) V⁻¹, F_ij = f[λi, λj]
     # (the (1,2) block of f([[A, E], [0, A]]); Higham 2008, Thm 3.11 / Mathias 1996).
     dl = mm(v, mm(fd * mm(mm(vi, da.astype(v.dtype)), v), vi))
-    if not jnp.iscomplexobj(a):
-        out, dl = jnp.real(out).astype(a.dtype), jnp.real(dl).astype(a.dtype)
     return out, dl
 
 
@@ -58,8 +56,12 @@ def funm(A, func, disp: bool = True):
 
     Computed from the eigendecomposition ``A = V Λ V⁻¹`` (:func:`matcalc.eig`; JAX lowers the
     non-symmetric ``eig`` primitive on CPU, and on CUDA through cuSOLVER ``geev`` or a hybrid
-    host kernel, so this path is not GPU-native). Real input returns the real part (``func``
-    real on the reals).
+    host kernel, so this path is not GPU-native). The result is complex for real input too, as
+    JAX's ``funm`` (``funm(diag(−1, 2), jnp.log)`` has ``iπ`` on its diagonal); take ``.real``
+    where ``f`` is known to be real on the spectrum.
+
+    ``disp=False`` returns ``(f(A), err)`` as JAX does, with the estimate
+    ``err = min(1, max(ε, ε κ₁(V)))`` of the eigenbasis (JAX's is Schur-based).
 
     Derivative:
       ``L = V (F ∘ (V⁻¹ E V)) V⁻¹`` with divided differences ``F_ij = f[λi, λj]``, the mean of
@@ -68,7 +70,20 @@ def funm(A, func, disp: bool = True):
       differentiate this rule through :func:`matcalc.eig`'s own rule (the expression is
       invariant to the eigenvector gauge), exact for distinct eigenvalues.
     """
-    del disp
+    disp = check_disp("funm", disp)
     a = as_inexact(A, "A")
+    check_dtype("funm", "A", a)
     check_square(a, "funm", "A")
-    return _funm(a, func)
+    if not callable(func):
+        raise TypeError(f"funm: func must be a callable scalar function, got {func!r}")
+    if is_empty(a):
+        f = jnp.zeros(a.shape, complex_dtype(a.dtype))
+        return f if disp else (f, jnp.zeros(a.shape[:-2], f.real.dtype))
+    f = _funm(a, func)
+    if disp:
+        return f
+    # error estimate: eps·κ₁(V) of the eigenbasis, clipped to [eps, 1]; inf where f(A) is not finite
+    _, v, vi = _eig(jax.lax.stop_gradient(a))
+    eps = jnp.finfo(f.real.dtype).eps
+    err = jnp.clip(eps * norm1(v) * norm1(vi), eps, 1.0)
+    return f, jnp.where(jnp.all(jnp.isfinite(f), axis=(-2, -1)), err, jnp.inf)

@@ -10,10 +10,25 @@ import numpy as np
 from jax import lax
 
 from .._kernels.primary_frechet import primary_frechet_primitive
+from .._kernels.sylvester import METHODS
 from .._linalg import _lu, _lu_solve, matrix_power
 from .._rules import as_inexact, check_square, eye_like
+from ._checks import check_disp, check_dtype, check_option, complex_dtype, is_empty, norm1
 from .expm import expm
-from .sqrtm import DB_MAX_ITERS, _db_finish, _db_step, _sqrtm, _sqrtm_db
+from .sqrtm import (
+    DB_MAX_ITERS,
+    _complex_schur_root,
+    _db_finish,
+    _db_step,
+    _no_derivative,
+    _real_or_nan,
+    _sqrtm,
+    _sqrtm_db,
+    _sqrtm_schur,
+    guarded,
+    on_cpu_else_nan,
+    solve_root_sylvester,
+)
 
 # Padé degree m of log(1+x) as the Gauss–Legendre partial fraction
 # r_m(Y) = Σ_j w_j Y (I + x_j Y)⁻¹ (x_j, w_j nodes and weights on [0, 1]); with ‖Y‖₁ ≤ θ the
@@ -95,7 +110,7 @@ def _logm_diff(a, sylvester):
     return scale * out
 
 
-def _logm_iter_jvp(a, da):
+def _logm_iter_jvp(a, da, fallback=True):
     """``(logm(A), L_log(A, dA))``: the algorithm of :func:`_logm_fwd` with every DB iterate
     differentiated (:func:`.sqrtm._db_step`, μ frozen), in ONE fixed-trip scan of
     ``DIFF_MAX_STEPS`` DB steps shared by all square roots (a skipped ``lax.cond`` once every
@@ -158,15 +173,50 @@ def _logm_iter_jvp(a, da):
         left = _lu_solve(lu, perm, dx)
         dout = dout + wj * jnp.swapaxes(_lu_solve(lu, perm, jnp.swapaxes(left, -1, -2), True),
                                         -1, -2)
-    ok = lax.stop_gradient(~(active | bad))[..., None, None]
-    # NaN as a factor, so that the linearized (and transposed) tangent map is NaN there too
-    nan_mask = jnp.where(ok, 1.0, jnp.nan).astype(a.dtype)
-    return jnp.where(ok, scale * out, jnp.nan), nan_mask * (scale * dout)
+    ok = lax.stop_gradient(~(active | bad))
+    okm = ok[..., None, None]
+    if not fallback:
+        # NaN as a factor, so that the linearized (and transposed) tangent map is NaN there too
+        nan_mask = jnp.where(okm, 1.0, jnp.nan).astype(a.dtype)
+        return jnp.where(okm, scale * out, jnp.nan), nan_mask * (scale * dout)
+    # where the roots failed: L_log(A, E) = 2 L_log(X, L_sqrt(A, E)), X = A^{1/2} by Schur (CPU)
+    dl = guarded(~ok, _fallback_log_tangent, jnp.where(okm, scale * dout, 0), a, da)
+    return jnp.where(okm, scale * out, jnp.nan), dl
+
+
+def _fallback_log(a):
+    """``log A = 2 log A^{1/2}`` with the principal root by complex Schur (CPU only): the root's
+    eigenvalues have argument in (−π/2, π/2], where the DB square roots converge."""
+    def on_cpu(a):
+        return 2 * _logm_fwd(_complex_schur_root(a))
+
+    return on_cpu_else_nan(on_cpu, a)
+
+
+def _fallback_log_tangent(a, e):
+    """``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))`` (chain rule of ``log A = 2 log X``), with
+    ``X L_sqrt + L_sqrt X = E``; derivative in ``a`` NaN (no rule through Schur)."""
+    def on_cpu(a, e):
+        a_s = lax.stop_gradient(a)
+        cdtype = complex_dtype(a.dtype)
+        x = _sqrtm_schur(a_s.astype(cdtype))
+        l1 = solve_root_sylvester(x, e.astype(cdtype))
+        if not jnp.iscomplexobj(a):
+            real_x = jnp.isfinite(_real_or_nan(x, a.dtype))
+            x = jnp.where(real_x, jnp.real(x), jnp.nan).astype(a.dtype)
+            l1 = jnp.real(l1).astype(a.dtype)
+        dl = 2 * _logm_iter_jvp(x, l1, fallback=False)[1]
+        return dl * (1 + _no_derivative(a))[..., None, None].astype(dl.dtype)
+
+    return on_cpu_else_nan(on_cpu, a, e)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _logm(a, sylvester):
-    return _logm_fwd(a)
+    y = _logm_fwd(a)
+    # eigenvalues on the closed negative real axis (complex input): the DB roots do not converge;
+    # there log A = 2 log A^{1/2} with the principal root by complex Schur (CPU)
+    return guarded(~jnp.all(jnp.isfinite(y), axis=(-2, -1)), _fallback_log, y, a)
 
 
 # L_log(A, ·) as a primitive whose transpose is L_log(Aᵀ, ·): reverse mode reruns the
@@ -207,22 +257,38 @@ def logm(A, disp: bool = True, *, sylvester: str = "auto"):
       more steps (in practice only where the forward also stops at its 40-root cap), the
       derivative is NaN; the value is the forward's. ``sylvester="kron"|"sign"`` instead chain the
       Sylvester rule of :func:`sqrtm` (``X L' + L' X = L``) through the roots (slower).
-      Domain: no eigenvalue on the closed negative real axis; there the result is NaN (real
-      input never gets a complex output).
+      Domain: nonsingular A. Complex input with eigenvalues on the negative real axis (where
+      the DB roots do not converge) gets SciPy's principal value from ``log A = 2 log A^{1/2}``
+      with the root by JAX's complex Schur method (CPU; NaN on other platforms), and the
+      derivative ``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))`` (its own derivative in A, i.e.
+      second order there, is NaN). Real input keeps its real dtype: where the principal
+      logarithm is not real (an eigenvalue on the negative real axis) the result is NaN (SciPy
+      returns complex; pass complex input). Singular input gives NaN.
 
     Args:
       A: ``(..., n, n)`` real or complex.
-      disp: accepted for SciPy compatibility; errors are never printed (NaN marks failure).
+      disp: ``False`` also returns SciPy's error estimate ``‖exp(F) − A‖₁ / ‖A‖₁``; nothing
+        is ever printed (NaN marks failure).
       sylvester: ``"auto"`` (the iterate derivative), or ``"kron"``/``"sign"``: chain the
         Sylvester rule of :func:`sqrtm` through the roots instead.
 
     Returns:
       ``(..., n, n)`` principal logarithm, same dtype as ``A``.
     """
-    del disp
+    disp = check_disp("logm", disp)
+    check_option("logm", "sylvester", sylvester, METHODS)
     a = as_inexact(A, "A")
+    check_dtype("logm", "A", a)
     check_square(a, "logm", "A")
-    return _logm_jit(a, sylvester)
+    if is_empty(a):
+        f = jnp.zeros(a.shape, a.dtype)
+        return f if disp else (f, jnp.zeros(a.shape[:-2], f.real.dtype))
+    f = _logm_jit(a, sylvester)
+    if disp:
+        return f
+    # SciPy's estimate ‖exp(F) − A‖₁ / ‖A‖₁
+    fs = lax.stop_gradient(f)
+    return f, norm1(expm(fs) - a) / norm1(a)
 
 
 def fractional_matrix_power(A, t):
@@ -234,11 +300,23 @@ def fractional_matrix_power(A, t):
     Derivative:
       The chain rule of the rules used: ``L = L_exp(t log A, t L_log(A, E))`` (Higham & Lin,
       SIMAX 34, 2013, derive the same Fréchet derivative). ``t`` is a static Python number.
-      Domain: as :func:`logm` (no eigenvalue on the closed negative real axis) for non-integer t.
+      Domain: as :func:`logm` for non-integer t: complex input with eigenvalues on the negative
+      real axis gets the principal value (CPU); real input whose principal power is not real, and
+      singular input, give NaN (SciPy returns complex, resp. the Schur–Padé value).
     """
     a = as_inexact(A, "A")
+    check_dtype("fractional_matrix_power", "A", a)
     check_square(a, "fractional_matrix_power", "A")
-    t = float(t)
+    if isinstance(t, bool) or np.iscomplexobj(t):
+        raise TypeError(f"fractional_matrix_power: t must be a real number, got {t!r}")
+    try:
+        t = float(t)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"fractional_matrix_power: t must be a static real number, got {t!r}") from err
+    if not np.isfinite(t):
+        raise ValueError(f"fractional_matrix_power: t must be finite, got {t}")
+    if is_empty(a):
+        return jnp.zeros(a.shape, a.dtype)
     if t.is_integer():
         return matrix_power(a, int(t))
     return expm(t * logm(a))

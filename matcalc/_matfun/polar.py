@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._rules import _H, as_inexact, check_matrix, mm
+from ._checks import check_dtype, check_option
 
 
 def _parts(a):
@@ -64,10 +65,10 @@ def polar(a, side: str = "right"):
       a: ``(..., m, n)``; ``side="right"`` needs ``m ≥ n``, ``side="left"`` needs ``m ≤ n``.
       side: ``"right"`` or ``"left"``.
     """
+    check_option("polar", "side", side, ("right", "left"))
     a = as_inexact(a)
+    check_dtype("polar", "a", a)
     check_matrix(a, "polar")
-    if side not in ("right", "left"):
-        raise ValueError(f"polar: side must be 'right' or 'left', got {side!r}")
     m, n = a.shape[-2:]
     if side == "right":
         if m < n:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from .._kernels.sylvester import sylvester_apply, sylvester_plan
-from .._rules import as_inexact, check_square
+from .._rules import as_inexact, check_square, mm
+from ._checks import check_disp, check_dtype, is_empty, norm1
 
 
 def _plan(a):
@@ -37,6 +39,7 @@ def signm(A, disp: bool = True):
     """Matrix sign function; drop-in for ``scipy.linalg.signm`` (GPU-capable, no Schur).
 
     Newton's iteration ``S ← (μS + S⁻¹/μ)/2`` with determinant scaling (Higham 2008, §5.5).
+    ``disp=False`` also returns SciPy's error estimate ``‖P² − P‖₁``, ``P = (S² + S)/2``.
 
     Derivative:
       ``L(A, E)`` = the (1,2) block of ``sign([[A, E], [0, A]])``, computed by the same Newton
@@ -45,7 +48,17 @@ def signm(A, disp: bool = True):
       iteration does not converge in 40 steps) the result is NaN.
       Reference: Higham, *Functions of Matrices* (2008), ch. 5; Mathias (1996).
     """
-    del disp
+    disp = check_disp("signm", disp)
     a = as_inexact(A, "A")
+    check_dtype("signm", "A", a)
     check_square(a, "signm", "A")
-    return _signm_jit(a)
+    if is_empty(a):
+        s = jnp.zeros(a.shape, a.dtype)
+        return s if disp else (s, jnp.zeros(a.shape[:-2], s.real.dtype))
+    s = _signm_jit(a)
+    if disp:
+        return s
+    # SciPy's estimate ‖P² − P‖₁ of the spectral projector P = (S² + S)/2
+    ss = jax.lax.stop_gradient(s)
+    p = (mm(ss, ss) + ss) / 2
+    return s, norm1(mm(p, p) - p)
