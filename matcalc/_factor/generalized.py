@@ -60,8 +60,9 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     w, v, y = _eigh_pencil(a, b, kind)
     da, db = symmetrize(da), symmetrize(db)
     vh, yh = _H(v), _H(y)
-    lam_row = w[..., None, :]  # λ_i in entry (k, i)
-    lam_col = w[..., :, None]  # λ_k in entry (k, i)
+    wc = w.astype(v.dtype)
+    lam_row = wc[..., None, :]  # λ_i in entry (k, i)
+    lam_col = wc[..., :, None]  # λ_k in entry (k, i)
     # Differentiate the pencil equation with dV = V X and project with the dual vectors:
     #   type 1: A V = B V Λ, Vᴴ B V = I:  Ã − B̃ Λ = X Λ − Λ X + dΛ,  Ã = Vᴴ dA V, B̃ = Vᴴ dB V,
     #           and d(Vᴴ B V) = 0 gives X + Xᴴ = −B̃;
@@ -80,7 +81,7 @@ def _eigh_pencil_jvp(kind, primals, tangents):
         at, bt = mm(mm(vh, da), v), mm(mm(yh, db), y)
         n, h = at + bt * lam_row, bt
     dw = jnp.real(diag(n))
-    gap = lam_row - lam_col  # gap[k, i] = λ_i − λ_k
+    gap = w[..., None, :] - w[..., :, None]  # gap[k, i] = λ_i − λ_k
     same = jnp.abs(gap) <= _cluster_tol(w)
     k = jnp.where(same, 0, 1 / jnp.where(same, 1, gap)).astype(v.dtype)
     # Inside a cluster (diagonal included) the rotation is free: X_cc = ½ H_cc, the Hermitian part
