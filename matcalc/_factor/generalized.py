@@ -36,8 +36,9 @@ def _lower_solve(l, x, conjugate_transpose=False):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _eigh_pencil(a, b, kind):
-    """``(λ, V, Y)`` for Hermitian ``a`` and HPD ``b``; ``Y = B V`` (types 1, 2) or ``B⁻¹ V``
-    (type 3), the vectors the derivative pairs with (``Y Yᴴ = B`` resp. ``B⁻¹``)."""
+    """``(λ, V)`` (type 1) or ``(λ, V, Y)`` (types 2, 3) for Hermitian ``a`` and HPD ``b``, with
+    ``Y = B V`` (type 2) or ``B⁻¹ V`` (type 3), the vectors the derivative pairs with
+    (``Y Yᴴ = B`` resp. ``B⁻¹``)."""
     l = lax.linalg.cholesky(b, symmetrize_input=False)  # NaN where b is not positive definite
     if kind == 1:
         x = _lower_solve(l, a)  # L⁻¹ A
@@ -45,11 +46,12 @@ def _eigh_pencil(a, b, kind):
     else:
         c = mm(_H(l), mm(a, l))  # Lᴴ A L
     w, u = jnp.linalg.eigh(symmetrize(c), symmetrize_input=False)
-    lu = mm(l, u)
     lhu = _lower_solve(l, u, conjugate_transpose=True)  # L⁻ᴴ U
-    if kind == 3:
-        return w, lu, lhu  # V = L U, Y = B⁻¹ V = L⁻ᴴ U
-    return w, lhu, lu  # V = L⁻ᴴ U, Y = B V = L U
+    if kind == 1:
+        return w, lhu  # V = L⁻ᴴ U
+    if kind == 2:
+        return w, lhu, mm(l, u)  # V = L⁻ᴴ U, Y = B V = L U
+    return w, mm(l, u), lhu  # V = L U, Y = B⁻¹ V = L⁻ᴴ U
 
 
 @_eigh_pencil.defjvp
@@ -57,9 +59,12 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     a, b = primals
     da, db = tangents
     # The primal goes through the rule itself, so that an outer derivative uses it again.
-    w, v, y = _eigh_pencil(a, b, kind)
+    out = _eigh_pencil(a, b, kind)
+    w, v = out[0], out[1]
+    y = out[2] if kind != 1 else None
     da, db = symmetrize(da), symmetrize(db)
-    vh, yh = _H(v), _H(y)
+    vh = _H(v)
+    yh = _H(y) if kind != 1 else None
     wc = w.astype(v.dtype)
     lam_row = wc[..., None, :]  # λ_i in entry (k, i)
     lam_col = wc[..., :, None]  # λ_k in entry (k, i)
@@ -88,11 +93,13 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     # that the normalization fixes, with zero skew-Hermitian part (the gauge).
     x = k * n + jnp.where(same, h / 2, 0)
     dv = mm(v, x)
-    if kind == 3:
-        dy = mm(y, x - bt)  # d(B⁻¹ V) = −B⁻¹ dB B⁻¹ V + B⁻¹ V X and B⁻¹ = Y Yᴴ
-    else:
+    if kind == 1:
+        return (w, v), (dw, dv)
+    if kind == 2:
         dy = mm(db, v) + mm(y, x)  # d(B V) = dB V + B V X
-    return (w, v, y), (dw, dv, dy)
+    else:
+        dy = mm(y, x - bt)  # d(B⁻¹ V) = −B⁻¹ dB B⁻¹ V + B⁻¹ V X and B⁻¹ = Y Yᴴ
+    return out, (dw, dv, dy)
 
 
 def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool = True,
@@ -179,6 +186,6 @@ def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool =
     else:
         uplo = "L" if lower else "U"
         a, b = _triangle_hermitian(a, uplo), _triangle_hermitian(b, uplo)
-    w, v, _ = _eigh_pencil(a, b, int(type))
-    return EighResult(w, v)
+    out = _eigh_pencil(a, b, int(type))
+    return EighResult(out[0], out[1])
 
