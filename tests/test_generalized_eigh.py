@@ -82,6 +82,22 @@ def test_identity_b_is_the_standard_problem_with_its_derivative():
     np.testing.assert_allclose(np.asarray(dv) * s, dv0, atol=1e-12)
 
 
+def test_tangents_act_through_hermitian_parts_and_gradients_are_hermitian():
+    r = np.random.default_rng(4)
+    a, b = _herm(r, 3, True), spd(3, seed=5, complex_=True)
+    da = r.standard_normal((3, 3)) + 1j * r.standard_normal((3, 3))  # not Hermitian
+    db = r.standard_normal((3, 3)) + 1j * r.standard_normal((3, 3))
+    f = lambda x, y: tuple(matcalc.eigh_generalized(x, y, type=2))
+    _, t = jax.jvp(f, (a, b), (da, db))
+    _, t_h = jax.jvp(f, (a, b), ((da + da.conj().T) / 2, (db + db.conj().T) / 2))
+    for x, y in zip(t, t_h, strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-13)
+    ga, gb = jax.grad(lambda x, y: jnp.sum(f(x, y)[0] * jnp.arange(3.0)) + jnp.real(f(x, y)[1][0, 0]),
+                      argnums=(0, 1))(a, b)
+    np.testing.assert_allclose(ga, np.conj(ga).T, atol=1e-13)
+    np.testing.assert_allclose(gb, np.conj(gb).T, atol=1e-13)
+
+
 # --- exactly repeated generalized eigenvalues
 
 N_REP = 4

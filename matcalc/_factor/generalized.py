@@ -150,8 +150,9 @@ def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool =
       (its Cholesky factor is NaN), also under ``jit``. The reduction is accurate while ``b`` is well
       conditioned: as LAPACK's, eigenvalue errors grow like ``eps cond(B)`` relative to ``‖C‖``, and
       a cluster whose computed spread exceeds the tolerance is treated as distinct eigenvalues.
-      Reference: Giles (2008), §3.1 (standard problem); Golub & Van Loan (2013), §8.7 (reduction);
-      Magnus & Neudecker (2019), ch. 8 (eigenvalue differentials).
+      Reference: Fox & Kapoor (1968), AIAA J. 6(12) (derivatives of the mass-normalized modes of
+      ``K φ = λ M φ``); Giles (2008), §3.1 (standard problem); Golub & Van Loan (2013), §8.7
+      (the reduction).
 
     Args:
       a: Hermitian matrix (or batch), shape ``(..., n, n)``.
