@@ -65,9 +65,6 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     da, db = symmetrize(da), symmetrize(db)
     vh = _H(v)
     yh = _H(y) if kind != 1 else None
-    wc = w.astype(v.dtype)
-    lam_row = wc[..., None, :]  # λ_i in entry (k, i)
-    lam_col = wc[..., :, None]  # λ_k in entry (k, i)
     # Differentiate the pencil equation with dV = V X and project with the dual vectors:
     #   type 1: A V = B V Λ, Vᴴ B V = I:  Ã − B̃ Λ = X Λ − Λ X + dΛ,  Ã = Vᴴ dA V, B̃ = Vᴴ dB V,
     #           and d(Vᴴ B V) = 0 gives X + Xᴴ = −B̃;
@@ -75,23 +72,27 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     #           B̃ = Vᴴ dB V, X + Xᴴ = −B̃;
     #   type 3: B A V = V Λ, Vᴴ B⁻¹ V = I: Ã + B̃ Λ = X Λ − Λ X + dΛ,  Ã = Vᴴ dA V,
     #           B̃ = Yᴴ dB Y (Y = B⁻¹ V), X + Xᴴ = +B̃.
-    # With N the left-hand side: dλ_i = N_ii and X_ki = N_ki / (λ_i − λ_k) across clusters.
+    # Entry (k, i), λ_i or λ_k written as (λ_i + λ_k)/2 ± (λ_i − λ_k)/2: with the Hermitian
+    #   G_ki = Ã_ki + s (λ_i + λ_k)/2 B̃_ki,  s = −1 (type 1), +1 (types 2, 3),
+    # dλ_i = G_ii and X = K ∘ G + H/2, H = ∓B̃ the Hermitian part fixed by the normalization
+    # (K_ki = 1/(λ_i − λ_k) across clusters, 0 inside one, where the rotation is free: the gauge
+    # X_cc = H_cc/2 has zero skew-Hermitian part). K ∘ G is exactly skew-Hermitian, so
+    # X + Xᴴ = H holds to rounding.
     if kind == 1:
         at, bt = mm(mm(vh, da), v), mm(mm(vh, db), v)
-        n, h = at - bt * lam_row, -bt
     elif kind == 2:
         at, bt = mm(mm(yh, da), y), mm(mm(vh, db), v)
-        n, h = at + lam_col * bt, -bt
     else:
         at, bt = mm(mm(vh, da), v), mm(mm(yh, db), y)
-        n, h = at + bt * lam_row, bt
-    dw = jnp.real(diag(n))
+    at, bt = symmetrize(at), symmetrize(bt)
+    mean = ((w[..., None, :] + w[..., :, None]) / 2).astype(v.dtype)  # (λ_i + λ_k)/2
+    g = at - mean * bt if kind == 1 else at + mean * bt
+    h = bt if kind == 3 else -bt
+    dw = jnp.real(diag(g))
     gap = w[..., None, :] - w[..., :, None]  # gap[k, i] = λ_i − λ_k
     same = jnp.abs(gap) <= _cluster_tol(w)
     k = jnp.where(same, 0, 1 / jnp.where(same, 1, gap)).astype(v.dtype)
-    # Inside a cluster (diagonal included) the rotation is free: X_cc = ½ H_cc, the Hermitian part
-    # that the normalization fixes, with zero skew-Hermitian part (the gauge).
-    x = k * n + jnp.where(same, h / 2, 0)
+    x = k * g + h / 2
     dv = mm(v, x)
     if kind == 1:
         return (w, v), (dw, dv)
@@ -117,19 +118,19 @@ def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool =
     otherwise only the ``lower`` (or upper) triangle of each is read, as SciPy does.
 
     Derivative:
-      With ``dV = V X``, ``Ã``, ``B̃`` the tangents seen by the eigenvectors and ``N`` as below,
+      With ``dV = V X`` and ``Ã``, ``B̃`` the tangents of ``A`` and ``B`` seen by the eigenvectors,
       ``dλ_i = N_ii`` and ``X_ki = N_ki / (λ_i − λ_k)`` for ``λ_k`` outside the cluster of ``λ_i``:
 
       * type 1: ``Ã = Vᴴ dA V``, ``B̃ = Vᴴ dB V``, ``N_ki = Ã_ki − λ_i B̃_ki``, so
-        ``dλ_i = v_iᴴ (dA − λ_i dB) v_i`` and
-        ``dV = V (K ∘ (Ã − B̃ Λ)) − ½ V (S ∘ B̃)``;
-      * type 2: ``Ã = Vᴴ B dA B V``, ``B̃ = Vᴴ dB V``, ``N_ki = Ã_ki + λ_k B̃_ki``,
-        ``dV = V (K ∘ N) − ½ V (S ∘ B̃)``;
-      * type 3: ``Ã = Vᴴ dA V``, ``B̃ = Vᴴ B⁻¹ dB B⁻¹ V``, ``N_ki = Ã_ki + λ_i B̃_ki``,
-        ``dV = V (K ∘ N) + ½ V (S ∘ B̃)``;
+        ``dλ_i = v_iᴴ (dA − λ_i dB) v_i`` and, across clusters,
+        ``dV = V (K ∘ (Ã − B̃ Λ)) − ½ V diag(B̃)``;
+      * type 2: ``Ã = Vᴴ B dA B V``, ``B̃ = Vᴴ dB V``, ``N_ki = Ã_ki + λ_k B̃_ki``;
+      * type 3: ``Ã = Vᴴ dA V``, ``B̃ = Vᴴ B⁻¹ dB B⁻¹ V``, ``N_ki = Ã_ki + λ_i B̃_ki``;
 
-      where ``K_ki = 1/(λ_i − λ_k)`` across clusters and 0 inside one, and ``S`` is the
-      same-cluster mask (diagonal included). A cluster is a set of eigenvalues within
+      ``K_ki = 1/(λ_i − λ_k)`` across clusters and 0 inside one. Computed in the symmetric form
+      ``X = K ∘ G + H/2`` with the Hermitian ``G_ki = Ã_ki ∓ ½(λ_i + λ_k) B̃_ki`` (− for type 1)
+      and ``H = −B̃`` (types 1, 2), ``+B̃`` (type 3), so that ``X + Xᴴ = H`` (the linearized
+      normalization) holds to rounding. A cluster is a set of eigenvalues within
       ``4 n eps max|λ|`` of each other (as :func:`matcalc.eigh`, applied to the reduced ``C``).
 
       Gauge: the normalization (``Vᴴ B V = I``, resp. ``Vᴴ B⁻¹ V = I``) fixes only the Hermitian
@@ -143,7 +144,9 @@ def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool =
       through the cluster projectors ``P_c = V_c V_cᴴ B`` (type 1 and 2; ``V_c V_cᴴ B⁻¹`` for type 3)
       and on the eigenvalues through symmetric functions of each cluster get their exact gradient
       (``X_cc`` enters ``dP_c`` only through ``X_cc + X_ccᴴ``); a basis-dependent loss gets the
-      gradient of the basis transported without rotation, as for :func:`matcalc.eigh`.
+      gradient of the basis transported without rotation, as for :func:`matcalc.eigh`. Eigenvalues
+      nearly repeated but outside the tolerance (gap ``δ``) are distinct to the rule: such losses
+      lose about ``eps max|λ| / δ`` relative accuracy, as with :func:`matcalc.eigh`.
       Tangents of ``a`` and ``b`` act through their Hermitian parts; gradients are Hermitian.
       Second derivatives differentiate this rule again (exact at distinct eigenvalues).
       Domain: ``b`` positive definite. A ``b`` that is not gives NaN in every output and derivative
