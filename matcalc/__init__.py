@@ -26,6 +26,7 @@ from ._kron import vec as vec
 from ._factor.cholesky import cholesky as cholesky
 from ._factor.eig import eig as eig
 from ._factor.eig import eigvals as eigvals
+from ._factor.generalized import eigh_generalized as eigh_generalized
 from ._factor.hessenberg import hessenberg as hessenberg
 from ._factor.lu import lu as lu
 from ._factor.qr import qr as qr
@@ -76,6 +77,7 @@ __all__ = [
     "det",
     "eig",
     "eigh",
+    "eigh_generalized",
     "eigvals",
     "eigvalsh",
     "expm",

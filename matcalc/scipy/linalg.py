@@ -47,6 +47,7 @@ from jax.scipy.linalg import toeplitz as toeplitz
 
 from .. import _equations, _hermitian, _linalg
 from .._factor import cholesky as _cholesky_module
+from .._factor import generalized as _generalized
 from .._factor import qr as _qr_module
 from .._factor import svd as _svd_module
 from .._factor.hessenberg import hessenberg as hessenberg
@@ -89,23 +90,23 @@ def inv(a, overwrite_a: bool = False, check_finite: bool = True):
     return _linalg.inv(a)
 
 
-@_adapts(_hermitian.eigh, _hermitian.eigvalsh)
+@_adapts(_hermitian.eigh, _hermitian.eigvalsh, _generalized.eigh_generalized)
 def eigh(a, b=None, lower: bool = True, eigvals_only: bool = False, overwrite_a: bool = False,
          overwrite_b: bool = False, turbo: bool = True, eigvals=None, type: int = 1,
          check_finite: bool = True):
     """``jax.scipy.linalg.eigh`` through :func:`matcalc.eigh` (plain ``(w, v)`` tuple) or
-    :func:`matcalc.eigvalsh` (``eigvals_only``). As JAX, the input is read as ``(A + Aᴴ)/2`` (so
-    ``lower`` does not change the value). The generalized problem (``b``), ``eigvals`` subsets and
-    ``type`` ≠ 1 are not available: a ``ValueError`` says so."""
-    if b is not None:
-        raise ValueError(
-            "eigh: the generalized eigenproblem (b is not None) is not available yet in matcalc; "
-            f"got b of shape {getattr(b, 'shape', None)}. Reduce it with a Cholesky factor of b: "
-            "eigh(L⁻¹ a L⁻ᴴ) with L = cholesky(b, lower=True)")
+    :func:`matcalc.eigvalsh` (``eigvals_only``); with ``b``, the generalized problem of ``type``
+    1, 2 or 3 (``a v = λ b v``, ``a b v = λ v``, ``b a v = λ v``) through
+    :func:`matcalc.eigh_generalized`, eigenvectors normalized as SciPy's. As JAX, the inputs are
+    read as ``(A + Aᴴ)/2`` (and ``(B + Bᴴ)/2``), so ``lower`` does not change the value.
+    ``eigvals`` subsets are not available: a ``ValueError`` says so."""
     if eigvals is not None:
         raise ValueError(f"eigh: eigvals (a subset of eigenvalues) is not available; got {eigvals!r}")
-    if type != 1:
-        raise ValueError(f"eigh: only type=1 (the standard problem) is available; got type={type!r}")
+    if type not in (1, 2, 3) or isinstance(type, bool):
+        raise ValueError(f"eigh: type must be 1, 2 or 3; got type={type!r}")
+    if b is not None:
+        w, v = _generalized.eigh_generalized(a, b, type=type)
+        return w if eigvals_only else (w, v)
     if eigvals_only:
         return _hermitian.eigvalsh(a)
     w, v = _hermitian.eigh(a)
