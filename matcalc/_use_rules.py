@@ -209,7 +209,8 @@ def _hermitian_from_triangle(x, lower: bool):
     d = jnp.diagonal(x, axis1=-2, axis2=-1)
     if jnp.iscomplexobj(x):
         d = jnp.real(d).astype(x.dtype)
-    return strict + jnp.conj(jnp.swapaxes(strict, -1, -2)) + d[..., None] * jnp.eye(x.shape[-1], dtype=x.dtype)
+    eye = jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
+    return strict + jnp.conj(jnp.swapaxes(strict, -1, -2)) + d[..., None] * eye
 
 
 def _sub_cholesky(eqn, invals):
