@@ -89,8 +89,8 @@ class RuleEntry:
         loc = f" (in {self.where})" if self.where else ""
         shapes = ", ".join(self.shapes)
         if self.substituted:
-            return f"  {self.operation:<17} {self.source:<24} {shapes}{loc}"
-        return f"  {self.operation:<17} {self.source:<24} {shapes}{loc}: {self.reason}"
+            return f"  {self.operation:<17} {self.source:<26} {shapes}{loc}"
+        return f"  {self.operation:<17} {self.source:<26} {shapes}{loc}: {self.reason}"
 
 
 @dataclass
@@ -127,8 +127,14 @@ class _Context:
         if key in self._seen:  # a control-flow body traced more than once
             return
         self._seen.add(key)
-        entry = RuleEntry(operation, source, tuple(str(v.aval) for v in eqn.invars), substituted,
-                          reason, " > ".join(self.where))
+        entry = RuleEntry(
+            operation,
+            source,
+            tuple(str(v.aval) for v in eqn.invars),
+            substituted,
+            reason,
+            " > ".join(self.where),
+        )
         (self.report.substituted if substituted else self.report.left_alone).append(entry)
 
 
@@ -140,13 +146,13 @@ def _sub_jaxprs(eqn) -> list:
     """The jaxprs (open) inside an equation's parameters."""
     out = []
     for p in eqn.params.values():
-        for q in (p if isinstance(p, (tuple, list)) else (p,)):
+        for q in p if isinstance(p, (tuple, list)) else (p,):
             if isinstance(q, jex_core.ClosedJaxpr):
                 out.append(q.jaxpr)
             elif isinstance(q, jex_core.Jaxpr):
                 out.append(q)
             elif hasattr(q, "_fields"):  # custom_linear_solve's named tuple of jaxprs
-                out.extend(_sub_jaxprs(_FakeEqn(dict(zip(q._fields, q)))))
+                out.extend(_sub_jaxprs(_FakeEqn(dict(zip(q._fields, q, strict=True)))))
     return out
 
 
@@ -192,8 +198,7 @@ def _custom_name(eqn) -> str:
 
 def _is_square_inexact(aval) -> bool:
     shape = getattr(aval, "shape", ())
-    return (len(shape) >= 2 and shape[-1] == shape[-2]
-            and jnp.issubdtype(aval.dtype, jnp.inexact))
+    return len(shape) >= 2 and shape[-1] == shape[-2] and jnp.issubdtype(aval.dtype, jnp.inexact)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,10 +327,12 @@ def _sub_named(op, eqn, invals):
 def _check_outputs(eqn, outs):
     if len(outs) != len(eqn.outvars):
         return "the substitute's outputs do not match (count)"
-    for o, v in zip(outs, eqn.outvars):
+    for o, v in zip(outs, eqn.outvars, strict=True):
         if tuple(jnp.shape(o)) != tuple(v.aval.shape) or jnp.result_type(o) != v.aval.dtype:
-            return (f"the substitute's output {jnp.result_type(o)}{list(jnp.shape(o))} does not match "
-                    f"JAX's {v.aval}")
+            return (
+                f"the substitute's output {jnp.result_type(o)}{list(jnp.shape(o))} does not match "
+                f"JAX's {v.aval}"
+            )
     return None
 
 
@@ -343,13 +350,13 @@ def _eval_jaxpr(jaxpr, consts, args, ctx: _Context) -> list:
         if not isinstance(v, jex_core.DropVar):
             env[v] = val
 
-    for v, c in zip(jaxpr.constvars, consts):
+    for v, c in zip(jaxpr.constvars, consts, strict=True):
         write(v, c)
-    for v, a in zip(jaxpr.invars, args):
+    for v, a in zip(jaxpr.invars, args, strict=True):
         write(v, a)
     for eqn in jaxpr.eqns:
         outs = _eval_eqn(eqn, [read(v) for v in eqn.invars], ctx)
-        for v, o in zip(eqn.outvars, outs):
+        for v, o in zip(eqn.outvars, outs, strict=True):
             write(v, o)
     return [read(v) for v in jaxpr.outvars]
 
@@ -400,16 +407,14 @@ def _eval_eqn(eqn, invals, ctx: _Context) -> list:
         jname = str(eqn.params.get("name", ""))
         if jname in _NAMED_WRAPPERS:
             op = _NAMED_WRAPPERS[jname]
-            outs = _try_substitute(eqn, invals, ctx, op, f"jit[{jname}]",
-                                   functools.partial(_sub_named, op))
+            outs = _try_substitute(eqn, invals, ctx, op, f"jit[{jname}]", functools.partial(_sub_named, op))
             if outs is not None:
                 return outs
         body = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
         closed = body if isinstance(body, jex_core.ClosedJaxpr) else None
         jaxpr = closed.jaxpr if closed is not None else body
         consts = closed.consts if closed is not None else []
-        return _in(ctx, f"jit[{jname}]" if jname else name,
-                   lambda: _eval_jaxpr(jaxpr, consts, invals, ctx))
+        return _in(ctx, f"jit[{jname}]" if jname else name, lambda: _eval_jaxpr(jaxpr, consts, invals, ctx))
 
     if prim is prims.scan_p:
         return _in(ctx, "scan", lambda: _eval_scan(eqn, invals, ctx))
@@ -424,8 +429,13 @@ def _eval_eqn(eqn, invals, ctx: _Context) -> list:
 
     for j in subs:
         for e in _linalg_eqns(j):
-            ctx.record(e, e.primitive.name, f"primitive {e.primitive.name}", False,
-                       f"inside {name}, which use_rules does not enter")
+            ctx.record(
+                e,
+                e.primitive.name,
+                f"primitive {e.primitive.name}",
+                False,
+                f"inside {name}, which use_rules does not enter",
+            )
     return _bind(eqn, invals)
 
 
@@ -464,8 +474,9 @@ def _eval_cond(eqn, invals, ctx):
 def _eval_remat(eqn, invals, ctx):
     p = eqn.params
     jaxpr = p["jaxpr"]
-    fn = jax.checkpoint(lambda *a: _eval_jaxpr(jaxpr, [], a, ctx), prevent_cse=p["prevent_cse"],
-                        policy=p["policy"])
+    fn = jax.checkpoint(
+        lambda *a: _eval_jaxpr(jaxpr, [], a, ctx), prevent_cse=p["prevent_cse"], policy=p["policy"]
+    )
     return list(fn(*invals))
 
 
@@ -477,18 +488,28 @@ def _eval_custom(eqn, invals, ctx):
     inner = closed.jaxpr if closed is not None else body
     core = inner
     # strip jit wrappers around a single equation
-    while (core is not None and len(core.eqns) == 1 and core.eqns[0].primitive is prims.jit_p):
+    while core is not None and len(core.eqns) == 1 and core.eqns[0].primitive is prims.jit_p:
         core = core.eqns[0].params["jaxpr"].jaxpr
-    only_wraps = (core is not None and len(core.eqns) == 1
-                  and core.eqns[0].primitive.name in _PRIMITIVE_SUBS
-                  and eqn.params.get("num_consts", 0) == 0 and not (closed and closed.consts))
+    only_wraps = (
+        core is not None
+        and len(core.eqns) == 1
+        and core.eqns[0].primitive.name in _PRIMITIVE_SUBS
+        and eqn.params.get("num_consts", 0) == 0
+        and not (closed and closed.consts)
+    )
     kind = eqn.primitive.name
     if only_wraps:
-        return _in(ctx, f"{kind}[{cname}]",
-                   lambda: _eval_jaxpr(inner, closed.consts if closed else [], invals, ctx))
+        return _in(
+            ctx, f"{kind}[{cname}]", lambda: _eval_jaxpr(inner, closed.consts if closed else [], invals, ctx)
+        )
     for e in _linalg_eqns(inner):
-        ctx.record(e, e.primitive.name, f"primitive {e.primitive.name}", False,
-                   f"inside the custom rule {kind}[{cname}], which wins")
+        ctx.record(
+            e,
+            e.primitive.name,
+            f"primitive {e.primitive.name}",
+            False,
+            f"inside the custom rule {kind}[{cname}], which wins",
+        )
     return _bind(eqn, invals)
 
 
@@ -503,8 +524,9 @@ def _enabled(only, exclude) -> frozenset[str]:
         got = {arg} if isinstance(arg, str) else set(arg)
         unknown = sorted(n for n in got if n not in OPERATIONS)
         if unknown:
-            raise ValueError(f"use_rules: unknown operation(s) {unknown} in {label}=; known: "
-                             f"{', '.join(OPERATIONS)}")
+            raise ValueError(
+                f"use_rules: unknown operation(s) {unknown} in {label}=; known: {', '.join(OPERATIONS)}"
+            )
         return got
 
     on = names(only, "only")
@@ -523,7 +545,7 @@ def _run(f, enabled, report, args, kwargs):
 
     def flat(*dyn_vals):
         ls = list(leaves)
-        for i, v in zip(dyn, dyn_vals):
+        for i, v in zip(dyn, dyn_vals, strict=True):
             ls[i] = v
         a, k = jax.tree_util.tree_unflatten(treedef, ls)
         out_leaves, tree = jax.tree_util.tree_flatten(f(*a, **k))
@@ -538,8 +560,9 @@ def _run(f, enabled, report, args, kwargs):
     return jax.tree_util.tree_unflatten(out_tree[-1], outs)
 
 
-def use_rules(f: Callable, *, only: Iterable[str] | str | None = None,
-              exclude: Iterable[str] | str | None = None) -> Callable:
+def use_rules(
+    f: Callable, *, only: Iterable[str] | str | None = None, exclude: Iterable[str] | str | None = None
+) -> Callable:
     """Run ``f`` with matcalc's derivative rules in place of JAX's linear algebra.
 
     Returns a function with ``f``'s signature (pytrees in and out, keyword arguments) computing
@@ -645,12 +668,11 @@ def rules_report(f: Callable, *args: Any, **kwargs: Any) -> RulesReport:
     base, enabled = getattr(f, "_matcalc_use_rules", (f, frozenset(OPERATIONS)))
     report = RulesReport()
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
-    dyn = [i for i, leaf in enumerate(leaves)
-           if _is_dynamic(leaf) or isinstance(leaf, jax.ShapeDtypeStruct)]
+    dyn = [i for i, leaf in enumerate(leaves) if _is_dynamic(leaf) or isinstance(leaf, jax.ShapeDtypeStruct)]
 
     def run(*vals):
         ls = list(leaves)
-        for i, v in zip(dyn, vals):
+        for i, v in zip(dyn, vals, strict=True):
             ls[i] = v
         a, k = jax.tree_util.tree_unflatten(treedef, ls)
         return _run(base, enabled, report, a, k)

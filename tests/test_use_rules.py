@@ -65,7 +65,12 @@ VALUE_CASES = {
     "solve_triangular": (lambda a: jsl.solve_triangular(a, a[:, 1], lower=True), TRI, ["solve_triangular"]),
     "triangular_right_conj": (
         lambda a: jax.lax.linalg.triangular_solve(
-            jnp.triu(a).astype(jnp.complex128) + 0.5j, a.astype(jnp.complex128) + 1j, left_side=False, lower=False, transpose_a=True, conjugate_a=True
+            jnp.triu(a).astype(jnp.complex128) + 0.5j,
+            a.astype(jnp.complex128) + 1j,
+            left_side=False,
+            lower=False,
+            transpose_a=True,
+            conjugate_a=True,
         ),
         TRI.T,
         ["solve_triangular"],
@@ -96,7 +101,7 @@ def _scipy_value(name, a):
 def test_same_values_and_report(name):
     f, a, ops = VALUE_CASES[name]
     want, got = f(a), use_rules(f)(a)
-    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
         assert g.shape == w.shape and g.dtype == w.dtype
         np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13 * float(jnp.max(jnp.abs(w))))
     ref = _scipy_value(name, a)
@@ -107,15 +112,29 @@ def test_same_values_and_report(name):
     assert not report.left_alone
 
 
-def test_gradients_equal_jax_where_jax_is_right():
-    """Away from degeneracy the derivatives are JAX's within rounding (a random linear loss)."""
-    fs = [jnp.linalg.det, jnp.linalg.inv, lambda a: jnp.linalg.solve(a, a[:, 0]), jnp.linalg.cholesky,
-          lambda a: jsl.expm(a / 4), lambda a: jsl.solve_triangular(a, a[:, 1], lower=True)]
-    for f in fs:
-        w = RNG.standard_normal(jnp.shape(f(SPD)))
-        loss = lambda a, f=f, w=w: jnp.sum(w * f(a))  # noqa: E731
-        want, got = jax.grad(loss)(SPD), jax.grad(use_rules(loss))(SPD)
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * float(jnp.max(jnp.abs(want))))
+GRADIENT_CASES = ["det", "inv", "solve", "cholesky", "expm", "solve_triangular", "svd", "qr", "cho_solve"]
+
+
+@pytest.mark.parametrize("name", GRADIENT_CASES)
+def test_gradients_equal_jax_where_jax_is_right(name):
+    """Away from degeneracy the derivatives are JAX's within rounding (a random linear loss;
+    squared moduli for the factorizations with a sign gauge)."""
+    f, a, _ = VALUE_CASES[name]
+    gauge_free = name in ("svd", "qr")
+    w = jax.tree.map(lambda o: RNG.standard_normal(o.shape), f(a))
+
+    def loss(g):
+        def scalar(x):
+            outs = jax.tree.leaves(g(x))
+            return sum(
+                jnp.sum(wi * (o * o if gauge_free else o))
+                for o, wi in zip(outs, jax.tree.leaves(w), strict=True)
+            )
+
+        return scalar
+
+    want, got = jax.grad(loss(f))(a), jax.grad(loss(use_rules(f)))(a)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * float(jnp.max(jnp.abs(want))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,8 +195,12 @@ def test_inside_scan_cond_jit_and_checkpoint():
         return jax.lax.cond(a[0, 0] > -10, projector_loss, lambda a: 0.0 * a[0, 0], a)
 
     fd = central_fd(projector_loss, A_REPEATED, SYM_DIR)
-    for f, scale in ((in_scan, 2.0), (in_cond, 1.0), (lambda a: jax.jit(projector_loss)(a), 1.0),
-                     (lambda a: jax.checkpoint(projector_loss)(a), 1.0)):
+    for f, scale in (
+        (in_scan, 2.0),
+        (in_cond, 1.0),
+        (lambda a: jax.jit(projector_loss)(a), 1.0),
+        (lambda a: jax.checkpoint(projector_loss)(a), 1.0),
+    ):
         g = jax.grad(use_rules(f))(A_REPEATED)
         np.testing.assert_allclose(np.sum(g * SYM_DIR), scale * fd, rtol=1e-8, atol=1e-9)
     assert [e.where for e in rules_report(in_scan, A_REPEATED).substituted] == ["scan > jit[eigh]"]
@@ -194,7 +217,9 @@ def test_det_and_sqrtm_inside_control_flow():
 
 def test_while_loop_value_and_report():
     def f(a):
-        return jax.lax.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, c[1] + jnp.linalg.det(a)), (0, 0.0))[1]
+        return jax.lax.while_loop(
+            lambda c: c[0] < 2, lambda c: (c[0] + 1, c[1] + jnp.linalg.det(a)), (0, 0.0)
+        )[1]
 
     np.testing.assert_allclose(use_rules(f)(SPD), 2 * np.linalg.det(SPD), rtol=1e-12)
     assert [e.where for e in rules_report(f, SPD).substituted] == ["while"]
@@ -207,20 +232,23 @@ def test_while_loop_value_and_report():
 def test_pytrees_keywords_and_static_arguments():
     def f(params, x, *, power=2, tag="m"):
         chol = jnp.linalg.cholesky(params["cov"])
-        return {"y": jsl.solve_triangular(chol, x, lower=True) ** power, "logdet": params["scale"] * jnp.sum(
-            jnp.log(jnp.diag(chol))), "tag": tag == "m"}
+        return {
+            "y": jsl.solve_triangular(chol, x, lower=True) ** power,
+            "logdet": params["scale"] * jnp.sum(jnp.log(jnp.diag(chol))),
+            "tag": tag == "m",
+        }
 
     params = {"cov": SPD, "scale": jnp.float64(2.0)}
     x = jnp.arange(4.0)
     want, got = f(params, x, power=3), use_rules(f)(params, x, power=3)
     assert jax.tree.structure(want) == jax.tree.structure(got)
-    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-13)
     assert rules_report(f, params, x, power=3).operations == ["cholesky", "solve_triangular"]
     # gradients in a pytree
     loss = lambda p: f(p, x)["logdet"] + jnp.sum(f(p, x)["y"])  # noqa: E731
     gw, gg = jax.grad(loss)(params), jax.grad(use_rules(loss))(params)
-    for w, g in zip(jax.tree.leaves(gw), jax.tree.leaves(gg)):
+    for w, g in zip(jax.tree.leaves(gw), jax.tree.leaves(gg), strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-10)
 
 
@@ -233,8 +261,10 @@ def test_vmap_outside_and_inside_and_jit_outside():
         fd = central_fd(projector_loss, batch[k], SYM_DIR)
         for g in (g_in, g_out, g_jit):
             np.testing.assert_allclose(np.sum(g[k] * SYM_DIR), fd, rtol=1e-8, atol=1e-9)
-    assert str(rules_report(lambda b: jax.vmap(projector_loss)(b), batch).substituted[0].shapes) == \
-        "('float64[2,3,3]',)"
+    assert (
+        str(rules_report(lambda b: jax.vmap(projector_loss)(b), batch).substituted[0].shapes)
+        == "('float64[2,3,3]',)"
+    )
 
 
 def test_second_order_slogdet_and_cholesky():
@@ -246,10 +276,24 @@ def test_second_order_slogdet_and_cholesky():
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * float(np.abs(want).max()))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="matcalc.eigh's second derivative at a repeated eigenvalue "
+    "is not exact (the same error without use_rules)",
+)
+def test_second_order_projector_at_repeated_eigenvalue():
+    def d1(a):
+        return jax.jvp(use_rules(projector_loss), (a,), (SYM_DIR,))[1]
+
+    second = jax.jvp(d1, (A_REPEATED_ROT,), (SYM_DIR,))[1]
+    np.testing.assert_allclose(second, central_fd(d1, A_REPEATED_ROT, SYM_DIR), rtol=1e-6)
+
+
 def test_composes_with_itself():
     g = jax.grad(use_rules(use_rules(projector_loss)))(A_REPEATED)
-    np.testing.assert_allclose(np.sum(g * SYM_DIR), central_fd(projector_loss, A_REPEATED, SYM_DIR),
-                               rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(
+        np.sum(g * SYM_DIR), central_fd(projector_loss, A_REPEATED, SYM_DIR), rtol=1e-8, atol=1e-9
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +308,9 @@ def test_only_and_exclude():
     assert "not enabled" in report.left_alone[0].reason
     f = lambda a: jnp.linalg.det(a) + jnp.sum(jnp.linalg.cholesky(a))  # noqa: E731
     assert rules_report(use_rules(f, only=["det"]), SPD).operations == ["det"]
-    assert rules_report(use_rules(f, only=["det", "cholesky"], exclude=["det"]), SPD).operations == ["cholesky"]
+    assert rules_report(use_rules(f, only=["det", "cholesky"], exclude=["det"]), SPD).operations == [
+        "cholesky"
+    ]
     with pytest.raises(ValueError, match="known: cholesky, det, eigh"):
         use_rules(f, only=["determinant"])
     with pytest.raises(ValueError, match="exclude"):
@@ -296,6 +342,24 @@ def test_custom_rule_of_the_caller_wins():
     assert entry.operation == "cholesky" and "custom rule" in entry.reason
 
 
+def test_custom_rule_that_only_wraps_an_operation_is_substituted():
+    @jax.custom_jvp
+    def values(a):
+        return jax.lax.linalg.eigh(a, symmetrize_input=False)[1]
+
+    @values.defjvp
+    def _(primals, tangents):
+        (a,), _ = primals, tangents
+        return values(a), jnp.zeros(3)  # deliberately not the derivative
+
+    # dλ = diag(Vᵀ dA V); at diag(1, 1, 3) (eigenvectors e₁, e₂, e₃ up to the basis of the
+    # cluster) the sum of the two smallest eigenvalues has the derivative dA₁₁ + dA₂₂
+    loss = lambda a: jnp.sum(values(a)[:2])  # noqa: E731
+    np.testing.assert_allclose(jax.grad(use_rules(loss))(A_REPEATED), np.diag([1.0, 1.0, 0.0]), atol=1e-14)
+    (entry,) = rules_report(loss, A_REPEATED).substituted
+    assert entry.operation == "eigh" and entry.where.startswith("custom_jvp_call")
+
+
 def test_tracing_errors_are_jax_own():
     def bad(a):
         return jnp.linalg.inv(a) @ jnp.ones(5)
@@ -321,9 +385,29 @@ def test_numpyro_multivariate_normal():
     logp = lambda s: dist.MultivariateNormal(loc, covariance_matrix=s).log_prob(x)  # noqa: E731
     np.testing.assert_allclose(use_rules(logp)(SPD), logp(SPD), rtol=1e-14)
     np.testing.assert_allclose(
-        use_rules(logp)(SPD), scipy.stats.multivariate_normal(np.zeros(4), SPD).logpdf(np.asarray(x)), rtol=1e-12
+        use_rules(logp)(SPD),
+        scipy.stats.multivariate_normal(np.zeros(4), SPD).logpdf(np.asarray(x)),
+        rtol=1e-12,
     )
     np.testing.assert_allclose(jax.grad(use_rules(logp))(SPD), jax.grad(logp)(SPD), rtol=1e-10, atol=1e-14)
     report = rules_report(logp, SPD)
     assert "cholesky" in report.operations
     assert all(e.substituted for e in report.substituted)
+
+
+def test_tinygp_log_probability():
+    tinygp = pytest.importorskip("tinygp")
+    t, y = jnp.linspace(0.0, 3.0, 6), jnp.sin(jnp.linspace(0.0, 3.0, 6))
+
+    def log_probability(theta):
+        kernel = tinygp.kernels.ExpSquared(jnp.exp(theta[0])) * jnp.exp(theta[1])
+        return tinygp.GaussianProcess(kernel, t, diag=0.1).log_probability(y)
+
+    theta = jnp.array([0.1, 0.2])
+    k = np.exp(0.2) * np.exp(-0.5 * (np.subtract.outer(t, t) / np.exp(0.1)) ** 2) + 0.1 * np.eye(6)
+    want = scipy.stats.multivariate_normal(np.zeros(6), k).logpdf(np.asarray(y))
+    np.testing.assert_allclose(use_rules(log_probability)(theta), want, rtol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(use_rules(log_probability))(theta), jax.grad(log_probability)(theta), rtol=1e-10
+    )
+    assert rules_report(log_probability, theta).operations == ["cholesky", "solve_triangular"]
