@@ -30,9 +30,14 @@ OPERATIONS = (
     "cholesky",
     "det",
     "eigh",
+    "eigvals",
     "expm",
+    "hessenberg",
     "inv",
+    "lu",
+    "lu_factor",
     "qr",
+    "schur",
     "slogdet",
     "solve",
     "solve_triangular",
@@ -62,6 +67,14 @@ _LINALG_PRIMITIVES = frozenset(
     }
 )
 
+_NO_SUBSTITUTE = {
+    "lu": "packed LU with pivots (lax.linalg.lu) keeps JAX's rule; jax.scipy.linalg.lu/lu_factor, det, "
+    "slogdet, solve and inv are recognized at their wrappers",
+    "custom_linear_solve": "an implicit-function rule of its own (JAX's), kept",
+    "hessenberg": "packed Householder output; jax.scipy.linalg.hessenberg is recognized at its wrapper",
+    "householder_product": "packed Householder input; no matcalc substitute",
+}
+
 # Named ``jit`` wrappers of jax.numpy.linalg / jax.scipy.linalg recognized as a whole (their body
 # is JAX's algorithm, replaced by matcalc's). name -> operation.
 _NAMED_WRAPPERS = {
@@ -71,6 +84,9 @@ _NAMED_WRAPPERS = {
     "solve": "solve",
     "expm": "expm",
     "_sqrtm": "sqrtm",
+    "hessenberg": "hessenberg",
+    "lu": "lu",
+    "lu_factor": "lu_factor",
 }
 
 
@@ -285,17 +301,42 @@ def _sub_qr(eqn, invals):
     return [q, r]
 
 
+def _sub_eig(eqn, invals):
+    from ._factor.eig import eigvals
+
+    p = eqn.params
+    if p.get("compute_left_eigenvectors", False) or p.get("compute_right_eigenvectors", True):
+        return "eigenvectors: matcalc.eig normalizes them differently (the value would differ)"
+    return [eigvals(invals[0])]
+
+
+def _sub_schur(eqn, invals):
+    from ._factor.schur import schur
+
+    (x,) = invals
+    p = eqn.params
+    if p.get("sort_eig_vals", False) or p.get("select_callable") is not None:
+        return "sorted Schur form (sort_eig_vals/select_callable) is not supported by matcalc.schur"
+    t, z = schur(x, output="complex" if jnp.iscomplexobj(x) else "real")
+    return [t, z] if p.get("compute_schur_vectors", True) else [t]
+
+
 _PRIMITIVE_SUBS = {
     "cholesky": ("cholesky", _sub_cholesky),
     "eigh": ("eigh", _sub_eigh),
     "triangular_solve": ("solve_triangular", _sub_triangular_solve),
     "svd": ("svd", _sub_svd),
     "qr": ("qr", _sub_qr),
+    "eig": ("eigvals", _sub_eig),
+    "schur": ("schur", _sub_schur),
 }
 
 
 def _sub_named(op, eqn, invals):
     """A named jit wrapper of jnp.linalg / jax.scipy.linalg; checks the signature it needs."""
+    from ._factor.hessenberg import hessenberg
+    from ._factor.lu import lu
+    from ._factor.solves import lu_factor
     from ._linalg import det, inv, slogdet, solve
     from ._matfun.expm import expm
     from ._matfun.sqrtm import sqrtm
@@ -321,6 +362,13 @@ def _sub_named(op, eqn, invals):
         # JAX's value comes from the complex Schur form; method="schur" is the same algorithm
         # (identical value, complex output), with matcalc's derivative (Sylvester equation).
         return [sqrtm(invals[0], method="schur").astype(outs[0].dtype)]
+    if op == "hessenberg" and len(ins) == 1 and len(outs) in (1, 2) and "hessenberg" in body:
+        out = hessenberg(invals[0], calc_q=len(outs) == 2)
+        return list(out) if len(outs) == 2 else [out]
+    if op == "lu" and len(ins) == 1 and len(outs) in (2, 3) and "lu" in body:
+        return list(lu(invals[0], permute_l=len(outs) == 2))  # (p, l, u) or (p l, u)
+    if op == "lu_factor" and len(ins) == 1 and len(outs) == 2 and "lu" in body:
+        return list(lu_factor(invals[0]))
     return f"unrecognized variant of jit[{eqn.params['name']}] (signature or body changed)"
 
 
@@ -395,7 +443,7 @@ def _eval_eqn(eqn, invals, ctx: _Context) -> list:
         outs = _try_substitute(eqn, invals, ctx, op, f"primitive {name}", fn)
         return outs if outs is not None else _bind(eqn, invals)
     if name in _LINALG_PRIMITIVES:
-        ctx.record(eqn, name, f"primitive {name}", False, "no matcalc substitute for this primitive")
+        ctx.record(eqn, name, f"primitive {name}", False, _NO_SUBSTITUTE.get(name, "no matcalc substitute"))
         return _bind(eqn, invals)
 
     subs = _sub_jaxprs(eqn)
@@ -582,21 +630,28 @@ def use_rules(
       primitive inside): ``det`` → ``matcalc.det``, ``slogdet`` → ``matcalc.slogdet``, ``inv``
       → ``matcalc.inv``, ``solve`` → ``matcalc.solve`` (also reached by ``jax.scipy.linalg.solve``
       and ``inv``), ``expm`` → ``matcalc.expm``, ``_sqrtm`` → ``matcalc.sqrtm(method="schur")``
-      (JAX's own Schur algorithm for the value, complex output as JAX);
+      (JAX's own Schur algorithm for the value, complex output as JAX), ``hessenberg`` →
+      ``matcalc.hessenberg``, ``lu`` (``jax.scipy.linalg.lu``) → ``matcalc.lu``, ``lu_factor``
+      → ``matcalc.lu_factor``;
     - the ``lax.linalg`` primitives, wherever they occur (so ``jnp.linalg.cholesky``, ``eigh``,
-      ``eigvalsh``, ``svd``, ``norm(·, 2)``, ``qr``, ``jax.scipy.linalg.cholesky``, ``eigh``,
-      ``solve_triangular``, ``cho_solve`` and direct ``jax.lax.linalg`` calls):
-      ``cholesky_p`` → ``matcalc.cholesky`` and ``eigh_p`` → ``matcalc.eigh`` (on the Hermitian
-      matrix LAPACK reads, the stored triangle mirrored), ``triangular_solve_p`` →
-      ``matcalc.solve_triangular`` (all ``left_side``/``transpose_a``/``conjugate_a`` variants),
-      ``svd_p`` → ``matcalc.svd`` / ``svdvals``, ``qr_p`` → ``matcalc.qr``.
+      ``eigvalsh``, ``eigvals``, ``svd``, ``norm(·, 2)``, ``matrix_rank``, ``qr``,
+      ``jax.scipy.linalg.cholesky``, ``eigh``, ``schur``, ``solve_triangular``, ``cho_solve``
+      and direct ``jax.lax.linalg`` calls): ``cholesky_p`` → ``matcalc.cholesky`` and ``eigh_p``
+      → ``matcalc.eigh`` (on the Hermitian matrix LAPACK reads: the stored triangle mirrored),
+      ``triangular_solve_p`` → ``matcalc.solve_triangular`` (all ``left_side`` /
+      ``transpose_a`` / ``conjugate_a`` variants), ``svd_p`` → ``matcalc.svd`` / ``svdvals``,
+      ``qr_p`` → ``matcalc.qr``, ``eig_p`` without eigenvectors → ``matcalc.eigvals``,
+      ``schur_p`` → ``matcalc.schur``.
 
     Left to JAX, and listed by :func:`rules_report` with the reason: ``eigh`` with
     ``sort_eigenvalues=False`` or ``subset_by_index``, ``svd`` with ``subset_by_index``,
-    pivoted ``qr``, ``lu``, ``eig``, ``schur``, ``hessenberg``, ``custom_linear_solve`` and the
-    other ``lax.linalg`` primitives with no matcalc substitute; a wrapper whose signature or body
-    does not match what is expected (a later JAX's variant) is not substituted but entered, and
-    reported; a substitute whose output shape or dtype differs from JAX's is discarded.
+    pivoted ``qr``, ``eig`` with eigenvectors (``matcalc.eig`` normalizes them differently),
+    sorted ``schur``, the packed ``lu_p`` (``jax.lax.linalg.lu``; its wrappers are recognized),
+    ``custom_linear_solve`` (an implicit-function rule already), ``householder_product``,
+    ``tridiagonal`` and the other ``lax.linalg`` primitives with no matcalc substitute; a
+    wrapper whose signature or body does not match what is expected (a later JAX's variant) is
+    not substituted but entered, and reported; a substitute whose output shape or dtype differs
+    from JAX's is discarded (and reported).
 
     Recursion: the interpreter enters ``jit`` bodies (inlined), ``scan``, ``while_loop``,
     ``cond``/``switch`` (rebuilt with ``lax.scan``/``lax.while_loop``/``lax.switch`` on the
@@ -614,10 +669,13 @@ def use_rules(
       are JAX's up to rounding: the factorizations call the same LAPACK routines (same
       eigenvector and singular-vector gauge), ``sqrtm`` uses the same Schur algorithm. Two
       differences: where JAX's ``expm`` returns NaN because it would need more than
-      ``max_squarings`` squarings, ``matcalc.expm`` returns the exponential; and for a matrix
-      that is not Hermitian passed straight to ``lax.linalg.eigh``/``cholesky``, the derivative
-      is that of the function JAX computes (of the stored triangle), where JAX's rule uses the
-      full tangent. Reference: the rules' own references.
+      ``max_squarings`` squarings, ``matcalc.expm`` returns the exponential; and where the
+      matrix reaches ``cholesky_p``/``eigh_p`` without symmetrization
+      (``jax.scipy.linalg.cholesky``, ``lax.linalg.cholesky``/``eigh`` with
+      ``symmetrize_input=False``), the derivative is that of the function JAX computes, which
+      reads one triangle (the gradient is zero outside it), where JAX's rule assumes a Hermitian
+      tangent: directional derivatives along Hermitian directions agree, gradients differ.
+      Reference: the rules' own references.
 
     Limits: ``f`` is traced once per call (wrap the result in ``jax.jit`` for speed); tracing
     errors are JAX's own; outputs must be arrays; ``vmap``, ``grad``, ``jvp``, ``jit`` compose
@@ -627,7 +685,8 @@ def use_rules(
     Args:
       f: the function; any pytrees of arrays in and out, keyword arguments allowed.
       only: the operations to substitute (default: all of ``OPERATIONS``: cholesky, det, eigh,
-        expm, inv, qr, slogdet, solve, solve_triangular, sqrtm, svd).
+        eigvals, expm, hessenberg, inv, lu, lu_factor, qr, schur, slogdet, solve,
+        solve_triangular, sqrtm, svd).
       exclude: operations not to substitute.
 
     Returns:

@@ -83,6 +83,11 @@ VALUE_CASES = {
     "svd": (jnp.linalg.svd, SPD + _A, ["svd"]),
     "norm2": (lambda a: jnp.linalg.norm(a, 2), SPD + _A, ["svd"]),
     "qr": (jnp.linalg.qr, SPD + _A, ["qr"]),
+    "eigvals": (jnp.linalg.eigvals, _A, ["eigvals"]),
+    "schur": (jsl.schur, _A, ["schur"]),
+    "hessenberg": (lambda a: jsl.hessenberg(a, calc_q=True), _A, ["hessenberg"]),
+    "lu": (jsl.lu, _A, ["lu"]),
+    "lu_factor": (jsl.lu_factor, _A, ["lu_factor"]),
 }
 
 
@@ -94,6 +99,7 @@ def _scipy_value(name, a):
         "expm": lambda: scipy.linalg.expm(a / 4),
         "sqrtm": lambda: scipy.linalg.sqrtm(a),
         "solve_triangular": lambda: scipy.linalg.solve_triangular(a, a[:, 1], lower=True),
+        "lu": lambda: scipy.linalg.lu(a)[0],
     }.get(name)
 
 
@@ -112,7 +118,18 @@ def test_same_values_and_report(name):
     assert not report.left_alone
 
 
-GRADIENT_CASES = ["det", "inv", "solve", "cholesky", "expm", "solve_triangular", "svd", "qr", "cho_solve"]
+GRADIENT_CASES = [
+    "det",
+    "inv",
+    "solve",
+    "cholesky",
+    "expm",
+    "solve_triangular",
+    "svd",
+    "qr",
+    "cho_solve",
+    "lu",
+]
 
 
 @pytest.mark.parametrize("name", GRADIENT_CASES)
@@ -135,6 +152,40 @@ def test_gradients_equal_jax_where_jax_is_right(name):
 
     want, got = jax.grad(loss(f))(a), jax.grad(loss(use_rules(f)))(a)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * float(jnp.max(jnp.abs(want))))
+
+
+@pytest.mark.parametrize("name", ["schur", "hessenberg"])
+def test_schur_and_hessenberg_get_a_derivative(name):
+    """JAX has no rule for these; the reconstruction Z T Zᵀ = A differentiates to the tangent."""
+    f = VALUE_CASES[name][0]
+    with pytest.raises(NotImplementedError):
+        jax.jvp(f, (_A,), (_A,))
+    direction = RNG.standard_normal((4, 4))
+
+    def rebuild(a):
+        t, z = use_rules(f)(a)
+        return z @ t @ z.T
+
+    a, da = jax.jvp(rebuild, (_A,), (direction,))
+    np.testing.assert_allclose(a, _A, atol=1e-13)
+    np.testing.assert_allclose(da, direction, atol=1e-12)
+
+
+def test_eig_with_eigenvectors_is_left_alone():
+    (entry,) = rules_report(jnp.linalg.eig, _A).left_alone
+    assert "normalizes them differently" in entry.reason
+
+
+def test_one_triangle_cholesky_differentiates_what_jax_computes():
+    """jax.scipy.linalg.cholesky reads the upper triangle only (no symmetrization): the gradient
+    is zero below the diagonal; along symmetric directions it agrees with JAX's."""
+    loss = lambda a: jnp.sum(jsl.cholesky(a) ** 3)  # noqa: E731
+    g = jax.grad(use_rules(loss))(SPD)
+    assert np.all(np.tril(g, -1) == 0)
+    e = RNG.standard_normal((4, 4))
+    e = e + e.T
+    np.testing.assert_allclose(np.sum(g * e), central_fd(loss, SPD, e), rtol=1e-8)
+    np.testing.assert_allclose(np.sum(g * e), np.sum(jax.grad(loss)(SPD) * e), rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
