@@ -306,7 +306,7 @@ def _sub_eig(eqn, invals):
 
     p = eqn.params
     if p.get("compute_left_eigenvectors", False) or p.get("compute_right_eigenvectors", True):
-        return "eigenvectors: matcalc.eig normalizes them differently (the value would differ)"
+        return ("eig", "eigenvectors: matcalc.eig normalizes them differently (the value would differ)")
     return [eigvals(invals[0])]
 
 
@@ -356,7 +356,8 @@ def _sub_named(op, eqn, invals):
         return [inv(invals[0])]
     if op == "solve" and len(ins) == 2 and len(outs) == 1 and "lu" in body:
         return [solve(*invals)]
-    if op == "expm" and len(ins) == 1 and len(outs) == 1:
+    if op == "expm" and len(ins) == 1 and len(outs) == 1 and "lu" in body:
+        # (upper_triangular=True reads one triangle: a triangular solve instead of LU; not matched)
         return [expm(invals[0])]
     if op == "sqrtm" and len(ins) == 1 and len(outs) == 1 and "schur" in body:
         # JAX's value comes from the complex Schur form; method="schur" is the same algorithm
@@ -370,6 +371,27 @@ def _sub_named(op, eqn, invals):
     if op == "lu_factor" and len(ins) == 1 and len(outs) == 2 and "lu" in body:
         return list(lu_factor(invals[0]))
     return f"unrecognized variant of jit[{eqn.params['name']}] (signature or body changed)"
+
+
+_JAX_LINALG_FILES = ("jax/_src/numpy/linalg.py", "jax/_src/scipy/linalg.py")
+
+
+def _jax_origin(eqn, jname: str) -> str:
+    """'' when the named jit is JAX's own function of that name (its source is in
+    jax/_src/{numpy,scipy}/linalg.py), 'user' when it is a function of the caller's that happens
+    to have the name, else the reason it is not recognized (a JAX that moved or renamed it)."""
+    body = eqn.params.get("jaxpr")
+    info = getattr(getattr(body, "jaxpr", None), "debug_info", None)
+    src = getattr(info, "func_src_info", None)
+    if not src:
+        return f"jit[{jname}] carries no source information: cannot tell it is JAX's"
+    func, _, where = src.partition(" at ")
+    path = where.rsplit(":", 1)[0].replace("\\", "/")
+    if "jax/_src/" not in path:
+        return "user"
+    if func != jname or not path.endswith(_JAX_LINALG_FILES):
+        return f"unrecognized variant of jit[{jname}] ({src})"
+    return ""
 
 
 def _check_outputs(eqn, outs):
@@ -414,6 +436,9 @@ def _try_substitute(eqn, invals, ctx, op, source, fn) -> list | None:
         ctx.record(eqn, op, source, False, "not enabled (only=/exclude=)")
         return None
     outs = fn(eqn, invals)
+    if isinstance(outs, tuple) and isinstance(outs[1], str):  # (the operation's own name, reason)
+        ctx.record(eqn, outs[0], source, False, outs[1])
+        return None
     if isinstance(outs, str):
         ctx.record(eqn, op, source, False, outs)
         return None
@@ -453,11 +478,14 @@ def _eval_eqn(eqn, invals, ctx: _Context) -> list:
     # (a) named jit wrappers, then any other jit: evaluated inline through the interpreter
     if prim is prims.jit_p or name in ("pjit", "jit", "closed_call", "core_call"):
         jname = str(eqn.params.get("name", ""))
-        if jname in _NAMED_WRAPPERS:
+        origin = _jax_origin(eqn, jname) if jname in _NAMED_WRAPPERS else None
+        if origin == "":
             op = _NAMED_WRAPPERS[jname]
             outs = _try_substitute(eqn, invals, ctx, op, f"jit[{jname}]", functools.partial(_sub_named, op))
             if outs is not None:
                 return outs
+        elif origin and origin != "user":
+            ctx.record(eqn, _NAMED_WRAPPERS[jname], f"jit[{jname}]", False, origin)
         body = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
         closed = body if isinstance(body, jex_core.ClosedJaxpr) else None
         jaxpr = closed.jaxpr if closed is not None else body
