@@ -671,6 +671,8 @@ def use_rules(
       ``qr_p`` → ``matcalc.qr``, ``eig_p`` without eigenvectors → ``matcalc.eigvals``,
       ``schur_p`` → ``matcalc.schur``.
 
+    Left to JAX silently: constructs with no linear-algebra primitive inside, among them
+    ``jnp.linalg.det`` of a 2×2 or 3×3 matrix (a closed-form polynomial, whose derivative is exact).
     Left to JAX, and listed by :func:`rules_report` with the reason: ``eigh`` with
     ``sort_eigenvalues=False`` or ``subset_by_index``, ``svd`` with ``subset_by_index``,
     pivoted ``qr``, ``eig`` with eigenvectors (``matcalc.eig`` normalizes them differently),

@@ -188,6 +188,20 @@ def test_one_triangle_cholesky_differentiates_what_jax_computes():
     np.testing.assert_allclose(np.sum(g * e), np.sum(jax.grad(loss)(SPD) * e), rtol=1e-12)
 
 
+def test_complex_hermitian_eigh_and_cholesky():
+    b = RNG.standard_normal((3, 3)) + 1j * RNG.standard_normal((3, 3))
+    h = b @ b.conj().T + 3 * np.eye(3)
+    weights = np.arange(9.0).reshape(3, 3)
+
+    def loss(a):
+        v = jnp.linalg.eigh(a)[1]
+        return jnp.sum(jnp.abs(v) ** 2 * weights) + jnp.sum(jnp.abs(jnp.linalg.cholesky(a)) ** 2 * weights)
+
+    np.testing.assert_allclose(use_rules(loss)(h), loss(h), rtol=1e-13)
+    np.testing.assert_allclose(jax.grad(use_rules(loss))(h), jax.grad(loss)(h), rtol=1e-10, atol=1e-12)
+    assert rules_report(loss, h).operations == ["eigh", "cholesky"]
+
+
 # ---------------------------------------------------------------------------------------------
 # the degenerate cases, through plain jnp calls only
 
