@@ -707,7 +707,9 @@ def use_rules(
       tangent: directional derivatives along Hermitian directions agree, gradients differ.
       Reference: the rules' own references.
 
-    Limits: ``f`` is traced once per call (wrap the result in ``jax.jit`` for speed); tracing
+    Limits: the interpreted program is compiled with ``jax.jit``, cached per argument structure
+    and static values (as ``jax.jit`` would, so ``f``'s Python side effects happen at tracing
+    only; with unhashable static leaves it is traced and interpreted at every call); tracing
     errors are JAX's own; outputs must be arrays; ``vmap``, ``grad``, ``jvp``, ``jit`` compose
     from outside and inside, and ``use_rules`` composes with itself. ``pmap``/``shard_map``
     bodies and callbacks are not entered.
@@ -727,10 +729,36 @@ def use_rules(
         ones).
     """
     enabled = _enabled(only, exclude)
+    compiled: dict = {}  # (argument structure, static leaves) -> (jitted flat function, output tree)
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
-        return _run(f, enabled, None, args, kwargs)
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+        dyn = tuple(i for i, leaf in enumerate(leaves) if _is_dynamic(leaf))
+        static = tuple((i, type(leaves[i]), leaves[i]) for i in range(len(leaves)) if i not in dyn)
+        key = (treedef, dyn, static)
+        try:
+            hash(key)
+        except TypeError:  # unhashable static leaves: trace and interpret at every call
+            return _run(f, enabled, None, args, kwargs)
+        if key not in compiled:
+            out_tree: list = []
+
+            def flat(*dyn_vals):
+                ls = list(leaves)
+                for i, v in zip(dyn, dyn_vals, strict=True):
+                    ls[i] = v
+                a, k = jax.tree_util.tree_unflatten(treedef, ls)
+                out_leaves, tree = jax.tree_util.tree_flatten(_run(f, enabled, None, a, k))
+                out_tree[:] = [tree]
+                return out_leaves
+
+            if len(compiled) >= 64:
+                compiled.pop(next(iter(compiled)))
+            compiled[key] = (jax.jit(flat), out_tree)
+        fn, out_tree = compiled[key]
+        outs = fn(*[leaves[i] for i in dyn])
+        return jax.tree_util.tree_unflatten(out_tree[0], outs)
 
     wrapped._matcalc_use_rules = (f, enabled)  # read by rules_report
     return wrapped
