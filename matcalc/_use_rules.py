@@ -159,7 +159,8 @@ class _Context:
 
 
 def _sub_jaxprs(eqn) -> list:
-    """The jaxprs (open) inside an equation's parameters."""
+    """The jaxprs (open) inside an equation's parameters (cond's branches and
+    custom_linear_solve's named tuple included)."""
     out = []
     for p in eqn.params.values():
         for q in p if isinstance(p, (tuple, list)) else (p,):
@@ -167,14 +168,7 @@ def _sub_jaxprs(eqn) -> list:
                 out.append(q.jaxpr)
             elif isinstance(q, jex_core.Jaxpr):
                 out.append(q)
-            elif hasattr(q, "_fields"):  # custom_linear_solve's named tuple of jaxprs
-                out.extend(_sub_jaxprs(_FakeEqn(dict(zip(q._fields, q, strict=True)))))
     return out
-
-
-@dataclass
-class _FakeEqn:
-    params: dict
 
 
 def _has_linalg(jaxpr) -> bool:
