@@ -57,6 +57,10 @@ from ._equations import solve_sylvester as solve_sylvester
 from ._hermitian import eigh as eigh
 from ._hermitian import eigvalsh as eigvalsh
 
+# --- matcalc's rules inside code that never imports matcalc
+from ._use_rules import rules_report as rules_report
+from ._use_rules import use_rules as use_rules
+
 # --- subpackages
 from . import hermitian as hermitian
 from . import ode as ode
@@ -115,5 +119,6 @@ __all__ = [
     "svdvals",
     "testing",
     "unvec",
+    "use_rules",
     "vec",
 ]
