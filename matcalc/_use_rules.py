@@ -771,7 +771,8 @@ def rules_report(f: Callable, *args: Any, **kwargs: Any) -> RulesReport:
 
     Args:
       f: the function.
-      *args, **kwargs: its arguments (arrays or ``jax.ShapeDtypeStruct``).
+      *args: its positional arguments (arrays or ``jax.ShapeDtypeStruct``).
+      **kwargs: its keyword arguments.
 
     Returns:
       A :class:`RulesReport` (``.substituted``, ``.left_alone``, ``.operations``).

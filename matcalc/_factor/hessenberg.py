@@ -86,7 +86,8 @@ def hessenberg(
     Args:
       a: ``(..., n, n)`` real or complex.
       calc_q: also return ``Q``.
-      overwrite_a, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_a: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
 
     Returns:
       ``H``, or ``(H, Q)`` with ``calc_q=True``.

@@ -98,7 +98,8 @@ def lu(
     Args:
       a: ``(..., m, n)`` real or complex.
       permute_l: return ``(P L, U)`` instead of ``(P, L, U)``.
-      overwrite_a, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_a: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
 
     Returns:
       ``(p, l, u)``, or ``(p @ l, u)`` with ``permute_l=True``.

@@ -147,7 +147,9 @@ def solve_triangular(
       trans: 0, 1, 2 or 'N', 'T', 'C'.
       lower: read the lower triangle (default: upper, as SciPy).
       unit_diagonal: assume ones on the diagonal.
-      overwrite_b, debug, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_b: accepted for SciPy compatibility; ignored.
+      debug: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
 
     Returns:
       ``x`` shaped like the broadcast ``b``.
@@ -185,7 +187,8 @@ def cho_factor(
     Args:
       a: ``(..., n, n)`` Hermitian positive definite (the read triangle).
       lower: return the lower factor and read the lower triangle.
-      overwrite_a, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_a: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
     """
     del overwrite_a, check_finite
     a = as_inexact(a)
@@ -248,7 +251,8 @@ def cho_solve(
     Args:
       c_and_lower: ``(c, lower)`` as returned by :func:`cho_factor`.
       b: ``(n,)`` or ``(..., n, k)``; batch axes broadcast against ``c``'s.
-      overwrite_b, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_b: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
     """
     del overwrite_b, check_finite
     c, lower = c_and_lower
@@ -331,7 +335,8 @@ def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True
 
     Args:
       a: ``(..., m, n)``.
-      overwrite_a, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_a: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
     """
     del overwrite_a, check_finite
     a = as_inexact(a)
@@ -395,7 +400,8 @@ def lu_solve(
       lu_and_piv: ``(lu, piv)`` from :func:`lu_factor` (square ``lu``).
       b: ``(n,)`` or ``(..., n, k)``; batch axes broadcast against ``lu``'s.
       trans: 0, 1 or 2.
-      overwrite_b, check_finite: accepted for SciPy compatibility; ignored.
+      overwrite_b: accepted for SciPy compatibility; ignored.
+      check_finite: accepted for SciPy compatibility; ignored.
     """
     del overwrite_b, check_finite
     lu, piv = lu_and_piv
