@@ -94,7 +94,7 @@ def profile_settings(args, core):
     return DEFAULT_SIZES, core.Settings.default_settings()
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear CLI flow)
     args = parse_args(argv)
     setup_env(args)
 

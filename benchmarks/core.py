@@ -365,7 +365,7 @@ def batch_sharding(devices: int):
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
 
-def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:
+def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:  # noqa: C901, PLR0912, PLR0915
     batch = case.fixed_batch if case.fixed_batch is not None else s.batch
     row = Row(case.op, case.variant, n, batch, s.dtype, case.degenerate, note=case.note)
     nonsmooth = bool(case.extra.get("nonsmooth"))

@@ -244,7 +244,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
-def write_plots(outdir, rows, meta) -> list[str]:
+def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR0915
     """PNG plots (matplotlib, Agg): time vs n per op (ops timed at two or more sizes); fwd+VJP
     times and ratios at the largest n (every case, one figure each); accuracy."""
     try:

@@ -380,7 +380,7 @@ def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True,
 _jvp_check, _vmap_check, _second_order_check = check_jvp, check_vmap, check_second_order
 
 
-def check_rule(
+def check_rule(  # noqa: PLR0913 (public keyword options)
     fn: Callable,
     *args: Any,
     reference: Callable | None = None,
