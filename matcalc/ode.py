@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ._ode.adjoints import ADJOINTS, Options
@@ -157,34 +158,35 @@ def odeint(
     if not isinstance(hmax, jax.Array) and not hmax > 0:
         raise ValueError(f"odeint: hmax must be positive, got {hmax!r}")
 
-    y0_leaves = jax.tree.leaves(y0)
-    if not y0_leaves:
+    y_leaves, y_def = jax.tree.flatten(y0)
+    if not y_leaves:
         raise ValueError("odeint: y0 has no array leaves")
-    for leaf in y0_leaves:
+    for leaf in y_leaves:
         dt = jnp.result_type(leaf)
-        if jnp.issubdtype(dt, jnp.complexfloating):
-            raise TypeError(
-                f"odeint: complex state (dtype {dt}) is not supported; split it into real and "
-                "imaginary parts"
-            )
         if jnp.issubdtype(dt, jnp.floating) and jnp.finfo(dt).bits < 32:
             raise TypeError(
                 f"odeint: y0 has dtype {dt} (shape {jnp.shape(leaf)}); the step-size control "
                 "needs float32 or float64 (its tolerances are below this dtype's resolution): "
                 "cast y0 to float32"
             )
-        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
+        if not (jnp.issubdtype(dt, jnp.inexact) or jnp.issubdtype(dt, jnp.integer)):
             raise TypeError(
-                f"odeint: y0 must be a real floating (or integer) array, got dtype {dt} "
+                f"odeint: y0 must be a floating, complex (or integer) array, got dtype {dt} "
                 f"(shape {jnp.shape(leaf)})"
             )
-    y0 = jax.tree.map(
-        lambda x: jnp.asarray(x) if jnp.issubdtype(jnp.result_type(x), jnp.floating)
-        else jnp.asarray(x, jnp.result_type(float)),
-        y0,
-    )
-    y0_flat, unravel = ravel_pytree(y0)
+    y_leaves = [
+        jnp.asarray(x) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+        else jnp.asarray(x, jnp.result_type(float))
+        for x in y_leaves
+    ]
+    y_cplx = [jnp.iscomplexobj(x) for x in y_leaves]
+    # a complex leaf travels as the real pair (Re, Im): every rule works on real flat states
+    y0_flat, unravel_parts = ravel_pytree(_split_complex(y_leaves, y_cplx))
     dtype = y0_flat.dtype
+
+    def unravel(v):
+        return jax.tree.unflatten(y_def, _merge_complex(unravel_parts(v), y_cplx))
+
     t = jnp.asarray(t)
     if t.ndim != 1 or t.shape[0] < 1:
         raise ValueError(
@@ -195,34 +197,44 @@ def odeint(
     t = t.astype(dtype)
     sign, st, valid = _orient_times(t)
     if t.shape[0] == 1:
-        return jax.tree.map(lambda x: jnp.where(valid[0], x, jnp.nan)[None], y0)
+        return jax.tree.map(
+            lambda x: jnp.where(valid[0], x, jnp.nan)[None], jax.tree.unflatten(y_def, y_leaves)
+        )
 
-    converted, consts = jax.closure_convert(func, y0, t[0], *args)
-    all_args = (*args, *consts)
-    leaves, treedef = jax.tree.flatten(all_args)
-    leaves = [jnp.asarray(x) for x in leaves]
+    # *args: array leaves are arguments; non-array leaves inside equinox modules are static
+    arg_leaves, arg_def = jax.tree.flatten(args)
+    is_array = _array_mask(args)
+    static = [x for x, a in zip(arg_leaves, is_array, strict=True) if not a]
+
+    def func_of_arrays(y, t_, *arrays):
+        arrays, statics = iter(arrays), iter(static)
+        full = [next(arrays) if a else next(statics) for a in is_array]
+        return func(y, t_, *jax.tree.unflatten(arg_def, full))
+
+    arrays = [jnp.asarray(x) for x, a in zip(arg_leaves, is_array, strict=True) if a]
+    converted, consts = jax.closure_convert(
+        func_of_arrays, jax.tree.unflatten(y_def, y_leaves), t[0], *arrays
+    )
+    leaves = [*arrays, *(jnp.asarray(c) for c in consts)]
     is_diff = [jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves]
     diff_leaves = [x for x, d in zip(leaves, is_diff, strict=True) if d]
+    th_cplx = [jnp.iscomplexobj(x) for x in diff_leaves]
     nd = tuple(x for x, d in zip(leaves, is_diff, strict=True) if not d)
     if diff_leaves:
-        theta, unravel_theta = ravel_pytree(diff_leaves)
+        theta, unravel_theta = ravel_pytree(_split_complex(diff_leaves, th_cplx))
     else:
         theta, unravel_theta = jnp.zeros((0,), dtype), (lambda _: [])
+    y_sizes = [x.size for x in y_leaves]
 
     # In s = σ·t (σ = ±1, the direction of t) the problem is dz/ds = σ·f(z, σ·s), with
     # non-decreasing output times; σ travels as the last non-differentiable argument.
     def vf(y, s, th, nd_):
         sigma = nd_[-1].astype(y.dtype)
-        dl = iter(unravel_theta(th))
+        dl = iter(_merge_complex(unravel_theta(th), th_cplx))
         nl = iter(nd_[:-1])
         rebuilt = [next(dl) if d else next(nl) for d in is_diff]
-        out = converted(unravel(y), sigma * s, *jax.tree.unflatten(treedef, rebuilt))
-        out_flat, _ = ravel_pytree(out)
-        if out_flat.shape != y.shape:
-            raise ValueError(
-                f"odeint: func returned {out_flat.shape[0]} values for a state of {y.shape[0]}"
-            )
-        return sigma * out_flat.astype(y.dtype)
+        out = converted(unravel(y), sigma * s, *rebuilt)
+        return sigma * _flatten_field(out, y_sizes, y_cplx).astype(y.dtype)
 
     opts = Options(
         solver=_prepare(solver, rtol, atol),
@@ -237,6 +249,68 @@ def odeint(
     ys = ADJOINTS[adjoint](vf, opts, y0_flat, st, theta, (*nd, sign))
     ys = jnp.where(valid[:, None], ys, jnp.nan)
     return jax.vmap(unravel)(ys)
+
+
+_ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, bool, int, float, complex)
+
+
+def _array_mask(args):
+    """Which leaves of ``args`` are arrays; a non-array leaf outside an equinox module raises.
+
+    Inside an ``equinox.Module`` the non-array leaves (activation functions, ...) are static
+    (``eqx.partition(module, eqx.is_array)``); anywhere else a non-array leaf is an error that
+    names its path in ``args`` and its type.
+    """
+    import equinox as eqx
+
+    is_module = lambda x: isinstance(x, eqx.Module)
+    mask = []
+    for path, part in jax.tree_util.tree_flatten_with_path(args, is_leaf=is_module)[0]:
+        for leaf in jax.tree.leaves(part):
+            ok = isinstance(leaf, _ARRAY_TYPES)
+            if not ok and not is_module(part):
+                raise TypeError(
+                    f"odeint: the argument leaf args{jax.tree_util.keystr(path)} has type "
+                    f"{type(leaf).__name__} ({leaf!r:.60}); every leaf of *args must be an array "
+                    "or a Python number (non-array leaves are allowed inside equinox modules, "
+                    "where they are static; otherwise close over them in func)"
+                )
+            mask.append(ok)
+    return mask
+
+
+def _split_complex(leaves, cplx):
+    """Each complex leaf as the pair ``(Re, Im)``, real leaves as they are."""
+    out = []
+    for x, c in zip(leaves, cplx, strict=True):
+        out += [jnp.real(x), jnp.imag(x)] if c else [x]
+    return out
+
+
+def _merge_complex(parts, cplx):
+    """Inverse of :func:`_split_complex`."""
+    parts, out = iter(parts), []
+    for c in cplx:
+        out.append(jax.lax.complex(next(parts), next(parts)) if c else next(parts))
+    return out
+
+
+def _flatten_field(out, sizes, cplx):
+    """The vector field's value as a real flat vector laid out like the state."""
+    leaves = [jnp.ravel(jnp.asarray(o)) for o in jax.tree.leaves(out)]
+    total = sum(x.size for x in leaves)
+    if total != sum(sizes):
+        raise ValueError(f"odeint: func returned {total} values for a state of {sum(sizes)}")
+    if [x.size for x in leaves] != sizes:
+        leaves = jnp.split(jnp.concatenate(leaves), np.cumsum(sizes)[:-1])
+    for x, c in zip(leaves, cplx, strict=True):
+        if jnp.iscomplexobj(x) and not c:
+            raise TypeError(
+                f"odeint: func returned a complex value (dtype {x.dtype}) for a real state leaf "
+                f"of {x.size} entries; make that leaf of y0 complex"
+            )
+    parts = _split_complex(leaves, cplx)
+    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _check_mxstep(mxstep):
