@@ -56,12 +56,21 @@ def odeint(
 
     Args:
       func: the vector field ``func(y, t, *args)``, returning a pytree like ``y``.
-      y0: initial state, a pytree of float32/float64 arrays (integer arrays are promoted to the
-        default float dtype; float16 and bfloat16 raise a ``TypeError``: the step-size control
-        needs tolerances below their resolution). ``jax.experimental.ode.odeint`` returns NaN
-        for float16, the unchanged ``y0`` for bfloat16 and fails inside its loop for integers.
-      t: output times, shape ``(N+1,)``, monotone (see Times above); cast to ``y0``'s dtype.
-      *args: extra arguments of ``func``.
+      y0: initial state, a pytree of float32/float64 or complex64/complex128 arrays (integer
+        arrays are promoted to the default float dtype; float16 and bfloat16 raise a
+        ``TypeError``: the step-size control needs tolerances below their resolution).
+        ``jax.experimental.ode.odeint`` returns NaN for float16, the unchanged ``y0`` for
+        bfloat16, fails inside its loop for integers and refuses complex states. A complex leaf
+        is integrated as the real pair ``(Re y, Im y)`` (the error norm runs over both), so
+        ``func`` may be any, not necessarily holomorphic, function of ``y``; it must return a
+        real value for a real leaf.
+      t: output times, shape ``(N+1,)``, monotone (see Times above); cast to ``y0``'s real dtype.
+      *args: extra arguments of ``func``: any pytrees whose leaves are arrays or Python numbers
+        (floating and complex leaves are differentiated, integer and boolean ones are not), and
+        equinox modules (e.g. ``eqx.nn.MLP``), whose non-array leaves (activation functions, ...)
+        are static, as in ``eqx.partition(module, eqx.is_array)``; differentiate such a module
+        with ``eqx.filter_grad``. Any other non-array leaf raises a ``TypeError`` naming its path
+        in ``args`` and its type.
       rtol, atol: error tolerances of the adaptive step-size control (RMS norm of
         ``err / (atol + rtol·|y|)``), used by the forward and every backward solve.
       mxstep: most step attempts (accepted or rejected) between two output times, in the forward
@@ -117,6 +126,11 @@ def odeint(
         ``ẏ(t_0) = ẏ0 - f(y_0, t_0)ṫ_0``, output tangents ``ẏ_i + f(y_i, t_i)ṫ_i``, solved with
         ``y`` (tangents outside the error norm, so the JVP is linear in the tangent). The rule
         calls itself on the augmented system, so higher-order forward mode works too.
+
+      Complex states and arguments follow JAX's convention for real losses: the cotangent of a
+      complex ``z`` is ``∂L/∂Re z - i ∂L/∂Im z`` (what ``jax.grad`` returns), so the formulas
+      above hold with ``aᵀ v`` read as ``Re Σ a v`` — exactly what the real pair representation
+      computes.
 
       The first three are ``jax.custom_vjp`` rules: ``jax.grad``/``jax.vjp`` work, ``jax.jvp``
       and ``jax.jacfwd`` raise JAX's ``TypeError`` ("can't apply forward-mode autodiff (jvp) to a
