@@ -194,3 +194,60 @@ def test_complex_matrix_argument_matches_finite_differences():
     fd = (vals[:4] - vals[4:]) / (2 * h)
     got = np.array([g[0, 1].real, -g[0, 1].imag, g[2, 0].real, -g[2, 0].imag])
     np.testing.assert_allclose(got, fd, rtol=1e-7)
+
+
+# ------------------------------------------------------------------ second order: y' = -k y, y' = A y
+
+K, T2, YK = 0.7, 1.5, 2.0
+
+
+def _decay_hessian_reference():
+    """y(T) = e^{-kT} y0: ∂²/∂k² = T² e^{-kT} y0, ∂²/∂k∂y0 = -T e^{-kT}, ∂²/∂y0² = 0."""
+    e = np.exp(-K * T2)
+    return np.array([[T2**2 * e * YK, -T2 * e], [-T2 * e, 0.0]])
+
+
+# (a Hessian through the checkpointed adjoints compiles for ~8 s on 2 cores: marked slow)
+@pytest.mark.parametrize(
+    "adjoint", ["backsolve", *(pytest.param(a, marks=pytest.mark.slow) for a in REVERSE[1:])]
+)
+def test_hessian_forward_over_reverse_matches_closed_form(adjoint):
+    def f(p):
+        ys = odeint(lambda y, t, k: -k * y, p[1:], jnp.array([0.0, T2]), p[0], adjoint=adjoint,
+                    rtol=1e-10, atol=1e-10)
+        return ys[-1, 0]
+
+    hess = jax.jit(jax.hessian(f))(jnp.array([K, YK]))
+    want = _decay_hessian_reference()
+    assert np.max(np.abs(hess - want)) < 1e-8 * np.max(np.abs(want)), (adjoint, hess, want)
+
+
+def test_jvp_of_grad_matrix_ode_matches_finite_differences_of_exact_gradient():
+    """L(A) = wᵀ exp(TA) y0: ∇L = T·L_exp(TAᵀ, w y0ᵀ) (scipy expm_frechet); its derivative along V
+    by a central difference of that exact gradient."""
+    r = rng(12)
+    a, v = 0.5 * r.standard_normal((2, 2)), r.standard_normal((2, 2))
+    y0, w, t_end = r.standard_normal(2), r.standard_normal(2), 1.2
+
+    def exact_grad(a):
+        return t_end * scipy.linalg.expm_frechet((a * t_end).T, np.outer(w, y0),
+                                                 compute_expm=False)
+
+    def loss(a):
+        ys = odeint(lambda y, t, a: a @ y, jnp.asarray(y0), jnp.array([0.0, t_end]), a,
+                    rtol=1e-11, atol=1e-11)
+        return jnp.dot(jnp.asarray(w), ys[-1])
+
+    g, hv = jax.jit(lambda a: jax.jvp(jax.grad(loss), (a,), (v,)))(a)
+    h = 1e-4
+    fd = (exact_grad(a + h * v) - exact_grad(a - h * v)) / (2 * h)
+    assert _rel(g, exact_grad(a)) < 1e-9
+    assert _rel(hv, fd) < 1e-7
+
+
+@pytest.mark.parametrize("adjoint", REVERSE)
+def test_grad_of_grad_raises_naming_forward_over_reverse(adjoint):
+    f = lambda k: odeint(lambda y, t, k: -k * y, jnp.array([YK]), jnp.array([0.0, T2]), k,
+                         adjoint=adjoint)[-1, 0]
+    with pytest.raises(TypeError, match=rf"adjoint='{adjoint}'.*reverse-over-reverse.*jax\.hessian"):
+        jax.eval_shape(jax.grad(jax.grad(f)), K)  # raised while tracing

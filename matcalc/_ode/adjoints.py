@@ -93,6 +93,39 @@ def _time_cotangents(vf, ys, ts, theta, nd, g, a0_plus):
 
 
 # --------------------------------------------------------------------------------------------
+# second order: forward over reverse; reverse over reverse raises
+
+
+def _no_second_reverse(ct, x, *, adjoint):
+    raise TypeError(
+        f"matcalc.ode.odeint(..., adjoint={adjoint!r}): reverse-over-reverse differentiation "
+        "(jax.grad of jax.grad, jax.jacrev of jax.grad) is not supported: the backward pass runs "
+        "adaptive loops, which JAX can differentiate in forward mode only. Use forward over "
+        "reverse, which this rule supports: jax.hessian(f) (= jax.jacfwd(jax.jacrev(f))), "
+        "jax.jacfwd(jax.grad(f)) or jax.jvp(jax.grad(f), ...); or adjoint='forward' with "
+        "jax.jacfwd(jax.jacfwd(f))."
+    )
+
+
+_reverse_once_p = Primitive("matcalc_ode_reverse_once")
+_reverse_once_p.def_impl(lambda x, *, adjoint: x)
+_reverse_once_p.def_abstract_eval(lambda x, *, adjoint: x)
+ad.deflinear2(_reverse_once_p, _no_second_reverse)
+batching.primitive_batchers[_reverse_once_p] = lambda args, dims, *, adjoint: (
+    _reverse_once_p.bind(*args, adjoint=adjoint),
+    dims[0],
+)
+mlir.register_lowering(_reverse_once_p, lambda ctx, x, *, adjoint: [x])
+
+
+def _reverse_once(adjoint, *xs):
+    """Identity on the cotangents of a backward pass. Its derivative is the identity again, so
+    forward mode over the backward pass works; transposing it (reverse over reverse) raises a
+    ``TypeError`` naming the forward-over-reverse route, before JAX meets the loops."""
+    return tuple(_reverse_once_p.bind(x, adjoint=adjoint) for x in xs)
+
+
+# --------------------------------------------------------------------------------------------
 # backsolve
 
 
@@ -127,7 +160,7 @@ def _backsolve_bwd(vf, opts, res, g):
     init = (g[-1], jnp.zeros((p,), ys.dtype))
     (y0bar, thbar), _ = lax.scan(segment, init, jnp.arange(ys.shape[0] - 1, 0, -1))
     tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - g[0])
-    return y0bar, tbar, thbar, _nd_zeros(nd)
+    return (*_reverse_once("backsolve", y0bar, tbar, thbar), _nd_zeros(nd))
 
 
 backsolve.defvjp(_backsolve_fwd, _backsolve_bwd)
@@ -221,7 +254,7 @@ def _make_checkpointed(kind: str):
         init = (gg[-1], jnp.zeros((p,), dtype))
         (y0bar, thbar), _ = lax.scan(segment, init, jnp.arange(tgrid.shape[0] - 1, 0, -1))
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
-        return y0bar, tbar, thbar, _nd_zeros(nd)
+        return (*_reverse_once(kind, y0bar, tbar, thbar), _nd_zeros(nd))
 
     rule.defvjp(fwd, bwd)
     return rule
