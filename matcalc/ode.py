@@ -275,7 +275,7 @@ def odeint(
     return jax.vmap(unravel)(ys)
 
 
-_ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, bool, int, float, complex)
+_SCALAR_TYPES = (bool, int, float, complex)
 
 
 def _array_mask(args):
@@ -291,7 +291,9 @@ def _array_mask(args):
     mask = []
     for path, part in jax.tree_util.tree_flatten_with_path(args, is_leaf=is_module)[0]:
         for leaf in jax.tree.leaves(part):
-            ok = isinstance(leaf, _ARRAY_TYPES)
+            ok = isinstance(leaf, (jax.Array, *_SCALAR_TYPES)) or (
+                isinstance(leaf, (np.ndarray, np.generic)) and leaf.dtype.kind in "biufc"
+            )
             if not ok and not is_module(part):
                 raise TypeError(
                     f"odeint: the argument leaf args{jax.tree_util.keystr(path)} has type "
