@@ -156,10 +156,10 @@ def test_schrodinger_value_and_gradients_every_reverse_adjoint(adjoint):
     (_, ys), g = jax.jit(jax.value_and_grad(loss, (0, 1, 2), has_aux=True))(HX, HY, PSI0)
     psi, gx, gy, gpsi = _schrodinger_reference()
     assert ys.dtype == jnp.complex128
-    assert _rel(ys[-1], psi) < 1e-9
+    assert _rel(ys[-1], psi) < 1e-10
     assert g[2].dtype == jnp.complex128
     for got, want, name in zip(g, (gx, gy, gpsi), ("X", "Y", "psi0"), strict=True):
-        assert _rel(got, want) < 1e-8, (adjoint, name, _rel(got, want))
+        assert _rel(got, want) < 1e-10, (adjoint, name, _rel(got, want))
 
 
 def test_schrodinger_forward_mode_jvp():
