@@ -40,7 +40,7 @@ def odeint(
     (closed-over arrays are hoisted into the arguments with ``jax.closure_convert``), ``t`` is a
     1-D array of times with ``t[0]`` the initial time, and the result has the structure of ``y0``
     with a leading axis of length ``len(t)``. Derivatives flow to ``y0``, ``t`` and every
-    floating-point leaf of ``args``.
+    floating-point or complex leaf of ``args`` (equinox modules included, see ``*args``).
 
     Times. ``t`` may be non-decreasing (as in JAX) or non-increasing: a decreasing ``t`` integrates
     backward in time, exactly as the forward problem in ``s = -t`` (``dz/ds = -f(z, -s)``), with

@@ -32,6 +32,12 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
 * forward: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``, ``ẏ(t_0) = ẏ0 - f(y_0,t_0) ṫ_0``, output
   tangents ``ẏ_i + f(y_i, t_i) ṫ_i``, integrated with ``y`` (tangents outside the error norm, so
   the tangent map is exactly linear: the derivative of the discrete solution at frozen steps).
+
+Second order goes forward over reverse: JAX's forward mode runs through the backward passes (their
+loops are forward-differentiable, the step sequences held fixed by ``stop_gradient`` in the step
+control); reverse over reverse would transpose those loops and is stopped by ``_reverse_once``
+with a clear error. States and arguments here are real: ``odeint`` carries a complex leaf as the
+pair ``(Re, Im)``.
 """
 
 from __future__ import annotations
