@@ -199,6 +199,29 @@ def test_complex_matrix_argument_matches_finite_differences():
     np.testing.assert_allclose(got, fd, rtol=1e-7)
 
 
+def test_mixed_real_and_complex_state_leaves():
+    """State {"psi": complex, "n": real} with n' = |ψ|² (conserved norm, so n(T) = T|ψ0|²):
+    values vs expm, the gradient in ψ0 vs its closed form 2T conj(ψ0) + (e^{-iHT})_{0,:}."""
+    h_mat = np.asarray(_hermitian(HX, HY))
+
+    def field(y, t, h):
+        return {"psi": -1j * (h @ y["psi"]), "n": jnp.sum(jnp.abs(y["psi"]) ** 2)}
+
+    @jax.jit
+    def loss(psi0):
+        ys = odeint(field, {"psi": psi0, "n": jnp.zeros(())}, jnp.array([0.0, T_END]), h_mat,
+                    rtol=1e-11, atol=1e-11)
+        return ys["n"][-1] + jnp.real(ys["psi"][-1, 0]), ys
+
+    (val, ys), g = jax.value_and_grad(loss, has_aux=True)(PSI0)
+    u = scipy.linalg.expm(-1j * h_mat * T_END)
+    assert ys["n"].dtype == jnp.float64 and ys["psi"].dtype == jnp.complex128
+    np.testing.assert_allclose(ys["psi"][-1], u @ PSI0, rtol=1e-10)
+    np.testing.assert_allclose(ys["n"][-1], T_END * np.sum(np.abs(PSI0) ** 2), rtol=1e-10)
+    want = 2 * T_END * PSI0.conj() + u[0]  # ∂L/∂Re ψ0 - i ∂L/∂Im ψ0
+    assert _rel(g, want) < 1e-10
+
+
 # ------------------------------------------------------------------ second order: y' = -k y, y' = A y
 
 K, T2, YK = 0.7, 1.5, 2.0
