@@ -269,10 +269,10 @@ def test_jvp_of_grad_matrix_ode_matches_finite_differences_of_exact_gradient():
         return jnp.dot(jnp.asarray(w), ys[-1])
 
     g, hv = jax.jit(lambda a: jax.jvp(jax.grad(loss), (a,), (v,)))(a)
-    h = 1e-4
+    h = 1e-5
     fd = (exact_grad(a + h * v) - exact_grad(a - h * v)) / (2 * h)
-    assert _rel(g, exact_grad(a)) < 1e-9
-    assert _rel(hv, fd) < 1e-7
+    assert _rel(g, exact_grad(a)) < 1e-10
+    assert _rel(hv, fd) < 1e-9
 
 
 @pytest.mark.parametrize(
