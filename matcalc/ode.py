@@ -138,16 +138,23 @@ def odeint(
       ``jax.jacfwd`` and jvp-of-jvp work; reverse mode raises a ``TypeError`` naming the
       reverse-mode adjoints. Every rule works under ``jax.jit`` and ``jax.vmap``.
 
-      Second order. With the reverse-mode adjoints, second derivatives go forward over reverse:
-      ``jax.hessian(f)`` (``= jax.jacfwd(jax.jacrev(f))``), ``jax.jacfwd(jax.grad(f))`` and
-      ``jax.jvp(jax.grad(f), ...)`` differentiate the forward solve and the backward adjoint solve
-      in forward mode. The step sequences carry no derivative (they are held fixed), so this is
-      the exact derivative of the computed gradient at the steps taken, and it converges to the
-      true second derivative with the tolerances (e.g. ``d²y(T)/dk² = T² e^{-kT} y0`` for
-      ``y' = -k y`` to about 1e-10 at ``rtol = atol = 1e-10``). Reverse over reverse
-      (``jax.grad(jax.grad(f))``, ``jax.jacrev(jax.grad(f))``) would transpose the adaptive loops
-      of the backward pass and raises a ``TypeError`` naming these routes. With
-      ``adjoint="forward"``, second order is ``jax.jacfwd(jax.jacfwd(f))`` or jvp-of-jvp.
+      Second order. With the reverse-mode adjoints every composition that ends in reverse mode
+      works: ``jax.grad(jax.grad(f))``, ``jax.jacrev(jax.jacrev(f))``, ``jax.hessian(f)``
+      (``= jax.jacfwd(jax.jacrev(f))``), ``jax.jvp(jax.grad(f), ...)``, and further reverse
+      derivatives on top (``jax.grad`` three times). The forward pass and the backward pass are
+      primitives with derivative rules of their own. The backward pass is
+      ``B(x, ȳ) = J(x)ᵀ ȳ`` (``x = (y0, t, args)``, ``J`` the Jacobian of the outputs); its
+      derivative ``dB = ∂ₓB[dx] + J(x)ᵀ dȳ`` is evaluated in forward mode through the backward
+      solves, and its transpose, from ``⟨c, J(x)ᵀ ȳ⟩ = ⟨ȳ, J(x) c⟩``, is ``J(x) c`` (forward
+      sensitivities along ``c``) for ``ȳ`` and ``∇ₓ⟨ȳ, J(x) c⟩`` for ``x`` — the same adjoint rule
+      applied to the sensitivity system ``(y, ẏ)' = (f, f_y ẏ + f_θ c_θ)``. Step sequences carry
+      no derivative (they are held fixed), so each derivative is that of the computed solution or
+      gradient at the steps taken, and converges to the exact one with the tolerances (e.g.
+      ``d²y(T)/dk² = T² e^{-kT} y0`` for ``y' = -k y`` to about 1e-10 at ``rtol = atol = 1e-10``,
+      ``d³y/dk³`` likewise). Forward mode twice over a reverse-mode adjoint
+      (``jax.jacfwd(jax.hessian(f))``) raises a ``TypeError`` naming these routes. With
+      ``adjoint="forward"``, derivatives of any order are forward mode (``jax.jacfwd`` nested,
+      jvp-of-jvp).
       A solve that exceeds ``mxstep``, underflows its step size (a rejected step below
       ``8·eps·max(|t|, 1)``, which is also the smallest step attempted), overflows
       ``segment_steps`` or meets an offending time returns NaN (values or gradients) from that row

@@ -284,14 +284,53 @@ def test_jvp_of_grad_matrix_ode_matches_finite_differences_of_exact_gradient():
     assert _rel(hv, fd) < 1e-9
 
 
+def _decay(adjoint, rtol=1e-10):
+    """y(T) for y' = -k y as a function of p = (k, y0, T)."""
+
+    def f(p):
+        ys = odeint(lambda y, t, k: -k * y, p[1:2], jnp.stack([jnp.zeros(()), p[2]]), p[0],
+                    adjoint=adjoint, rtol=rtol, atol=rtol)
+        return ys[-1, 0]
+
+    return f
+
+
+# (reverse over reverse through the checkpointed adjoints compiles for ~15 s on 2 cores)
 @pytest.mark.parametrize(
     "adjoint", ["backsolve", *(pytest.param(a, marks=pytest.mark.slow) for a in REVERSE[1:])]
 )
-def test_grad_of_grad_raises_naming_forward_over_reverse(adjoint):
-    f = lambda k: odeint(lambda y, t, k: -k * y, jnp.array([YK]), jnp.array([0.0, T2]), k,
-                         adjoint=adjoint)[-1, 0]
-    with pytest.raises(TypeError, match=rf"adjoint='{adjoint}'.*reverse-over-reverse.*jax\.hessian"):
-        jax.eval_shape(jax.grad(jax.grad(f)), K)  # raised while tracing
+def test_hessian_reverse_over_reverse_matches_closed_form(adjoint):
+    """jax.jacrev(jax.jacrev(f)): the backward pass is a primitive whose own transpose is the
+    reverse mode of the sensitivity system."""
+    hess = jax.jit(jax.jacrev(jax.jacrev(_decay(adjoint))))(jnp.array([K, YK, T2]))
+    want = _decay_hessian_reference()
+    assert np.max(np.abs(hess - want)) < 1e-8 * np.max(np.abs(want)), (adjoint, hess, want)
+
+
+def test_grad_of_grad_of_a_nonlinear_loss():
+    """jax.grad(jax.grad(L)) with L = y(T)² (the cotangent depends on the solution):
+    d²/dk² y0² e^{-2kT} = 4 T² y0² e^{-2kT}."""
+    f = _decay("backsolve")
+    loss = lambda k: f(jnp.stack([k, jnp.asarray(YK), jnp.asarray(T2)])) ** 2
+    got = jax.jit(jax.grad(jax.grad(loss)))(K)
+    want = 4 * T2**2 * YK**2 * np.exp(-2 * K * T2)
+    assert abs(got - want) < 1e-8 * want
+
+
+@pytest.mark.slow
+def test_third_derivative_reverse_over_reverse_over_reverse():
+    """d³y(T)/dk³ = -T³ e^{-kT} y0 by jax.grad three times."""
+    f = _decay("backsolve")
+    y_of_k = lambda k: f(jnp.stack([k, jnp.asarray(YK), jnp.asarray(T2)]))
+    got = jax.jit(jax.grad(jax.grad(jax.grad(y_of_k))))(K)
+    want = -(T2**3) * np.exp(-K * T2) * YK
+    assert abs(got - want) < 1e-8 * abs(want)
+
+
+def test_forward_over_forward_over_reverse_raises():
+    f = _decay("backsolve", rtol=1e-6)
+    with pytest.raises(TypeError, match=r"forward mode over forward mode .* adjoint='forward'"):
+        jax.eval_shape(jax.jacfwd(jax.hessian(f)), jnp.array([K, YK, T2]))
 
 
 @pytest.mark.slow
