@@ -317,6 +317,28 @@ def test_grad_of_grad_of_a_nonlinear_loss():
     assert abs(got - want) < 1e-8 * want
 
 
+def test_schrodinger_second_derivative_grad_of_grad():
+    """ψ' = -i (H0 + s H1) ψ: d²L/ds² by jax.grad twice vs the 5-point second difference of the
+    expm(-i(H0 + s H1)T) ψ0 loss."""
+    h0 = np.asarray(_hermitian(HX, HY))
+    h1 = np.asarray(_hermitian(HY, HX))
+
+    def exact(s):
+        psi = scipy.linalg.expm(-1j * (h0 + s * h1) * T_END) @ PSI0
+        return np.sum(WP * np.abs(psi) ** 2) + np.real(np.sum(CP * psi))
+
+    def loss(s):
+        ys = odeint(lambda p, t, s: -1j * ((h0 + s * h1) @ p), jnp.asarray(PSI0),
+                    jnp.array([0.0, T_END]), s, rtol=1e-11, atol=1e-11)
+        return _loss_of_psi(ys[-1])
+
+    s0, h = 0.3, 1e-3
+    want = (-exact(s0 + 2 * h) + 16 * exact(s0 + h) - 30 * exact(s0) + 16 * exact(s0 - h)
+            - exact(s0 - 2 * h)) / (12 * h * h)
+    got = jax.jit(jax.grad(jax.grad(loss)))(s0)
+    assert abs(got - want) < 1e-8 * abs(want)
+
+
 @pytest.mark.slow
 def test_third_derivative_reverse_over_reverse_over_reverse():
     """d³y(T)/dk³ = -T³ e^{-kT} y0 by jax.grad three times."""
