@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ._ode.adjoints import ADJOINTS, Options
@@ -39,7 +40,7 @@ def odeint(
     (closed-over arrays are hoisted into the arguments with ``jax.closure_convert``), ``t`` is a
     1-D array of times with ``t[0]`` the initial time, and the result has the structure of ``y0``
     with a leading axis of length ``len(t)``. Derivatives flow to ``y0``, ``t`` and every
-    floating-point leaf of ``args``.
+    floating-point or complex leaf of ``args`` (equinox modules included, see ``*args``).
 
     Times. ``t`` may be non-decreasing (as in JAX) or non-increasing: a decreasing ``t`` integrates
     backward in time, exactly as the forward problem in ``s = -t`` (``dz/ds = -f(z, -s)``), with
@@ -55,12 +56,21 @@ def odeint(
 
     Args:
       func: the vector field ``func(y, t, *args)``, returning a pytree like ``y``.
-      y0: initial state, a pytree of float32/float64 arrays (integer arrays are promoted to the
-        default float dtype; float16 and bfloat16 raise a ``TypeError``: the step-size control
-        needs tolerances below their resolution). ``jax.experimental.ode.odeint`` returns NaN
-        for float16, the unchanged ``y0`` for bfloat16 and fails inside its loop for integers.
-      t: output times, shape ``(N+1,)``, monotone (see Times above); cast to ``y0``'s dtype.
-      *args: extra arguments of ``func``.
+      y0: initial state, a pytree of float32/float64 or complex64/complex128 arrays (integer
+        arrays are promoted to the default float dtype; float16 and bfloat16 raise a
+        ``TypeError``: the step-size control needs tolerances below their resolution).
+        ``jax.experimental.ode.odeint`` returns NaN for float16, the unchanged ``y0`` for
+        bfloat16, fails inside its loop for integers and refuses complex states. A complex leaf
+        is integrated as the real pair ``(Re y, Im y)`` (the error norm runs over both), so
+        ``func`` may be any, not necessarily holomorphic, function of ``y``; it must return a
+        real value for a real leaf.
+      t: output times, shape ``(N+1,)``, monotone (see Times above); cast to ``y0``'s real dtype.
+      *args: extra arguments of ``func``: any pytrees whose leaves are arrays or Python numbers
+        (floating and complex leaves are differentiated, integer and boolean ones are not), and
+        equinox modules (e.g. ``eqx.nn.MLP``), whose non-array leaves (activation functions, ...)
+        are static, as in ``eqx.partition(module, eqx.is_array)``; differentiate such a module
+        with ``eqx.filter_grad``. Any other non-array leaf raises a ``TypeError`` naming its path
+        in ``args`` and its type.
       rtol, atol: error tolerances of the adaptive step-size control (RMS norm of
         ``err / (atol + rtol·|y|)``), used by the forward and every backward solve.
       mxstep: most step attempts (accepted or rejected) between two output times, in the forward
@@ -117,12 +127,34 @@ def odeint(
         ``y`` (tangents outside the error norm, so the JVP is linear in the tangent). The rule
         calls itself on the augmented system, so higher-order forward mode works too.
 
+      Complex states and arguments follow JAX's convention for real losses: the cotangent of a
+      complex ``z`` is ``∂L/∂Re z - i ∂L/∂Im z`` (what ``jax.grad`` returns), so the formulas
+      above hold with ``aᵀ v`` read as ``Re Σ a v`` — exactly what the real pair representation
+      computes.
+
       The first three are ``jax.custom_vjp`` rules: ``jax.grad``/``jax.vjp`` work, ``jax.jvp``
       and ``jax.jacfwd`` raise JAX's ``TypeError`` ("can't apply forward-mode autodiff (jvp) to a
-      custom_vjp function"), and second-order reverse mode is unsupported (the backward solves
-      are ``while_loop`` s). ``"forward"`` is a ``jax.custom_jvp`` rule: ``jax.jvp``,
+      custom_vjp function"). ``"forward"`` is a ``jax.custom_jvp`` rule: ``jax.jvp``,
       ``jax.jacfwd`` and jvp-of-jvp work; reverse mode raises a ``TypeError`` naming the
       reverse-mode adjoints. Every rule works under ``jax.jit`` and ``jax.vmap``.
+
+      Second order. With the reverse-mode adjoints every composition that ends in reverse mode
+      works: ``jax.grad(jax.grad(f))``, ``jax.jacrev(jax.jacrev(f))``, ``jax.hessian(f)``
+      (``= jax.jacfwd(jax.jacrev(f))``), ``jax.jvp(jax.grad(f), ...)``, and further reverse
+      derivatives on top (``jax.grad`` three times). The forward pass and the backward pass are
+      primitives with derivative rules of their own. The backward pass is
+      ``B(x, ȳ) = J(x)ᵀ ȳ`` (``x = (y0, t, args)``, ``J`` the Jacobian of the outputs); its
+      derivative ``dB = ∂ₓB[dx] + J(x)ᵀ dȳ`` is evaluated in forward mode through the backward
+      solves, and its transpose, from ``⟨c, J(x)ᵀ ȳ⟩ = ⟨ȳ, J(x) c⟩``, is ``J(x) c`` (forward
+      sensitivities along ``c``) for ``ȳ`` and ``∇ₓ⟨ȳ, J(x) c⟩`` for ``x`` — the same adjoint rule
+      applied to the sensitivity system ``(y, ẏ)' = (f, f_y ẏ + f_θ c_θ)``. Step sequences carry
+      no derivative (they are held fixed), so each derivative is that of the computed solution or
+      gradient at the steps taken, and converges to the exact one with the tolerances (e.g.
+      ``d²y(T)/dk² = T² e^{-kT} y0`` for ``y' = -k y`` to about 1e-10 at ``rtol = atol = 1e-10``,
+      ``d³y/dk³`` likewise). Forward mode twice over a reverse-mode adjoint
+      (``jax.jacfwd(jax.hessian(f))``) raises a ``TypeError`` naming these routes. With
+      ``adjoint="forward"``, derivatives of any order are forward mode (``jax.jacfwd`` nested,
+      jvp-of-jvp).
       A solve that exceeds ``mxstep``, underflows its step size (a rejected step below
       ``8·eps·max(|t|, 1)``, which is also the smallest step attempted), overflows
       ``segment_steps`` or meets an offending time returns NaN (values or gradients) from that row
@@ -157,34 +189,35 @@ def odeint(
     if not isinstance(hmax, jax.Array) and not hmax > 0:
         raise ValueError(f"odeint: hmax must be positive, got {hmax!r}")
 
-    y0_leaves = jax.tree.leaves(y0)
-    if not y0_leaves:
+    y_leaves, y_def = jax.tree.flatten(y0)
+    if not y_leaves:
         raise ValueError("odeint: y0 has no array leaves")
-    for leaf in y0_leaves:
+    for leaf in y_leaves:
         dt = jnp.result_type(leaf)
-        if jnp.issubdtype(dt, jnp.complexfloating):
-            raise TypeError(
-                f"odeint: complex state (dtype {dt}) is not supported; split it into real and "
-                "imaginary parts"
-            )
         if jnp.issubdtype(dt, jnp.floating) and jnp.finfo(dt).bits < 32:
             raise TypeError(
                 f"odeint: y0 has dtype {dt} (shape {jnp.shape(leaf)}); the step-size control "
                 "needs float32 or float64 (its tolerances are below this dtype's resolution): "
                 "cast y0 to float32"
             )
-        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
+        if not (jnp.issubdtype(dt, jnp.inexact) or jnp.issubdtype(dt, jnp.integer)):
             raise TypeError(
-                f"odeint: y0 must be a real floating (or integer) array, got dtype {dt} "
+                f"odeint: y0 must be a floating, complex (or integer) array, got dtype {dt} "
                 f"(shape {jnp.shape(leaf)})"
             )
-    y0 = jax.tree.map(
-        lambda x: jnp.asarray(x) if jnp.issubdtype(jnp.result_type(x), jnp.floating)
-        else jnp.asarray(x, jnp.result_type(float)),
-        y0,
-    )
-    y0_flat, unravel = ravel_pytree(y0)
+    y_leaves = [
+        jnp.asarray(x) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+        else jnp.asarray(x, jnp.result_type(float))
+        for x in y_leaves
+    ]
+    y_cplx = [jnp.iscomplexobj(x) for x in y_leaves]
+    # a complex leaf travels as the real pair (Re, Im): every rule works on real flat states
+    y0_flat, unravel_parts = ravel_pytree(_split_complex(y_leaves, y_cplx))
     dtype = y0_flat.dtype
+
+    def unravel(v):
+        return jax.tree.unflatten(y_def, _merge_complex(unravel_parts(v), y_cplx))
+
     t = jnp.asarray(t)
     if t.ndim != 1 or t.shape[0] < 1:
         raise ValueError(
@@ -195,34 +228,44 @@ def odeint(
     t = t.astype(dtype)
     sign, st, valid = _orient_times(t)
     if t.shape[0] == 1:
-        return jax.tree.map(lambda x: jnp.where(valid[0], x, jnp.nan)[None], y0)
+        return jax.tree.map(
+            lambda x: jnp.where(valid[0], x, jnp.nan)[None], jax.tree.unflatten(y_def, y_leaves)
+        )
 
-    converted, consts = jax.closure_convert(func, y0, t[0], *args)
-    all_args = (*args, *consts)
-    leaves, treedef = jax.tree.flatten(all_args)
-    leaves = [jnp.asarray(x) for x in leaves]
+    # *args: array leaves are arguments; non-array leaves inside equinox modules are static
+    arg_leaves, arg_def = jax.tree.flatten(args)
+    is_array = _array_mask(args)
+    static = [x for x, a in zip(arg_leaves, is_array, strict=True) if not a]
+
+    def func_of_arrays(y, t_, *arrays):
+        arrays, statics = iter(arrays), iter(static)
+        full = [next(arrays) if a else next(statics) for a in is_array]
+        return func(y, t_, *jax.tree.unflatten(arg_def, full))
+
+    arrays = [jnp.asarray(x) for x, a in zip(arg_leaves, is_array, strict=True) if a]
+    converted, consts = jax.closure_convert(
+        func_of_arrays, jax.tree.unflatten(y_def, y_leaves), t[0], *arrays
+    )
+    leaves = [*arrays, *(jnp.asarray(c) for c in consts)]
     is_diff = [jnp.issubdtype(x.dtype, jnp.inexact) for x in leaves]
     diff_leaves = [x for x, d in zip(leaves, is_diff, strict=True) if d]
+    th_cplx = [jnp.iscomplexobj(x) for x in diff_leaves]
     nd = tuple(x for x, d in zip(leaves, is_diff, strict=True) if not d)
     if diff_leaves:
-        theta, unravel_theta = ravel_pytree(diff_leaves)
+        theta, unravel_theta = ravel_pytree(_split_complex(diff_leaves, th_cplx))
     else:
         theta, unravel_theta = jnp.zeros((0,), dtype), (lambda _: [])
+    y_sizes = [x.size for x in y_leaves]
 
     # In s = σ·t (σ = ±1, the direction of t) the problem is dz/ds = σ·f(z, σ·s), with
     # non-decreasing output times; σ travels as the last non-differentiable argument.
     def vf(y, s, th, nd_):
         sigma = nd_[-1].astype(y.dtype)
-        dl = iter(unravel_theta(th))
+        dl = iter(_merge_complex(unravel_theta(th), th_cplx))
         nl = iter(nd_[:-1])
         rebuilt = [next(dl) if d else next(nl) for d in is_diff]
-        out = converted(unravel(y), sigma * s, *jax.tree.unflatten(treedef, rebuilt))
-        out_flat, _ = ravel_pytree(out)
-        if out_flat.shape != y.shape:
-            raise ValueError(
-                f"odeint: func returned {out_flat.shape[0]} values for a state of {y.shape[0]}"
-            )
-        return sigma * out_flat.astype(y.dtype)
+        out = converted(unravel(y), sigma * s, *rebuilt)
+        return sigma * _flatten_field(out, y_sizes, y_cplx).astype(y.dtype)
 
     opts = Options(
         solver=_prepare(solver, rtol, atol),
@@ -237,6 +280,70 @@ def odeint(
     ys = ADJOINTS[adjoint](vf, opts, y0_flat, st, theta, (*nd, sign))
     ys = jnp.where(valid[:, None], ys, jnp.nan)
     return jax.vmap(unravel)(ys)
+
+
+_SCALAR_TYPES = (bool, int, float, complex)
+
+
+def _array_mask(args):
+    """Which leaves of ``args`` are arrays; a non-array leaf outside an equinox module raises.
+
+    Inside an ``equinox.Module`` the non-array leaves (activation functions, ...) are static
+    (``eqx.partition(module, eqx.is_array)``); anywhere else a non-array leaf is an error that
+    names its path in ``args`` and its type.
+    """
+    import equinox as eqx
+
+    is_module = lambda x: isinstance(x, eqx.Module)
+    mask = []
+    for path, part in jax.tree_util.tree_flatten_with_path(args, is_leaf=is_module)[0]:
+        for leaf in jax.tree.leaves(part):
+            ok = isinstance(leaf, (jax.Array, *_SCALAR_TYPES)) or (
+                isinstance(leaf, (np.ndarray, np.generic)) and leaf.dtype.kind in "biufc"
+            )
+            if not ok and not is_module(part):
+                raise TypeError(
+                    f"odeint: the argument leaf args{jax.tree_util.keystr(path)} has type "
+                    f"{type(leaf).__name__} ({leaf!r:.60}); every leaf of *args must be an array "
+                    "or a Python number (non-array leaves are allowed inside equinox modules, "
+                    "where they are static; otherwise close over them in func)"
+                )
+            mask.append(ok)
+    return mask
+
+
+def _split_complex(leaves, cplx):
+    """Each complex leaf as the pair ``(Re, Im)``, real leaves as they are."""
+    out = []
+    for x, c in zip(leaves, cplx, strict=True):
+        out += [jnp.real(x), jnp.imag(x)] if c else [x]
+    return out
+
+
+def _merge_complex(parts, cplx):
+    """Inverse of :func:`_split_complex`."""
+    parts, out = iter(parts), []
+    for c in cplx:
+        out.append(jax.lax.complex(next(parts), next(parts)) if c else next(parts))
+    return out
+
+
+def _flatten_field(out, sizes, cplx):
+    """The vector field's value as a real flat vector laid out like the state."""
+    leaves = [jnp.ravel(jnp.asarray(o)) for o in jax.tree.leaves(out)]
+    total = sum(x.size for x in leaves)
+    if total != sum(sizes):
+        raise ValueError(f"odeint: func returned {total} values for a state of {sum(sizes)}")
+    if [x.size for x in leaves] != sizes:
+        leaves = jnp.split(jnp.concatenate(leaves), np.cumsum(sizes)[:-1])
+    for x, c in zip(leaves, cplx, strict=True):
+        if jnp.iscomplexobj(x) and not c:
+            raise TypeError(
+                f"odeint: func returned a complex value (dtype {x.dtype}) for a real state leaf "
+                f"of {x.size} entries; make that leaf of y0 complex"
+            )
+    parts = _split_complex(leaves, cplx)
+    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _check_mxstep(mxstep):

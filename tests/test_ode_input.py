@@ -233,7 +233,7 @@ def test_half_precision_state_raises(dtype):
 
 
 def test_bool_state_raises():
-    with pytest.raises(TypeError, match="y0 must be a real floating"):
+    with pytest.raises(TypeError, match="y0 must be a floating, complex"):
         odeint(_decay, np.array([True, False]), np.array([0.0, 1.0]))
 
 

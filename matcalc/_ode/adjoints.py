@@ -32,6 +32,13 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
 * forward: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``, ``ẏ(t_0) = ẏ0 - f(y_0,t_0) ṫ_0``, output
   tangents ``ẏ_i + f(y_i, t_i) ṫ_i``, integrated with ``y`` (tangents outside the error norm, so
   the tangent map is exactly linear: the derivative of the discrete solution at frozen steps).
+
+Second order. In a reverse-mode rule the forward solve (``_solution``) and the backward pass
+(``_backward_pass``) are primitives: forward mode through them runs JAX's forward mode through the
+solves (step sequences held fixed by ``stop_gradient`` in the step control); their tangent maps
+are linear primitives whose transposes are, respectively, the backward pass and the same rule's
+reverse mode on the sensitivity system, so reverse over reverse never transposes a loop.
+States and arguments here are real: ``odeint`` carries a complex leaf as the pair ``(Re, Im)``.
 """
 
 from __future__ import annotations
@@ -93,6 +100,232 @@ def _time_cotangents(vf, ys, ts, theta, nd, g, a0_plus):
 
 
 # --------------------------------------------------------------------------------------------
+# second order: the backward pass as a primitive with its own derivative rules
+#
+# A backward pass maps (x, ȳ) ↦ B(x, ȳ) = J(x)ᵀ ȳ, x = (y0, ts, θ), J the Jacobian of the outputs.
+# Its derivative is  dB = ∂ₓB[dx] + J(x)ᵀ dȳ;  forward mode evaluates it by JAX's forward mode
+# through the backward solves (step sequences held fixed). Its transpose, for reverse over reverse,
+# follows from ⟨c, J(x)ᵀ ȳ⟩ = ⟨ȳ, J(x) c⟩:
+#     dȳ-part:  J(x) c                    (forward sensitivities along c),
+#     dx-part:  ∇ₓ ⟨ȳ, J(x) c⟩            (the same rule's reverse mode on the sensitivity system
+#                                          u = (y, ẏ), u' = (f, f_y ẏ + f_θ c_θ)).
+
+
+class _Spec:
+    """Static parameters of a backward pass: its functions on the flat operand list
+    ``[y0, ts, θ, ȳ, *nd, *residuals]`` (compared by identity)."""
+
+    def __init__(self, bwd, lin, lin_t, avals=None):
+        self.bwd, self.lin, self.lin_t, self.avals = bwd, lin, lin_t, avals
+
+    def batched(self, size):
+        v = lambda f: jax.vmap(f)
+        avals = None if self.avals is None else [
+            jax.core.ShapedArray((size, *a.shape), a.dtype) for a in self.avals
+        ]
+        return _Spec(v(self.bwd), v(self.lin), v(self.lin_t), avals)
+
+
+_bwd_p = Primitive("matcalc_ode_backward_pass")
+_bwd_p.multiple_results = True
+_bwd_lin_p = Primitive("matcalc_ode_backward_pass_derivative")
+_bwd_lin_p.multiple_results = True
+
+
+def _out_avals(*ops, **_):
+    return [jax.core.ShapedArray(x.shape, x.dtype) for x in ops[:3]]
+
+
+def _instantiate(t, x):
+    return jnp.zeros(jnp.shape(x), jnp.result_type(x)) if type(t) is ad.Zero else t
+
+
+_bwd_p.def_impl(lambda *ops, spec: spec.bwd(*ops))
+_bwd_p.def_abstract_eval(_out_avals)
+_bwd_lin_p.def_impl(lambda *ops, spec: spec.lin(*ops))
+_bwd_lin_p.def_abstract_eval(_out_avals)
+
+
+def _bwd_jvp(primals, tangents, *, spec):
+    out = _bwd_p.bind(*primals, spec=spec)
+    tans = [_instantiate(t, x) for t, x in zip(tangents[:4], primals[:4], strict=True)]
+    return out, _bwd_lin_p.bind(*primals, *tans, spec=spec)
+
+
+def _bwd_lin_transpose(cts, *ops, spec):
+    n_lin = 4
+    prim = ops[: len(ops) - n_lin]
+    cts = [_instantiate(c, x) for c, x in zip(cts, prim[:3], strict=True)]
+    return [None] * len(prim) + list(spec.lin_t(*prim, *cts))
+
+
+def _third_order(*_, **__):
+    raise TypeError(
+        "matcalc.ode.odeint: forward mode over forward mode over a reverse-mode adjoint (e.g. "
+        "jax.jacfwd(jax.hessian(f)), jvp of jvp of grad) is not supported. Take the outer "
+        "derivatives in reverse mode (e.g. jax.grad(jax.grad(jax.grad(f))) or "
+        "jax.jacrev(jax.hessian(f))), or use adjoint='forward' (forward mode to any order)."
+    )
+
+
+def _batch_rule(prim):
+    def rule(args, dims, *, spec):
+        size = next(a.shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+        args = [
+            jnp.broadcast_to(a, (size, *jnp.shape(a))) if d is None else jnp.moveaxis(a, d, 0)
+            for a, d in zip(args, dims, strict=True)
+        ]
+        out = prim.bind(*args, spec=spec.batched(size))
+        return out, [0] * len(out)
+
+    return rule
+
+
+ad.primitive_jvps[_bwd_p] = _bwd_jvp
+ad.primitive_transposes[_bwd_lin_p] = _bwd_lin_transpose
+ad.primitive_jvps[_bwd_lin_p] = _third_order
+for _p in (_bwd_p, _bwd_lin_p):
+    batching.primitive_batchers[_p] = _batch_rule(_p)
+    mlir.register_lowering(
+        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec),
+                           multiple_results=True)
+    )
+
+
+_sol_p = Primitive("matcalc_ode_solution")
+_sol_p.multiple_results = True
+_sol_lin_p = Primitive("matcalc_ode_solution_derivative")
+_sol_lin_p.multiple_results = True
+
+
+_sol_p.def_impl(lambda *ops, spec: spec.bwd(*ops))
+_sol_p.def_abstract_eval(lambda *ops, spec: spec.avals)
+_sol_lin_p.def_impl(lambda *ops, spec: spec.lin(*ops))
+_sol_lin_p.def_abstract_eval(lambda *ops, spec: spec.avals[:1])
+
+
+def _sol_jvp(primals, tangents, *, spec):
+    out = _sol_p.bind(*primals, spec=spec)
+    tans = [_instantiate(t, x) for t, x in zip(tangents[:3], primals[:3], strict=True)]
+    (dys,) = _sol_lin_p.bind(*primals, *tans, spec=spec)
+    # the residual outputs carry no derivative: the backward pass rebuilds their dependence on x
+    return out, [dys, *(ad.Zero(jax.typeof(o).to_tangent_aval()) for o in out[1:])]
+
+
+def _sol_lin_transpose(cts, *ops, spec):
+    prim = ops[: len(ops) - 3]
+    (ct,) = cts
+    ct = jnp.zeros(ct.aval.shape, ct.aval.dtype) if type(ct) is ad.Zero else ct
+    return [None] * len(prim) + list(spec.lin_t(*prim, ct))
+
+
+ad.primitive_jvps[_sol_p] = _sol_jvp
+ad.primitive_transposes[_sol_lin_p] = _sol_lin_transpose
+ad.primitive_jvps[_sol_lin_p] = _third_order
+for _p in (_sol_p, _sol_lin_p):
+    batching.primitive_batchers[_p] = _batch_rule(_p)
+    mlir.register_lowering(
+        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec),
+                           multiple_results=True)
+    )
+
+
+def _solution(rule, vf, opts, forward_fn, math, y0, ts, theta, nd):
+    """``(ys, res) = forward_fn(x, nd)`` as a primitive for the forward pass of a ``custom_vjp``
+    rule, so that a derivative of the backward pass can differentiate it in either mode: its
+    tangent map ``dx ↦ J(x) dx`` (forward mode at fixed steps) is a linear primitive whose
+    transpose is the backward pass ``math`` (itself a primitive, see ``_backward_pass``). The
+    residuals ``res`` carry no derivative."""
+    nn = len(nd)
+    shapes = jax.eval_shape(lambda: forward_fn((y0, ts, theta), nd))
+    res_def = jax.tree.structure(shapes[1])
+    avals = [jax.core.ShapedArray(a.shape, a.dtype) for a in jax.tree.leaves(shapes)]
+
+    def split(ops):
+        return tuple(ops[:3]), tuple(ops[3 : 3 + nn])
+
+    def sol(*ops):
+        x, nd_ = split(ops)
+        ys, res = forward_fn(x, nd_)
+        return [ys, *jax.tree.leaves(res)]
+
+    def lin(*ops):
+        ops, tans = ops[:-3], ops[-3:]
+        x, nd_ = split(ops)
+        return [jax.jvp(lambda *x_: forward_fn(x_, nd_)[0], x, tuple(tans))[1]]
+
+    def lin_t(*ops):
+        ops, ct = ops[:-1], ops[-1]
+        x, nd_ = split(ops)
+        recompute = lambda x_, n_: forward_fn(x_, n_)[1]
+        return _backward_pass(rule, vf, opts, math, recompute, *x, ct, nd_, recompute(x, nd_))
+
+    out = _sol_p.bind(y0, ts, theta, *nd, spec=_Spec(sol, lin, lin_t, avals))
+    return out[0], jax.tree.unflatten(res_def, out[1:])
+
+
+def _tangent_solution(rule, vf, opts, x, nd, c):
+    """``J(x) c``: output tangents of the solution along ``c = (ẏ0, ṫ, θ̇)`` (forward
+    sensitivities, as in ``_forward_jvp``), solved by ``rule`` so that it has a reverse mode."""
+    y0, ts, theta = x
+    dy0, dts, dth = c
+    n, p = y0.shape[0], theta.shape[0]
+
+    def aug(u, t, th2, nd_):
+        fy, dfy = jax.jvp(
+            lambda y_, th_: vf(y_, t, th_, nd_), (u[:n], th2[:p]), (u[n:], th2[p:])
+        )
+        return jnp.concatenate([fy, dfy])
+
+    f0 = vf(y0, ts[0], theta, nd)
+    u0 = jnp.concatenate([y0, dy0 - f0 * dts[0]])
+    aug_opts = dataclasses.replace(opts, m=n if opts.m is None else opts.m)
+    us = rule(aug, aug_opts, u0, ts, jnp.concatenate([theta, dth]), nd)
+    fs = jax.vmap(lambda y, t: vf(y, t, theta, nd))(us[:, :n], ts)
+    return us[:, n:] + fs * dts[:, None]
+
+
+def _backward_pass(rule, vf, opts, math, recompute, y0, ts, theta, g, nd, res):
+    """``(ȳ0, t̄, θ̄) = math(x, ȳ, nd, res)`` as a primitive: differentiable in forward mode
+    (forward over reverse) and in reverse mode (reverse over reverse), see above.
+
+    ``recompute(x, nd)`` rebuilds the residuals ``res`` from ``x = (y0, ts, θ)``.
+    """
+    nn = len(nd)
+    leaves, res_def = jax.tree.flatten(res)
+
+    def split(ops):
+        x, g_ = tuple(ops[:3]), ops[3]
+        nd_ = tuple(ops[4 : 4 + nn])
+        return x, g_, nd_, ops[4 + nn :]
+
+    def cast(outs, x):
+        return [o.astype(xi.dtype) for o, xi in zip(outs, x, strict=True)]
+
+    def bwd(*ops):
+        x, g_, nd_, rl = split(ops)
+        return cast(math(x, g_, nd_, jax.tree.unflatten(res_def, rl)), x)
+
+    def lin(*ops):
+        ops, tans = ops[:-4], ops[-4:]
+        x, g_, nd_, _ = split(ops)
+
+        def full(y0_, ts_, th_, g2):
+            x_ = (y0_, ts_, th_)
+            return cast(math(x_, g2, nd_, recompute(x_, nd_)), x_)
+
+        return jax.jvp(full, (*x, g_), tuple(tans))[1]
+
+    def lin_t(*ops):
+        ops, c = ops[:-3], tuple(ops[-3:])
+        x, g_, nd_, _ = split(ops)
+        jc, pull = jax.vjp(lambda *x_: _tangent_solution(rule, vf, opts, x_, nd_, c), *x)
+        return (*pull(g_.astype(jc.dtype)), jc.astype(g_.dtype))
+
+    return _bwd_p.bind(y0, ts, theta, g, *nd, *leaves, spec=_Spec(bwd, lin, lin_t))
+
+
+# --------------------------------------------------------------------------------------------
 # backsolve
 
 
@@ -102,12 +335,22 @@ def backsolve(vf, opts, y0, ts, theta, nd):
 
 
 def _backsolve_fwd(vf, opts, y0, ts, theta, nd):
-    ys = _primal(vf, opts, y0, ts, theta, nd)
-    return ys, (ys, ts, theta, nd)
+    forward_fn = lambda x, nd_: (lambda ys: (ys, ys))(_primal(vf, opts, *x, nd_))
+    math = functools.partial(_backsolve_math, vf, opts)
+    ys, res = _solution(backsolve, vf, opts, forward_fn, math, y0, ts, theta, nd)
+    return ys, (y0, res, ts, theta, nd)
 
 
 def _backsolve_bwd(vf, opts, res, g):
-    ys, ts, theta, nd = res
+    y0, ys, ts, theta, nd = res
+    math = functools.partial(_backsolve_math, vf, opts)
+    recompute = lambda x, nd_: _primal(vf, opts, *x, nd_)
+    out = _backward_pass(backsolve, vf, opts, math, recompute, y0, ts, theta, g, nd, ys)
+    return (*out, _nd_zeros(nd))
+
+
+def _backsolve_math(vf, opts, x, g, nd, ys):
+    _, ts, theta = x
     n, p = ys.shape[1], theta.shape[0]
 
     # d(y, a, θ̄)/ds = (-f, aᵀ f_y, aᵀ f_θ) at t = -s; the seminorm covers (y, a) only
@@ -127,7 +370,7 @@ def _backsolve_bwd(vf, opts, res, g):
     init = (g[-1], jnp.zeros((p,), ys.dtype))
     (y0bar, thbar), _ = lax.scan(segment, init, jnp.arange(ys.shape[0] - 1, 0, -1))
     tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - g[0])
-    return y0bar, tbar, thbar, _nd_zeros(nd)
+    return y0bar, tbar, thbar
 
 
 backsolve.defvjp(_backsolve_fwd, _backsolve_bwd)
@@ -155,12 +398,27 @@ def _make_checkpointed(kind: str):
     def rule(vf, opts, y0, ts, theta, nd):
         return _checkpointed_forward(vf, opts, y0, ts, theta, nd)[0]
 
+    def forward_fn(vf, opts, x, nd):
+        ys, (ygrid, tgrid, idx) = _checkpointed_forward(vf, opts, *x, nd)
+        return ys, (ys, ygrid, tgrid, idx)
+
     def fwd(vf, opts, y0, ts, theta, nd):
-        ys, (ygrid, tgrid, idx) = _checkpointed_forward(vf, opts, y0, ts, theta, nd)
-        return ys, (ys, ts, ygrid, tgrid, idx, theta, nd)
+        math = functools.partial(bwd_math, vf, opts)
+        ys, rest = _solution(
+            rule, vf, opts, functools.partial(forward_fn, vf, opts), math, y0, ts, theta, nd
+        )
+        return ys, (y0, ts, theta, nd, rest)
 
     def bwd(vf, opts, res, g):
-        ys, ts, ygrid, tgrid, idx, theta, nd = res
+        y0, ts, theta, nd, rest = res
+        recompute = lambda x, nd_: forward_fn(vf, opts, x, nd_)[1]
+        math = functools.partial(bwd_math, vf, opts)
+        out = _backward_pass(rule, vf, opts, math, recompute, y0, ts, theta, g, nd, rest)
+        return (*out, _nd_zeros(nd))
+
+    def bwd_math(vf, opts, x, g, nd, rest):
+        _, ts, theta = x
+        ys, ygrid, tgrid, idx = rest
         n, p = ys.shape[1], theta.shape[0]
         dtype = ys.dtype
         solver = opts.solver
@@ -221,7 +479,7 @@ def _make_checkpointed(kind: str):
         init = (gg[-1], jnp.zeros((p,), dtype))
         (y0bar, thbar), _ = lax.scan(segment, init, jnp.arange(tgrid.shape[0] - 1, 0, -1))
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
-        return y0bar, tbar, thbar, _nd_zeros(nd)
+        return y0bar, tbar, thbar
 
     rule.defvjp(fwd, bwd)
     return rule

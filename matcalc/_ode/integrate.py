@@ -191,6 +191,7 @@ def solve(
     h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
     h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
     h0 = jnp.where(jnp.isfinite(h0), h0, tN - t0)  # e.g. a zero-length segment's lookup
+    h0 = lax.stop_gradient(h0)
     tiny = 8 * jnp.finfo(dtype).eps
 
     if record:
@@ -223,6 +224,9 @@ def solve(
             err == 0, IFACTOR, jnp.clip(SAFETY * err ** jnp.asarray(expo, dtype), DFACTOR, IFACTOR)
         )
         factor = jnp.where(accept, factor, jnp.minimum(factor, SAFETY))
+        # the step sequence carries no derivative: differentiating a solve (forward mode over a
+        # backward pass) gives the derivative of the discrete solution at frozen steps
+        factor = lax.stop_gradient(factor)
         h_new = jnp.minimum(hh * factor, hmax)
         # a rejected step that cannot shrink any further, or a non-finite step: failure
         bad = bad | (~accept & (hh <= tiny * jnp.maximum(jnp.abs(t), 1.0))) | ~jnp.isfinite(h_new)
