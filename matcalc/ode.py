@@ -20,7 +20,7 @@ __all__ = ["odeint"]
 _EXACT_OUTPUT_SOLVERS = ("Tsit5", "Dopri5", "Dopri8")
 
 
-def odeint(
+def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     func,
     y0,
     t,
@@ -71,8 +71,9 @@ def odeint(
         are static, as in ``eqx.partition(module, eqx.is_array)``; differentiate such a module
         with ``eqx.filter_grad``. Any other non-array leaf raises a ``TypeError`` naming its path
         in ``args`` and its type.
-      rtol, atol: error tolerances of the adaptive step-size control (RMS norm of
+      rtol: relative error tolerance of the adaptive step-size control (RMS norm of
         ``err / (atol + rtol·|y|)``), used by the forward and every backward solve.
+      atol: absolute error tolerance, likewise.
       mxstep: most step attempts (accepted or rejected) between two output times, in the forward
         solve and in every backward solve; an interval that needs more gives NaN from that row on
         (gradients NaN). Default ``100_000`` (under a second of stepping for a small state on a

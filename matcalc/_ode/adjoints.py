@@ -285,7 +285,7 @@ def _tangent_solution(rule, vf, opts, x, nd, c):
     return us[:, n:] + fs * dts[:, None]
 
 
-def _backward_pass(rule, vf, opts, math, recompute, y0, ts, theta, g, nd, res):
+def _backward_pass(rule, vf, opts, math, recompute, y0, ts, theta, g, nd, res):  # noqa: PLR0913
     """``(ȳ0, t̄, θ̄) = math(x, ȳ, nd, res)`` as a primitive: differentiable in forward mode
     (forward over reverse) and in reverse mode (reverse over reverse), see above.
 

@@ -136,7 +136,7 @@ class _Stepper:
         return y1, yerr, dense, f1, jnp.ones((), bool)
 
 
-def solve(
+def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
     vf: Callable,
     y0,
     ts,
