@@ -51,6 +51,14 @@ from ._matfun.sqrtm import sqrtm as sqrtm
 from ._equations import solve_continuous_lyapunov as solve_continuous_lyapunov
 from ._equations import solve_discrete_lyapunov as solve_discrete_lyapunov
 from ._equations import solve_sylvester as solve_sylvester
+from ._matfun.trig import cosm as cosm
+from ._matfun.trig import coshm as coshm
+from ._matfun.trig import sinhm as sinhm
+from ._matfun.trig import sinm as sinm
+from ._matfun.trig import tanhm as tanhm
+from ._matfun.trig import tanm as tanm
+from ._riccati import solve_continuous_are as solve_continuous_are
+from ._riccati import solve_discrete_are as solve_discrete_are
 
 # --- Hermitian spectral calculus
 from ._hermitian import eigh as eigh
@@ -73,6 +81,8 @@ __all__ = [
     "cho_factor",
     "cho_solve",
     "cholesky",
+    "coshm",
+    "cosm",
     "det",
     "eig",
     "eigh",
@@ -101,9 +111,13 @@ __all__ = [
     "qr",
     "schur",
     "signm",
+    "sinhm",
+    "sinm",
     "slogdet",
     "solve",
+    "solve_continuous_are",
     "solve_continuous_lyapunov",
+    "solve_discrete_are",
     "solve_discrete_lyapunov",
     "solve_sylvester",
     "solve_triangular",
@@ -111,6 +125,8 @@ __all__ = [
     "sqrtm",
     "svd",
     "svdvals",
+    "tanhm",
+    "tanm",
     "testing",
     "unvec",
     "vec",
