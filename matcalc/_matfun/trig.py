@@ -23,7 +23,7 @@ def _prep(A, op):
 
 
 def _complex(dtype):
-    return jnp.result_type(dtype, jnp.complex64)
+    return jnp.complex128 if jnp.finfo(dtype).bits == 64 else jnp.complex64
 
 
 def _eia(a):
