@@ -48,15 +48,20 @@ def _norm1(x):
 # reduction to the standard forms  Aᴴ X + X A − X G X + Q = 0  and  X = Aᴴ X (I + G X)⁻¹ A + Q
 
 
-def _reduce(a, b, q, r, e, s):
+def _reduce_e(a, q, e, s):
     # E nonsingular: multiply the equation by E⁻ᴴ (left) and E⁻¹ (right): the same X solves the
     # equation with Â = A E⁻¹, Ŝ = E⁻ᴴ S, Q̂ = E⁻ᴴ Q E⁻¹ and E = I.
     if e is not None:
         eh = _H(e)
         a = _H(_solve(eh, _H(a)))
-        q = _H(_solve(eh, _H(_solve(eh, q))))
+        q = symmetrize(_H(_solve(eh, _H(_solve(eh, q)))))
         if s is not None:
             s = _solve(eh, s)
+    return a, q, s
+
+
+def _reduce(a, b, q, r, e, s):
+    a, q, s = _reduce_e(a, q, e, s)
     # cross term: (X B + S) R⁻¹ (Bᴴ X + Sᴴ) = X B R⁻¹ Bᴴ X + ... ⇒ Ã = A − B R⁻¹ Sᴴ,
     # Q̃ = Q − S R⁻¹ Sᴴ (the same for the DARE's (Aᴴ X B + S) term).
     g = mm(b, _solve(r, _H(b)))
@@ -186,13 +191,8 @@ def _care_jvp(primals, tangents):
 # DARE
 
 
-def _dare_residual(a, g, q, x):
-    n = a.shape[-1]
-    eye = jnp.broadcast_to(jnp.eye(n, dtype=a.dtype), x.shape)
-    return mm(_H(a), mm(x, _solve(eye + mm(g, x), a))) - x + q
-
-
 def _dare_value(a, b, q, r, e, s):
+    a0, q0, s0 = a, q, s
     a, g, q = _reduce(a, b, q, r, e, s)
     alpha, gs, qs = _scale(g, q)
     batch = jnp.broadcast_shapes(a.shape[:-2], g.shape[:-2], q.shape[:-2])
@@ -224,18 +224,34 @@ def _dare_value(a, b, q, r, e, s):
     qs = jnp.broadcast_to(qs, eye.shape)
     _, _, _, y, _ = lax.while_loop(cond, body, (0, ak, gs, qs, jnp.ones(batch, bool)))
     x = y * alpha.astype(a.dtype)[..., None, None]
+    # Newton on the equation with R itself (no R⁻¹: accurate for ill-conditioned R ≻ 0)
+    a, q, s = _reduce_e(a0, q0, e, s0)
 
     def closed_loop(x):
-        return _solve(eye + mm(g, x), a)  # A − B K = (I + G X)⁻¹ A (Woodbury)
+        # K = (R + Bᴴ X B)⁻¹(Bᴴ X A + Sᴴ), Ac = A − B K
+        xb = mm(x, b)
+        kr = mm(_H(xb), a) if s is None else mm(_H(xb), a) + _H(s)
+        k = _solve(r + mm(_H(b), xb), kr)
+        return a - mm(b, k), k
+
+    def residual(x):
+        # Res(X) = Q + Kᴴ R K − S K − Kᴴ Sᴴ + Acᴴ X Ac − X at the optimal K
+        ac, k = closed_loop(x)
+        res = q + mm(mm(_H(k), r), k) + mm(mm(_H(ac), x), ac) - x
+        if s is not None:
+            sk = mm(s, k)
+            res = res - sk - _H(sk)
+        return res
 
     def step(x):
         # Newton–Hewer in correction form: Acᴴ Δ Ac − Δ + Res(X) = 0
-        return solve_discrete_lyapunov(_H(closed_loop(x)), _dare_residual(a, g, q, x))
+        return solve_discrete_lyapunov(_H(closed_loop(x)[0]), residual(x))
 
     x = _newton(x, step, _tol(x))
-    ok = _spectral_radius_below_one(closed_loop(x))
-    res = _norm1(_dare_residual(a, g, q, x))
-    scale = _norm1(x) * (1 + _norm1(a) ** 2) + _norm1(q)
+    ac, k = closed_loop(x)
+    ok = _spectral_radius_below_one(ac)
+    res = _norm1(residual(x))
+    scale = _norm1(x) * (1 + _norm1(ac) ** 2) + _norm1(q) + _norm1(k) ** 2 * _norm1(r)
     ok = ok & (res <= 1e3 * _tol(x) * scale)
     return jnp.where(ok[..., None, None], x, jnp.nan)
 

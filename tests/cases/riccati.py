@@ -44,6 +44,8 @@ def reduced_reference(solver):
 A3, B31, Q3, R1 = system(3, 1, seed=31)
 AC3, BC32, QC3, RC2 = system(3, 2, seed=32, complex_=True)
 E3 = well_conditioned(3, seed=33)
+EC3 = well_conditioned(3, seed=33, complex_=True)
+RCC2 = RC2.astype(complex)  # (strict dtype promotion: every input complex)
 S31 = 0.2 * rng(34).standard_normal((3, 1))
 SC32 = 0.2 * (rng(35).standard_normal((3, 2)) + 1j * rng(36).standard_normal((3, 2)))
 T3 = 0.6 * well_conditioned(3, seed=37)
@@ -52,14 +54,14 @@ TC3 = 0.6 * well_conditioned(3, seed=38, complex_=True)
 CASES = [
     Case("solve_continuous_are", matcalc.solve_continuous_are, (A3, B31, Q3, R1),
          check=dict(reference=scipy.linalg.solve_continuous_are)),
-    Case("solve_continuous_are", matcalc.solve_continuous_are, (AC3, BC32, QC3, RC2, E3, SC32),
+    Case("solve_continuous_are", matcalc.solve_continuous_are, (AC3, BC32, QC3, RCC2, EC3, SC32),
          "complex_e_s", check=dict(reference=reduced_reference(scipy.linalg.solve_continuous_are)),
          float32_rtol=None, float32_skip="the real case covers float32"),
     # (the 5-point difference at the harness's default step, 7e-3 here, has truncation error
     # ~1e-7 on SciPy's own solution too; 1e-3 brings it to ~5e-12)
     Case("solve_discrete_are", matcalc.solve_discrete_are, (0.5 * A3, B31, Q3, R1),
          check=dict(reference=scipy.linalg.solve_discrete_are, fd_step=1e-3)),
-    Case("solve_discrete_are", matcalc.solve_discrete_are, (0.5 * AC3, BC32, QC3, RC2, E3, SC32),
+    Case("solve_discrete_are", matcalc.solve_discrete_are, (0.5 * AC3, BC32, QC3, RCC2, EC3, SC32),
          "complex_e_s", check=dict(reference=reduced_reference(scipy.linalg.solve_discrete_are),
                                    fd_step=1e-3),
          float32_rtol=None, float32_skip="the real case covers float32"),
