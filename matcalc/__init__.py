@@ -52,6 +52,14 @@ from ._matfun.sqrtm import sqrtm as sqrtm
 from ._equations import solve_continuous_lyapunov as solve_continuous_lyapunov
 from ._equations import solve_discrete_lyapunov as solve_discrete_lyapunov
 from ._equations import solve_sylvester as solve_sylvester
+from ._matfun.trig import cosm as cosm
+from ._matfun.trig import coshm as coshm
+from ._matfun.trig import sinhm as sinhm
+from ._matfun.trig import sinm as sinm
+from ._matfun.trig import tanhm as tanhm
+from ._matfun.trig import tanm as tanm
+from ._riccati import solve_continuous_are as solve_continuous_are
+from ._riccati import solve_discrete_are as solve_discrete_are
 
 # --- Hermitian spectral calculus
 from ._hermitian import eigh as eigh
@@ -78,6 +86,8 @@ __all__ = [
     "cho_factor",
     "cho_solve",
     "cholesky",
+    "coshm",
+    "cosm",
     "det",
     "eig",
     "eigh",
@@ -107,9 +117,13 @@ __all__ = [
     "qr",
     "schur",
     "signm",
+    "sinhm",
+    "sinm",
     "slogdet",
     "solve",
+    "solve_continuous_are",
     "solve_continuous_lyapunov",
+    "solve_discrete_are",
     "solve_discrete_lyapunov",
     "solve_sylvester",
     "solve_triangular",
@@ -117,6 +131,8 @@ __all__ = [
     "sqrtm",
     "svd",
     "svdvals",
+    "tanhm",
+    "tanm",
     "testing",
     "unvec",
     "use_rules",
