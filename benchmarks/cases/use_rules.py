@@ -15,7 +15,7 @@ def _build(n, r):
 
 
 def _log_density_batched(s, x):
-    quad = jnp.sum(x * jnp.linalg.solve(s, x), axis=-1)
+    quad = jnp.sum(x * jnp.linalg.solve(s, x[..., None])[..., 0], axis=-1)
     return -0.5 * quad - 0.5 * jnp.linalg.slogdet(s)[1]
 
 
