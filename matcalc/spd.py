@@ -39,6 +39,11 @@ def _pair(a, b, op):
     check_square(b, op, "b")
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"{op}: a and b must have the same size, got shapes {a.shape} and {b.shape}")
+    try:
+        jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError as err:
+        raise ValueError(f"{op}: the batch dimensions of a and b do not broadcast, got shapes {a.shape} "
+                         f"and {b.shape}") from err
     dtype = jnp.result_type(a.dtype, b.dtype)
     return symmetrize(a.astype(dtype)), symmetrize(b.astype(dtype))
 
