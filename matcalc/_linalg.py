@@ -702,6 +702,20 @@ def _vector_norm_jvp(ord, primals, tangents):
 _MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, float("inf"), -float("inf"))
 
 
+def _check_norm_args(x, ord, axis):
+    """JAX's errors for out-of-range axes (not a silent wrap) and orders invalid for the norm kind."""
+    for ax_ in (axis if isinstance(axis, tuple) else () if axis is None else (axis,)):
+        if not -x.ndim <= operator.index(ax_) < x.ndim:
+            raise ValueError(f"norm: axis {ax_} is out of bounds for x of shape {x.shape} "
+                             f"(dimension {x.ndim})")
+    vector = (axis is None and x.ndim == 1) or isinstance(axis, int) or (
+        isinstance(axis, tuple) and len(axis) == 1)
+    if vector and isinstance(ord, str):
+        raise ValueError(f"norm: invalid order {ord!r} for vector norm (x of shape {x.shape})")
+    if not vector and (axis is not None or x.ndim == 2) and ord not in _MATRIX_ORDS:
+        raise ValueError(f"norm: invalid order {ord!r} for matrix norm (x of shape {x.shape})")
+
+
 def norm(
     x: ArrayLike,
     ord: int | float | str | None = None,
@@ -726,16 +740,7 @@ def norm(
       Reference: course notes ch. 4; Watson (1992) for norm subdifferentials.
     """
     x = as_inexact(x, "x")
-    for ax_ in (axis if isinstance(axis, tuple) else () if axis is None else (axis,)):
-        if not -x.ndim <= operator.index(ax_) < x.ndim:  # JAX's error, not a silent wrap
-            raise ValueError(f"norm: axis {ax_} is out of bounds for x of shape {x.shape} "
-                             f"(dimension {x.ndim})")
-    vector = (axis is None and x.ndim == 1) or isinstance(axis, int) or (
-        isinstance(axis, tuple) and len(axis) == 1)
-    if vector and isinstance(ord, str):
-        raise ValueError(f"norm: invalid order {ord!r} for vector norm (x of shape {x.shape})")
-    if not vector and (axis is not None or x.ndim == 2) and ord not in _MATRIX_ORDS:
-        raise ValueError(f"norm: invalid order {ord!r} for matrix norm (x of shape {x.shape})")
+    _check_norm_args(x, ord, axis)
     if axis is None:
         if x.ndim == 1:
             out = _vector_norm(x, 2 if ord is None else ord)
