@@ -91,6 +91,12 @@ def _herm_ref(f):
     return ref
 
 
+def _zero_distance(x):
+    """d(A, A) = 0, batched, real; NaN for NaN input (through JAX's eigvalsh, which also checks shapes
+    and dtypes)."""
+    return jnp.sum(jnp.linalg.eigvalsh(x), axis=-1) * 0
+
+
 def _mean(x):
     return jnp.zeros(x.shape[-1:], x.dtype)
 
@@ -108,6 +114,9 @@ def _logdet_ref(a):
 _HALF_DET = dict.fromkeys(("float16", "bfloat16"), (
     "JAX computes det/slogdet of a 2x2 half-precision matrix by a closed form (n <= 3); matcalc uses "
     "LU, which has no half-precision kernel, and raises JAX's LAPACK error"))
+
+# documented: the distances are exactly 0 where A == B, which holds for an Inf entry (Inf == Inf)
+_EXACT_ZERO = ("inf",)
 
 OPS: dict[str, Op] = {
     "inv": Op(matcalc.inv, jnp.linalg.inv),
@@ -173,12 +182,15 @@ OPS: dict[str, Op] = {
     "hermitian.powm": Op(lambda x: mh.powm(x, 1.5), _herm_ref(lambda w: w ** 1.5)),
     "hermitian.signm": Op(mh.signm, _herm_ref(jnp.sign)),
     "hermitian.sqrtm": Op(mh.sqrtm, _herm_ref(jnp.sqrt)),
-    "spd.affine_invariant_distance": Op(lambda x: mspd.affine_invariant_distance(x, x), None),
-    "spd.bures_wasserstein_distance": Op(lambda x: mspd.bures_wasserstein_distance(x, x), None),
-    "spd.frechet_distance": Op(lambda x: mspd.frechet_distance(_mean(x), x, _mean(x), x), None),
-    "spd.log_euclidean_distance": Op(lambda x: mspd.log_euclidean_distance(x, x), None),
-    "spd.logdet_divergence": Op(lambda x: mspd.logdet_divergence(x, x), None),
-    "spd.stein_divergence": Op(lambda x: mspd.stein_divergence(x, x), None),
+    "spd.affine_invariant_distance": Op(lambda x: mspd.affine_invariant_distance(x, x), _zero_distance,
+                                        skip=_EXACT_ZERO),
+    "spd.bures_wasserstein_distance": Op(lambda x: mspd.bures_wasserstein_distance(x, x), _zero_distance,
+                                         skip=_EXACT_ZERO),
+    "spd.frechet_distance": Op(lambda x: mspd.frechet_distance(_mean(x), x, _mean(x), x), _zero_distance),
+    "spd.log_euclidean_distance": Op(lambda x: mspd.log_euclidean_distance(x, x), _zero_distance,
+                                     skip=_EXACT_ZERO),
+    "spd.logdet_divergence": Op(lambda x: mspd.logdet_divergence(x, x), _zero_distance),
+    "spd.stein_divergence": Op(lambda x: mspd.stein_divergence(x, x), _zero_distance),
 }
 
 
