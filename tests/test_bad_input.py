@@ -445,3 +445,40 @@ def test_option(case):
             mc()
         return
     _compare(mc(), want, True, case)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the mirrors: one-argument names against their JAX namesakes, on the probes that exercise the adapters
+# (argument checks and dtype rules)
+
+_GAUGE = {"eig", "eigh", "svd", "qr", "schur", "hessenberg", "polar", "lu_factor"}
+_MIRROR_KINDS = ("vector", "empty", "empty_batch", "int32", "bool", "float16", "complex", "nan")
+_MIRROR_NAMES = {
+    "numpy.linalg": ("cholesky", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_power", "norm",
+                     "pinv", "qr", "slogdet", "svd", "svdvals"),
+    "scipy.linalg": ("cholesky", "det", "eigh", "expm", "hessenberg", "inv", "lu", "lu_factor", "polar",
+                     "qr", "schur", "sqrtm", "svd"),
+}
+_MIRROR_XFAIL = {("numpy.linalg", "det"): _HALF_DET, ("numpy.linalg", "slogdet"): _HALF_DET,
+                 ("scipy.linalg", "det"): _HALF_DET,
+                 ("scipy.linalg", "sqrtm"): OPS["sqrtm"].xfail}
+
+
+def _mirror_op(mirror, name):
+    mod, ref = (mla, jnp.linalg) if mirror == "numpy.linalg" else (msla, jsl)
+    mc, jf = getattr(mod, name), getattr(ref, name)
+    if name == "matrix_power":
+        mc, jf = (lambda f: lambda x: f(x, 2))(mc), (lambda f: lambda x: f(x, 2))(jf)
+    return Op(mc, jf, values=name not in _GAUGE, grad=False, xfail=_MIRROR_XFAIL.get((mirror, name), {}))
+
+
+MIRROR_PROBES = [
+    pytest.param(mirror, name, kind, id=f"{mirror}.{name}-{kind}", marks=[pytest.mark.xfail(
+        strict=True, reason=_MIRROR_XFAIL[mirror, name][kind])] if kind in _MIRROR_XFAIL.get(
+            (mirror, name), {}) else [])
+    for mirror, names in _MIRROR_NAMES.items() for name in names for kind in _MIRROR_KINDS]
+
+
+@pytest.mark.parametrize("mirror,name,kind", MIRROR_PROBES)
+def test_mirror_probe(mirror, name, kind):
+    check_probe(f"{mirror}.{name}", _mirror_op(mirror, name), kind)
