@@ -178,7 +178,7 @@ def _cluster_tol(w):
     """Eigenvalues closer than ``4 n eps max|λ|`` (LAPACK's backward error) form a cluster."""
     n = w.shape[-1]
     eps = jnp.finfo(w.dtype).eps
-    return 4 * n * eps * jnp.max(jnp.abs(w), axis=-1)[..., None, None]
+    return 4 * n * eps * jnp.max(jnp.abs(w), axis=-1, initial=0)[..., None, None]
 
 
 @jax.custom_jvp
@@ -433,8 +433,8 @@ def powm(a: ArrayLike, p: float) -> Array:
     """
     try:
         p = float(p)
-    except (TypeError, jax.errors.ConcretizationTypeError) as err:
-        raise TypeError("hermitian.powm: p must be a static real number") from err
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError) as err:
+        raise TypeError(f"hermitian.powm: p must be a static real number, got {p!r}") from err
     if p == 0.5:
         spec = dd.Sqrt()
     elif p == -0.5:

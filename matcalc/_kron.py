@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from ._rules import _T
+from ._rules import _T, as_inexact
 
 
 def vec(a: ArrayLike) -> Array:
@@ -30,6 +31,9 @@ def vec(a: ArrayLike) -> Array:
 def unvec(v: ArrayLike, shape: tuple[int, ...]) -> Array:
     """Inverse of ``vec``: ``(..., m·n) → (..., m, n)`` for ``shape = (m, n)``."""
     v = jnp.asarray(v)
+    if not (isinstance(shape, tuple | list) and len(shape) == 2
+            and all(isinstance(d, int | np.integer) and d >= 0 for d in shape)):
+        raise ValueError(f"unvec: shape must be a pair (m, n) of non-negative integers, got {shape!r}")
     m, n = shape
     if v.ndim < 1 or v.shape[-1] != m * n:
         raise ValueError(f"unvec: last axis must have length {m * n} for shape {shape}, got {v.shape}")
@@ -42,9 +46,10 @@ def jacobian_matrix(f: Callable, a: ArrayLike) -> jax.Array:
     For ``f: (m, n) → (p, q)`` returns ``J`` of shape ``(p·q, m·n)`` with
     ``vec(df) = J vec(dA)``; e.g. ``f(A) = A @ A`` gives ``I ⊗ A + Aᵀ ⊗ I`` (course notes, ch. 3).
     Built column by column with forward mode (``jax.jacfwd``), so it uses ``f``'s JVP rule.
-    Complex ``f`` must be holomorphic (the Jacobian is then complex).
+    Complex ``f`` must be holomorphic (the Jacobian is then complex). Integer/bool ``a`` is
+    promoted to a float dtype as ``jnp.linalg`` does.
     """
-    a = jnp.asarray(a)
+    a = as_inexact(a)
     if a.ndim != 2:
         raise ValueError(f"jacobian_matrix: a must be a single matrix, got shape {a.shape}")
     shape = a.shape

@@ -219,7 +219,7 @@ def _adjugate_svd_jvp(a, da):
 def _near_singular(lu):
     d = jnp.abs(diag(lu))
     n = lu.shape[-1]
-    return jnp.min(d, axis=-1) <= n * jnp.finfo(d.dtype).eps * jnp.max(d, axis=-1)
+    return jnp.min(d, axis=-1, initial=jnp.inf) <= n * jnp.finfo(d.dtype).eps * jnp.max(d, axis=-1, initial=0)
 
 
 @jax.custom_jvp
@@ -322,10 +322,11 @@ def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
 
     Args:
       a: ``(..., n, n)``.
-      method: accepted for signature compatibility; only LU (``None`` or ``"lu"``) is used.
+      method: ``None``, ``"lu"`` or ``"qr"`` (JAX's options); the value is the same within
+        rounding, so LU is used for all three.
     """
-    if method not in (None, "lu"):
-        raise ValueError(f"slogdet: unsupported method {method!r}; matcalc uses 'lu'")
+    if method not in (None, "lu", "qr"):
+        raise ValueError(f"slogdet: unknown method {method!r}; supported are 'lu' (None) and 'qr'")
     a = as_inexact(a)
     check_square(a, "slogdet")
     sign, logabs = _slogdet(a)
@@ -571,12 +572,15 @@ def matrix_power(a: ArrayLike, n: int) -> Array:
       and zero derivative; ``n < 0`` is ``(A⁻¹)^|n|`` with ``d(A⁻¹) = −A⁻¹ dA A⁻¹`` (see ``inv``).
       Reference: course notes ch. 2 (product rule).
     """
-    a = as_inexact(a)
+    a = jnp.asarray(a)
     check_square(a, "matrix_power")
     try:
         n = operator.index(n)
     except TypeError as e:
         raise TypeError(f"matrix_power: n must be an integer, got {n!r}") from e
+    if n >= 0 and not jnp.issubdtype(a.dtype, jnp.inexact):
+        return jnp.linalg.matrix_power(a, n)  # integer/bool powers keep their dtype, as in JAX
+    a = as_inexact(a)
     if n == 0:
         return eye_like(a)
     if n < 0:
@@ -599,8 +603,10 @@ def _abs_jvp(x, dx):
 
 def _tied_weights(values, pick_max: bool):
     """Weights averaging over entries tied (within ``n·eps·max|v|``) with the max (or min)."""
-    target = jnp.max(values, axis=-1, keepdims=True) if pick_max else jnp.min(values, axis=-1, keepdims=True)
     n = values.shape[-1]
+    if n == 0:  # no entries: no weights
+        return values
+    target = jnp.max(values, axis=-1, keepdims=True) if pick_max else jnp.min(values, axis=-1, keepdims=True)
     tol = n * jnp.finfo(values.dtype).eps * jnp.max(jnp.abs(values), axis=-1, keepdims=True)
     hit = (jnp.abs(values - target) <= tol).astype(values.dtype)
     return hit / jnp.sum(hit, axis=-1, keepdims=True)
@@ -610,7 +616,10 @@ def _tied_weights(values, pick_max: bool):
 def _matrix_norm(a, ord):
     if ord in ("nuc", 2, -2):  # the value needs singular values only, not U and V
         s = jnp.linalg.svd(a, compute_uv=False)
-        return {"nuc": jnp.sum(s, axis=-1), 2: s[..., 0], -2: s[..., -1]}[ord]
+        if ord == "nuc":
+            return jnp.sum(s, axis=-1)
+        # JAX's values on 0×0: max over no singular values is 0, min is an error
+        return jnp.max(s, axis=-1, initial=0) if ord == 2 else jnp.min(s, axis=-1)
     return _matrix_norm_jvp(ord, (a,), (jnp.zeros_like(a),))[0]
 
 
@@ -633,6 +642,8 @@ def _matrix_norm_jvp(ord, primals, tangents):
         return y, jnp.sum(weights * dsums, axis=-1)
     # singular-value norms (U, V from the SVD rule, so second derivatives use its JVP)
     u, s, vh = _svd(a, False, False)
+    if s.shape[-1] == 0:  # an empty matrix: the value of _matrix_norm, a zero tangent
+        return _matrix_norm(a, ord), jnp.zeros(s.shape[:-1], s.dtype)
     if ord == "nuc":
         n = s.shape[-1]
         tol = n * jnp.finfo(s.dtype).eps * s[..., :1]
@@ -688,6 +699,23 @@ def _vector_norm_jvp(ord, primals, tangents):
     return y, jnp.sum(ratio ** (p - 1) * dax, axis=-1)
 
 
+_MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, float("inf"), -float("inf"))
+
+
+def _check_norm_args(x, ord, axis):
+    """JAX's errors for out-of-range axes (not a silent wrap) and orders invalid for the norm kind."""
+    for ax_ in (axis if isinstance(axis, tuple) else () if axis is None else (axis,)):
+        if not -x.ndim <= operator.index(ax_) < x.ndim:
+            raise ValueError(f"norm: axis {ax_} is out of bounds for x of shape {x.shape} "
+                             f"(dimension {x.ndim})")
+    vector = (axis is None and x.ndim == 1) or isinstance(axis, int) or (
+        isinstance(axis, tuple) and len(axis) == 1)
+    if vector and isinstance(ord, str):
+        raise ValueError(f"norm: invalid order {ord!r} for vector norm (x of shape {x.shape})")
+    if not vector and (axis is not None or x.ndim == 2) and ord not in _MATRIX_ORDS:
+        raise ValueError(f"norm: invalid order {ord!r} for matrix norm (x of shape {x.shape})")
+
+
 def norm(
     x: ArrayLike,
     ord: int | float | str | None = None,
@@ -712,6 +740,7 @@ def norm(
       Reference: course notes ch. 4; Watson (1992) for norm subdifferentials.
     """
     x = as_inexact(x, "x")
+    _check_norm_args(x, ord, axis)
     if axis is None:
         if x.ndim == 1:
             out = _vector_norm(x, 2 if ord is None else ord)

@@ -64,13 +64,19 @@ def default_float():
     return jnp.result_type(float)
 
 
+def _inexact_for(dtype):
+    """JAX's promotion of an integer/bool dtype to an inexact one (``jnp.linalg``'s rule): up to 32
+    bits to float32, 64 bits to the default float."""
+    return jnp.dtype(jnp.float32) if jnp.dtype(dtype).itemsize <= 4 else default_float()
+
+
 def as_inexact(x, name: str = "a"):
-    """``jnp.asarray(x)`` with integer/bool input promoted to the default float, as JAX does."""
+    """``jnp.asarray(x)`` with integer/bool input promoted to an inexact dtype, as JAX does."""
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.bool_)):
             raise TypeError(f"{name}: unsupported dtype {x.dtype}")
-        x = x.astype(default_float())
+        x = x.astype(_inexact_for(x.dtype))
     return x
 
 
@@ -79,7 +85,7 @@ def promote_inexact(*xs):
     xs = [jnp.asarray(x) for x in xs]
     dtype = jnp.result_type(*[x.dtype for x in xs])
     if not jnp.issubdtype(dtype, jnp.inexact):
-        dtype = default_float()
+        dtype = _inexact_for(dtype)
     return [x.astype(dtype) for x in xs]
 
 

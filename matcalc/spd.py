@@ -21,6 +21,7 @@ from jax.typing import ArrayLike
 
 from . import hermitian
 from ._linalg import logdet, solve
+from ._matfun._checks import check_dtype
 from ._rules import as_inexact, check_square, mm, symmetrize, trace
 
 __all__ = [
@@ -39,7 +40,13 @@ def _pair(a, b, op):
     check_square(b, op, "b")
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"{op}: a and b must have the same size, got shapes {a.shape} and {b.shape}")
+    try:
+        jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError as err:
+        raise ValueError(f"{op}: the batch dimensions of a and b do not broadcast, got shapes {a.shape} "
+                         f"and {b.shape}") from err
     dtype = jnp.result_type(a.dtype, b.dtype)
+    check_dtype(op, "a", a.astype(dtype))
     return symmetrize(a.astype(dtype)), symmetrize(b.astype(dtype))
 
 

@@ -18,6 +18,8 @@ from .results import EigResult
 
 def _gauge_index(v):
     """Row of each column's largest-magnitude entry (piecewise constant; not differentiated)."""
+    if v.shape[-2] == 0:  # no rows: no columns either (square), an empty index
+        return jnp.zeros(v.shape[:-2] + v.shape[-1:], jnp.int32)
     return lax.stop_gradient(jnp.argmax(jnp.abs(v), axis=-2))
 
 
@@ -31,7 +33,7 @@ def _fix_phase(v):
 def _pair_tol(w):
     n = w.shape[-1]
     eps = jnp.finfo(w.real.dtype).eps
-    return n * eps * jnp.max(jnp.abs(w), axis=-1, keepdims=True)[..., None]
+    return n * eps * jnp.max(jnp.abs(w), axis=-1, keepdims=True, initial=0)[..., None]
 
 
 @jax.custom_jvp

@@ -22,6 +22,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from .._hermitian import _cluster_tol, _triangle_hermitian
+from .._matfun._checks import check_dtype
 from .._rules import _H, as_inexact, check_square, diag, mm, promote_inexact, symmetrize
 from .results import EighResult
 
@@ -183,6 +184,7 @@ def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool =
             f"{op}: the leading (batch) axes of a and b must broadcast, got shapes {a.shape} and {b.shape}"
         ) from None
     a, b = promote_inexact(a, b)
+    check_dtype(op, "a", a)
     n = a.shape[-1]
     a, b = jnp.broadcast_to(a, (*batch, n, n)), jnp.broadcast_to(b, (*batch, n, n))
     if symmetrize_input:

@@ -18,6 +18,8 @@ def _hess_lower(h, x):
     subdiagonal entry ``H_{j+1,j}`` (no solve). Fixed-trip loop (transposable).
     """
     n = h.shape[-1]
+    if n <= 2:  # no entries with i >= j + 2
+        return jnp.zeros_like(x)
     idx = jnp.arange(n)
     hp = lax.Precision.HIGHEST
 

@@ -49,6 +49,8 @@ def _lu_jvp(primals, tangents):
     p, l, u = _lu(a)
     m, n = a.shape[-2:]
     k = min(m, n)
+    if m == 0 or n == 0:  # empty factors, empty tangents
+        return (p, l, u), (jnp.zeros_like(p), jnp.zeros_like(l), jnp.zeros_like(u))
     perm = lax.stop_gradient(jnp.argmax(jnp.real(p), axis=-2))
     # Pivots are piecewise constant: dP = 0, and P dA = dL U + L dU.
     pda = _permute_rows_p.bind(perm, da)
@@ -110,4 +112,4 @@ def lu(
     p, l, u = _lu(a)
     if permute_l:
         return mm(p, l), u
-    return p, l, u
+    return jnp.real(p), l, u  # the permutation is real, as JAX's (also for complex a)

@@ -22,6 +22,8 @@ def _lower_sylvester(t, x):
     Solved column by column in a fixed-trip loop (transposable), on full-size masked arrays.
     """
     n = t.shape[-1]
+    if n <= 1:  # no strictly lower entries
+        return jnp.zeros_like(x)
     idx = jnp.arange(n)
     eye = jnp.broadcast_to(jnp.eye(n, dtype=t.dtype), t.shape)
 
@@ -131,12 +133,14 @@ def _real_schur_jvp(t, z, da):
     # |b + c| ≤ 4 n eps max|T| (as eigh's eigenvalue clusters): else a rounded normal block would
     # get θ ~ 1/eps and gauge-invariant losses would lose all accuracy to cancellation.
     n = t.shape[-1]
+    if n <= 1:  # no 2×2 blocks, no rotation gauge
+        return dt, mm(z, k)
     d0 = jnp.diagonal(dt, axis1=-2, axis2=-1)
     d1 = jnp.concatenate([d0[..., 1:], jnp.zeros_like(d0[..., :1])], axis=-1)  # d0[i+1]
     tb = jnp.diagonal(t, offset=1, axis1=-2, axis2=-1)
     tc_ = jnp.diagonal(t, offset=-1, axis1=-2, axis2=-1)
     s = jnp.concatenate([tb + tc_, jnp.zeros_like(tb[..., :1])], axis=-1)
-    tol = 4 * n * jnp.finfo(t.dtype).eps * jnp.max(jnp.abs(t), axis=(-2, -1))[..., None]
+    tol = 4 * n * jnp.finfo(t.dtype).eps * jnp.max(jnp.abs(t), axis=(-2, -1), initial=0)[..., None]
     ok = start & (jnp.abs(s) > tol)
     theta = jnp.where(ok, -(d0 - d1) / (2 * jnp.where(ok, s, 1)), 0)
     dd = theta[..., :, None] * jnp.broadcast_to(jnp.eye(n, k=1, dtype=t.dtype), t.shape)

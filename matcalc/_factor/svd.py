@@ -17,7 +17,7 @@ from .results import SVDResult
 def _cluster_tol(s, m, n):
     """Singular values closer than this are treated as one (exactly repeated) cluster."""
     eps = jnp.finfo(s.dtype).eps
-    return max(m, n) * eps * jnp.max(s, axis=-1, keepdims=True)[..., None]
+    return max(m, n) * eps * jnp.max(s, axis=-1, keepdims=True, initial=0)[..., None]
 
 
 def _safe_recip(x, small):

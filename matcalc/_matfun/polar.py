@@ -11,7 +11,9 @@ from ._checks import check_dtype, check_option
 
 def _parts(a):
     w, s, vh = jnp.linalg.svd(a, full_matrices=False)
-    return w, s, _H(vh)
+    # NaN/Inf input: the SVD may return finite W, V with NaN σ; propagate NaN to W, V (so U = W Vᴴ)
+    bad = jnp.any(jnp.isnan(s), axis=-1)[..., None, None]
+    return jnp.where(bad, jnp.nan, w), s, jnp.where(bad, jnp.nan, _H(vh))
 
 
 @jax.custom_jvp
