@@ -146,7 +146,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="E must have"):
         matcalc.expm_frechet(np.eye(2), np.eye(3))
     x = matcalc.expm(np.eye(2, dtype=np.int32))
-    assert x.dtype == jnp.float64
+    assert x.dtype == jax.scipy.linalg.expm(np.eye(2, dtype=np.int32)).dtype  # JAX: float32
 
 
 def test_expm_frechet_compute_expm_flag():

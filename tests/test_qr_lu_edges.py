@@ -79,7 +79,7 @@ def test_lu_tangent_reproduces_da_and_keeps_structure():
     a = rng(12).standard_normal((5, 3)) + 1j * rng(13).standard_normal((5, 3))
     t = rng(14).standard_normal((5, 3)) + 1j * rng(15).standard_normal((5, 3))
     (p, l, u), (dp, dl, du) = jax.jvp(matcalc.lu, (a,), (t,))
-    np.testing.assert_allclose(p @ (dl @ u + l @ du), t, atol=1e-12)
+    np.testing.assert_allclose(p.astype(a.dtype) @ (dl @ u + l @ du), t, atol=1e-12)
     assert np.all(dp == 0)
     np.testing.assert_allclose(np.triu(dl), 0, atol=0)
     np.testing.assert_allclose(np.tril(du, -1), 0, atol=0)
