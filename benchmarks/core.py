@@ -56,8 +56,7 @@ class Settings:
         kw.setdefault("time_min_n", 16)
         kw.setdefault("timed_kinds", ("fwd", "grad"))  # the JVP is timed by the other profiles
         kw.setdefault("vjp_only_below_timing", True)
-        return cls(quick=True, min_sample_s=0.004, min_rounds=4, max_rounds=9, budget_s=0.25,
-                   **kw)
+        return cls(quick=True, min_sample_s=0.004, min_rounds=4, max_rounds=9, budget_s=0.25, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,14 +145,24 @@ def make_kind_fns(f: Callable, kind: str):
 def classify_error(e: BaseException) -> str:
     msg = f"{type(e).__name__}: {e}"
     low = msg.lower()
-    if "differentiation rule for" in low or "derivatives of non-symmetric eigenvectors" in low \
-            or "reverse-mode differentiation does not work" in low \
-            or "can't apply forward-mode autodiff" in low or "custom_vjp" in low:
+    if (
+        "differentiation rule for" in low
+        or "derivatives of non-symmetric eigenvectors" in low
+        or "reverse-mode differentiation does not work" in low
+        or "can't apply forward-mode autodiff" in low
+        or "custom_vjp" in low
+    ):
         return "no rule"
     if isinstance(e, NotImplementedError) and ("cpu" in low or "platform" in low):
         return "CPU-only"
-    if ("only implemented on" in low or "not supported on" in low or "cpu only" in low
-            or "unsupported platform" in low or "platform" in low and "lowering" in low):
+    if (
+        "only implemented on" in low
+        or "not supported on" in low
+        or "cpu only" in low
+        or "unsupported platform" in low
+        or "platform" in low
+        and "lowering" in low
+    ):
         return "CPU-only"
     if isinstance(e, NotImplementedError):
         return "no rule"
@@ -178,8 +187,7 @@ def _run(c, inputs, k: int) -> float:
     return time.perf_counter() - t0
 
 
-def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings,
-                     pair_with: str | None = None):
+def time_interleaved(calls: dict[str, tuple[Callable, tuple]], s: Settings, pair_with: str | None = None):
     """Time compiled callables round-robin (ours, baseline, alt, then reversed) so that machine
     drift hits all of them alike.
 
@@ -224,8 +232,9 @@ def time_until_steady(calls, s: Settings, pair_with: str | None = None):
     remeasured = 0
     while remeasured < 2 and any(v is not None and v > s.noisy_spread for v in result[3].values()):
         remeasured += 1
-        longer = dataclasses.replace(s, min_rounds=2 * s.min_rounds, max_rounds=2 * s.max_rounds,
-                                     budget_s=2 * s.budget_s)
+        longer = dataclasses.replace(
+            s, min_rounds=2 * s.min_rounds, max_rounds=2 * s.max_rounds, budget_s=2 * s.budget_s
+        )
         result = time_interleaved(calls, longer, pair_with)
     return (*result, remeasured)
 
@@ -332,12 +341,23 @@ class Row:
     error: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return dict(op=self.op, variant=self.variant, n=self.n, batch=self.batch,
-                    dtype=self.dtype, degenerate=self.degenerate, impls=self.impls,
-                    comparator=self.comparator, comparators=self.comparators,
-                    ratios=self.ratios, spreads=self.spreads, noisy=self.noisy,
-                    reference=self.reference,
-                    note=self.note, error=self.error)
+        return dict(
+            op=self.op,
+            variant=self.variant,
+            n=self.n,
+            batch=self.batch,
+            dtype=self.dtype,
+            degenerate=self.degenerate,
+            impls=self.impls,
+            comparator=self.comparator,
+            comparators=self.comparators,
+            ratios=self.ratios,
+            spreads=self.spreads,
+            noisy=self.noisy,
+            reference=self.reference,
+            note=self.note,
+            error=self.error,
+        )
 
 
 def _shard(tree, sharding, batch):
@@ -347,8 +367,7 @@ def _shard(tree, sharding, batch):
     def one(x):
         if x.ndim >= 1 and x.shape[0] == batch:
             return jax.device_put(x, sharding)
-        return jax.device_put(x, jax.sharding.NamedSharding(sharding.mesh,
-                                                            jax.sharding.PartitionSpec()))
+        return jax.device_put(x, jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec()))
 
     return jax.tree.map(one, tree)
 
@@ -359,8 +378,10 @@ def batch_sharding(devices: int):
         return None
     devs = jax.devices()
     if len(devs) < devices:
-        raise RuntimeError(f"--devices {devices}: only {len(devs)} {devs[0].platform} devices "
-                           "visible (on CPU set XLA_FLAGS=--xla_force_host_platform_device_count)")
+        raise RuntimeError(
+            f"--devices {devices}: only {len(devs)} {devs[0].platform} devices "
+            "visible (on CPU set XLA_FLAGS=--xla_force_host_platform_device_count)"
+        )
     mesh = jax.sharding.Mesh(np.array(devs[:devices]), ("batch",))
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
@@ -390,12 +411,11 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:  # noqa
     v64 = random_like(args64, rng)
     if case.tangent_projection is not None:
         v64 = jax.tree.map(case.tangent_projection, v64)
-    w64 = random_like(jax.tree.map(lambda x: np.zeros(x.shape, np.result_type(x.dtype,
-                                                                              np.float64)),
-                                   out_shape), rng)
+    w64 = random_like(
+        jax.tree.map(lambda x: np.zeros(x.shape, np.result_type(x.dtype, np.float64)), out_shape), rng
+    )
     v, w = cast(v64, s.dtype), cast(w64, s.dtype)
-    args_d, v_d, w_d = (_shard(jax.tree.map(jnp.asarray, t), sharding, batch)
-                        for t in (args, v, w))
+    args_d, v_d, w_d = (_shard(jax.tree.map(jnp.asarray, t), sharding, batch) for t in (args, v, w))
     inputs = {"fwd": (args_d,), "jvp": (args_d, v_d), "grad": (args_d, w_d)}
 
     compiled: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
@@ -447,8 +467,7 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:  # noqa
     for info in row.impls.values():
         err = info.get("err")
         quality = "ok"
-        if info.get("acc_nan") or info.get("grad_status") == "NaN" \
-                or info.get("jvp_status") == "NaN":
+        if info.get("acc_nan") or info.get("grad_status") == "NaN" or info.get("jvp_status") == "NaN":
             quality = "NaN"
         elif err is not None and not (err <= tol):
             quality = "another subgradient" if nonsmooth else "wrong"
@@ -510,8 +529,14 @@ def _choose_comparator(case: BenchCase, row: Row) -> None:
     for kind in KINDS:
         comp = next((nm for nm in order if healthy(nm, kind)), None)
         if comp is None:  # nothing healthy: compare with whatever ran; the table flags it
-            comp = next((nm for nm in order if f"{kind}_status" in impls.get(nm, {})
-                         and impls[nm][f"{kind}_status"] == "ok"), None)
+            comp = next(
+                (
+                    nm
+                    for nm in order
+                    if f"{kind}_status" in impls.get(nm, {}) and impls[nm][f"{kind}_status"] == "ok"
+                ),
+                None,
+            )
         row.comparators[kind] = comp
         row.ratios[kind] = impls[comp].get(f"{kind}_paired_ratio") if comp else None
         spread = impls[comp].get(f"{kind}_ratio_spread") if comp else None
@@ -595,8 +620,9 @@ def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch, outs
             info["err"] = float("nan") if nan else float(max(errs))
 
 
-def applicable_sizes(case: BenchCase, sizes: tuple[int, ...], quick: bool,
-                     accuracy_only_below: int = 16) -> tuple[int, ...]:
+def applicable_sizes(
+    case: BenchCase, sizes: tuple[int, ...], quick: bool, accuracy_only_below: int = 16
+) -> tuple[int, ...]:
     """The sizes of ``case``'s rows. ``quick`` (the default and ``--quick`` profiles): a case's own
     ``quick_sizes``, and the small rows moved to where the mpmath reference reaches."""
     if case.sizes is not None:
@@ -605,8 +631,7 @@ def applicable_sizes(case: BenchCase, sizes: tuple[int, ...], quick: bool,
         out = sizes
     if quick and case.mp is not None and case.ref_grad is None:
         # the small rows exist for accuracy: take them where the mpmath reference reaches
-        out = tuple(dict.fromkeys(min(n, case.mp_max_n) if n < accuracy_only_below else n
-                                  for n in out))
+        out = tuple(dict.fromkeys(min(n, case.mp_max_n) if n < accuracy_only_below else n for n in out))
     if case.max_n is not None:
         out = tuple(n for n in out if n <= case.max_n)
     return tuple(out)

@@ -102,8 +102,7 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear report)
             except Exception as e:  # noqa: BLE001
                 res[impl] = dict(name=disp, verdict=f"FAILS to trace: {core._short(e)}")
                 continue
-            w = core.random_like(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), out_shape),
-                                 rng)
+            w = core.random_like(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), out_shape), rng)
             per_dev = {}
             verdict = "ok"
             for dev in (accel, cpu):
@@ -111,8 +110,7 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear report)
                 vals = {}
                 for kind in core.KINDS:
                     fn = jax.jit(core.make_kind_fns(fb, kind))
-                    inp = {"fwd": (put(x),), "jvp": (put(x), put(v)),
-                           "grad": (put(x), put(w))}[kind]
+                    inp = {"fwd": (put(x),), "jvp": (put(x), put(v)), "grad": (put(x), put(w))}[kind]
                     try:
                         out = fn(*inp)
                         vals[kind] = jax.tree.map(np.asarray, out)
@@ -135,21 +133,28 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear report)
                 diffs[kind] = rel
             for kind, d in diffs.items():
                 if isinstance(d, str):
-                    verdict = (f"FAILS on {accel.platform} ({kind}): {d}"
-                               if not d.startswith("CPU:") else f"fails on CPU too ({kind})")
+                    verdict = (
+                        f"FAILS on {accel.platform} ({kind}): {d}"
+                        if not d.startswith("CPU:")
+                        else f"fails on CPU too ({kind})"
+                    )
                     break
                 if not d <= tol:
                     verdict = f"MISMATCH ({kind}: rel diff {d:.1e})"
                     break
             try:
                 jaxpr = jax.make_jaxpr(core.make_kind_fns(fb, "grad"))(
-                    jax.tree.map(jnp.asarray, x), jax.tree.map(jnp.asarray, w))
+                    jax.tree.map(jnp.asarray, x), jax.tree.map(jnp.asarray, w)
+                )
                 cpu_only = sorted(set(CPU_ONLY_PRIMITIVES) & _primitives(jaxpr.jaxpr))
             except Exception:  # noqa: BLE001
                 cpu_only = ["(jaxpr of grad unavailable)"]
-            res[impl] = dict(name=disp, verdict=verdict, cpu_only_primitives=cpu_only,
-                             rel_diff={k: (d if not isinstance(d, str) else None)
-                                       for k, d in diffs.items()})
+            res[impl] = dict(
+                name=disp,
+                verdict=verdict,
+                cpu_only_primitives=cpu_only,
+                rel_diff={k: (d if not isinstance(d, str) else None) for k, d in diffs.items()},
+            )
         results.append(res)
         o = res.get("ours", {})
         b = res.get("baseline", {})
@@ -168,15 +173,27 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear report)
     if uncovered:
         print("no benchmark case (not checked): " + ", ".join(uncovered))
     bad = [r["op"] for r in results if r.get("ours", {}).get("verdict") != "ok"]
-    print(f"{len(results)} ops checked on {label}; {len(bad)} not ok" +
-          (f": {', '.join(bad)}" if bad else ""))
-    out = args.out or os.path.join(os.path.dirname(__file__), "results",
-                                   f"gpu_check-{accel.platform}-{args.dtype}")
+    print(
+        f"{len(results)} ops checked on {label}; {len(bad)} not ok" + (f": {', '.join(bad)}" if bad else "")
+    )
+    out = args.out or os.path.join(
+        os.path.dirname(__file__), "results", f"gpu_check-{accel.platform}-{args.dtype}"
+    )
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "gpu_check.json"), "w") as fh:
-        json.dump(dict(accelerator=label, dry_run=dry, dtype=args.dtype, n=args.n,
-                       jax_version=jax.__version__, results=results), fh, indent=1,
-                  default=str)
+        json.dump(
+            dict(
+                accelerator=label,
+                dry_run=dry,
+                dtype=args.dtype,
+                n=args.n,
+                jax_version=jax.__version__,
+                results=results,
+            ),
+            fh,
+            indent=1,
+            default=str,
+        )
     return 1 if bad else 0
 
 

@@ -93,13 +93,35 @@ def _label(row) -> str:
 
 
 def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    head = ["op", "input", "n", "batch", "fwd", "JVP", "fwd+VJP", "compile", "temp mem",
-            "err ours", "err JAX", "JAX's derivative", "ratio vs"]
+    head = [
+        "op",
+        "input",
+        "n",
+        "batch",
+        "fwd",
+        "JVP",
+        "fwd+VJP",
+        "compile",
+        "temp mem",
+        "err ours",
+        "err JAX",
+        "JAX's derivative",
+        "ratio vs",
+    ]
     body = []
     for r in rows:
         if r.get("error"):
-            body.append([r["op"], r["variant"], str(r["n"]), str(r["batch"] or "—"),
-                         *["—"] * 7, "—", f"error: {r['error']}"])
+            body.append(
+                [
+                    r["op"],
+                    r["variant"],
+                    str(r["n"]),
+                    str(r["batch"] or "—"),
+                    *["—"] * 7,
+                    "—",
+                    f"error: {r['error']}",
+                ]
+            )
             continue
         im = r["impls"]
         rt = r.get("ratios", {})
@@ -110,10 +132,19 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         cells += [fmt_ratio(rt.get(k)) for k in ("compile", "temp")]
         if ours_ok not in ("ok", "another subgradient"):
             cells[0] = f"ours: {ours_ok}" + (f" ({fmt_err(ours)})" if ours_ok == "wrong" else "")
-        body.append([r["op"], r["variant"] or "random", str(r["n"]), str(r["batch"] or "—"),
-                     *cells, fmt_err(ours), fmt_err(im.get("baseline")),
-                     status_text(im.get("baseline")) if "baseline" in im else "none in JAX",
-                     _comparator_name(r)])
+        body.append(
+            [
+                r["op"],
+                r["variant"] or "random",
+                str(r["n"]),
+                str(r["batch"] or "—"),
+                *cells,
+                fmt_err(ours),
+                fmt_err(im.get("baseline")),
+                status_text(im.get("baseline")) if "baseline" in im else "none in JAX",
+                _comparator_name(r),
+            ]
+        )
     return head, body
 
 
@@ -126,8 +157,7 @@ def markdown_table(head, body) -> str:
 def text_table(head, body, max_col: int = 34) -> str:
     clip = lambda c: c if len(c) <= max_col else c[: max_col - 1] + "…"
     body = [[clip(c) for c in row] for row in body]
-    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h)
-              for i, h in enumerate(head)]
+    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)]
     fmt = lambda row: "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths), *map(fmt, body)])
 
@@ -141,17 +171,28 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for (op, variant, batch), rs in by_case.items():
         big = max(rs, key=lambda r: r["n"])
-        acc = next((r for r in sorted(rs, key=lambda r: r["n"])
-                    if r["impls"].get("ours", {}).get("err") is not None), None)
+        acc = next(
+            (
+                r
+                for r in sorted(rs, key=lambda r: r["n"])
+                if r["impls"].get("ours", {}).get("err") is not None
+            ),
+            None,
+        )
         rt = big.get("ratios", {})
         b = f", batch {batch}" if batch else ""
-        line = (f"{op}{f' [{variant}]' if variant else ''} (n={big['n']}{b}): "
-                f"fwd {fmt_ratio(rt.get('fwd'))}, fwd+VJP {fmt_ratio(rt.get('grad'))}"
-                + (" (noisy)" if big.get("noisy") else "") + " "
-                f"vs {_comparator_name(big)}")
+        line = (
+            f"{op}{f' [{variant}]' if variant else ''} (n={big['n']}{b}): "
+            f"fwd {fmt_ratio(rt.get('fwd'))}, fwd+VJP {fmt_ratio(rt.get('grad'))}"
+            + (" (noisy)" if big.get("noisy") else "")
+            + " "
+            f"vs {_comparator_name(big)}"
+        )
         if acc is not None:
-            line += (f"; derivative error ours {fmt_err(acc['impls'].get('ours'))}, "
-                     f"JAX {fmt_err(acc['impls'].get('baseline'))} (n={acc['n']})")
+            line += (
+                f"; derivative error ours {fmt_err(acc['impls'].get('ours'))}, "
+                f"JAX {fmt_err(acc['impls'].get('baseline'))} (n={acc['n']})"
+            )
         base = big["impls"].get("baseline")
         if acc is not None and acc["impls"].get("baseline", {}).get("status") not in ("ok", None):
             base = acc["impls"]["baseline"]
@@ -163,8 +204,12 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
 
 def write_json(path, meta, rows, skipped, uncovered):
     with open(path, "w") as f:
-        json.dump(dict(meta=meta, rows=rows, skipped=skipped, uncovered_ops=uncovered), f,
-                  indent=1, default=_json_default)
+        json.dump(
+            dict(meta=meta, rows=rows, skipped=skipped, uncovered_ops=uncovered),
+            f,
+            indent=1,
+            default=_json_default,
+        )
 
 
 def _json_default(x):
@@ -178,46 +223,75 @@ def write_markdown(path, meta, rows, skipped, uncovered, cases_info):
     head, body = table_rows(rows)
     L = [f"# matcalc benchmarks — {meta['platform']} {meta['dtype']}", ""]
     profile = meta.get("profile", "quick" if meta["quick"] else "full")
-    L.append(f"`{meta['command']}` · JAX {meta['jax_version']} · {meta['device']} · "
-             f"{meta['cpu_count']} CPU cores · {meta['date']} · run took "
-             f"{meta['duration_s']:.0f} s · {profile} profile")
+    L.append(
+        f"`{meta['command']}` · JAX {meta['jax_version']} · {meta['device']} · "
+        f"{meta['cpu_count']} CPU cores · {meta['date']} · run took "
+        f"{meta['duration_s']:.0f} s · {profile} profile"
+    )
     L.append("")
-    L.append("Ratios are **matcalc / comparator**, measured in the same run with the calls "
-             "interleaved (below 1 means matcalc is faster or smaller). The comparator is JAX's "
-             "default derivative of the same function; where that is missing, NaN, wrong or "
-             "CPU-only, it is the named alternative a user could write. `fwd+VJP` is "
-             "`jit(grad(<w, f(x)>))`, `compile` its compile time, `temp mem` its compiled "
-             "temporary memory (`memory_analysis().temp_size_in_bytes`). `err` is the relative "
-             "error of the derivative (JVP along a random direction and the VJP through "
-             "`<Jᵀw, v> = <w, Jv>`, the larger of the two) against the reference listed below "
-             "(50-digit mpmath at small n). A time ratio reads `0.52× ±4%`: the median of the "
-             "per-round ratios and half their interquartile range; where the rounds disagree by "
-             "more than 25 % the row is measured again with twice the rounds (at most twice), and "
-             "a ratio still that spread is marked `noisy`: read it as unmeasured.")
+    L.append(
+        "Ratios are **matcalc / comparator**, measured in the same run with the calls "
+        "interleaved (below 1 means matcalc is faster or smaller). The comparator is JAX's "
+        "default derivative of the same function; where that is missing, NaN, wrong or "
+        "CPU-only, it is the named alternative a user could write. `fwd+VJP` is "
+        "`jit(grad(<w, f(x)>))`, `compile` its compile time, `temp mem` its compiled "
+        "temporary memory (`memory_analysis().temp_size_in_bytes`). `err` is the relative "
+        "error of the derivative (JVP along a random direction and the VJP through "
+        "`<Jᵀw, v> = <w, Jv>`, the larger of the two) against the reference listed below "
+        "(50-digit mpmath at small n). A time ratio reads `0.52× ±4%`: the median of the "
+        "per-round ratios and half their interquartile range; where the rounds disagree by "
+        "more than 25 % the row is measured again with twice the rounds (at most twice), and "
+        "a ratio still that spread is marked `noisy`: read it as unmeasured."
+    )
     L += ["", "## Headline", ""]
     L += [f"- {h}" for h in headline(rows)]
     L += ["", "## Table", "", markdown_table(head, body), ""]
     L += ["## Absolute times (median per call)", ""]
-    th = ["op", "input", "n", "impl", "fwd", "JVP", "fwd+VJP", "compile fwd+VJP",
-          "temp fwd", "temp fwd+VJP", "status"]
+    th = [
+        "op",
+        "input",
+        "n",
+        "impl",
+        "fwd",
+        "JVP",
+        "fwd+VJP",
+        "compile fwd+VJP",
+        "temp fwd",
+        "temp fwd+VJP",
+        "status",
+    ]
     tb = []
     for r in rows:
         for impl in ("ours", "baseline", "alt"):
             info = r["impls"].get(impl)
             if not info:
                 continue
-            tb.append([r["op"], r["variant"] or "random", str(r["n"]),
-                       f"{IMPL_LABEL[impl]}: {info.get('name', '')}", fmt_time(info.get("fwd_s")),
-                       fmt_time(info.get("jvp_s")), fmt_time(info.get("grad_s")),
-                       fmt_time(info.get("compile_grad_s")),
-                       fmt_bytes(info.get("temp_fwd_bytes")),
-                       fmt_bytes(info.get("temp_grad_bytes")), status_text(info)])
+            tb.append(
+                [
+                    r["op"],
+                    r["variant"] or "random",
+                    str(r["n"]),
+                    f"{IMPL_LABEL[impl]}: {info.get('name', '')}",
+                    fmt_time(info.get("fwd_s")),
+                    fmt_time(info.get("jvp_s")),
+                    fmt_time(info.get("grad_s")),
+                    fmt_time(info.get("compile_grad_s")),
+                    fmt_bytes(info.get("temp_fwd_bytes")),
+                    fmt_bytes(info.get("temp_grad_bytes")),
+                    status_text(info),
+                ]
+            )
     L += [markdown_table(th, tb), ""]
     L += ["## Cases", ""]
     ch = ["op", "input", "JAX default", "alternative", "accuracy reference", "note"]
     L += [markdown_table(ch, cases_info), ""]
-    errs = [(r, impl, k, v) for r in rows for impl, info in r["impls"].items()
-            for k, v in info.items() if k.endswith("_error")]
+    errs = [
+        (r, impl, k, v)
+        for r in rows
+        for impl, info in r["impls"].items()
+        for k, v in info.items()
+        if k.endswith("_error")
+    ]
     if errs:
         L += ["## Failures (first line of each error)", ""]
         seen = set()
@@ -231,8 +305,7 @@ def write_markdown(path, meta, rows, skipped, uncovered, cases_info):
     if skipped:
         L += ["## Skipped", ""] + [f"- {s['case']}: {s['reason']}" for s in skipped] + [""]
     if uncovered:
-        L += ["## Public operations without a benchmark case", "",
-              ", ".join(f"`{u}`" for u in uncovered), ""]
+        L += ["## Public operations without a benchmark case", "", ", ".join(f"`{u}`" for u in uncovered), ""]
     L += ["## Plots", ""]
     for name in meta.get("plots", []):
         L.append(f"![{name}]({name})")
@@ -262,8 +335,9 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
     styles = {"ours": "-", "baseline": "--", "alt": ":"}
     kinds = [("fwd_s", "forward"), ("jvp_s", "JVP"), ("grad_s", "forward + VJP")]
     for op, rs in by_op.items():
-        timed_sizes = {r["n"] for r in rs
-                       if any(i.get(k) is not None for i in r["impls"].values() for k, _ in kinds)}
+        timed_sizes = {
+            r["n"] for r in rs if any(i.get(k) is not None for i in r["impls"].values() for k, _ in kinds)
+        }
         if len(timed_sizes) < 2:  # a single timed n (e.g. --quick): times.png shows it
             continue
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), squeeze=False)
@@ -271,11 +345,15 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for ax, (key, title) in zip(axes[0], kinds, strict=True):
             for vi, (variant, batch) in enumerate(variants):
-                sel = sorted((r for r in rs if (r["variant"], r["batch"]) == (variant, batch)),
-                             key=lambda r: r["n"])
+                sel = sorted(
+                    (r for r in rs if (r["variant"], r["batch"]) == (variant, batch)), key=lambda r: r["n"]
+                )
                 for impl, ls in styles.items():
-                    pts = [(r["n"], r["impls"][impl][key]) for r in sel
-                           if impl in r["impls"] and r["impls"][impl].get(key) is not None]
+                    pts = [
+                        (r["n"], r["impls"][impl][key])
+                        for r in sel
+                        if impl in r["impls"] and r["impls"][impl].get(key) is not None
+                    ]
                     if not pts:
                         continue
                     xs, ys = zip(*pts, strict=True)
@@ -291,8 +369,7 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
             ax.grid(True, which="both", alpha=0.3)
         handles, labels = axes[0][2].get_legend_handles_labels()
         if handles:
-            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                       fontsize=8)
+            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
         fig.suptitle(f"{meta['platform']} {meta['dtype']}", fontsize=9)
         fig.tight_layout()
         name = f"time_{_safe(op)}.png"
@@ -347,13 +424,11 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
     big: dict[tuple, dict] = {}
     for r in rows:
         key = (r["op"], r["variant"], r["batch"])
-        if r.get("ratios", {}).get("grad") is not None and (key not in big
-                                                             or r["n"] > big[key]["n"]):
+        if r.get("ratios", {}).get("grad") is not None and (key not in big or r["n"] > big[key]["n"]):
             big[key] = r
     if big:
         rs = list(big.values())
-        labels = [f"{_label(r)} n={r['n']}" + (f" ×{r['batch']}" if r["batch"] else "")
-                  for r in rs]
+        labels = [f"{_label(r)} n={r['n']}" + (f" ×{r['batch']}" if r["batch"] else "") for r in rs]
 
         def save_barh(fig, ax, xlabel, title, name):
             ax.set_yticks(range(len(rs)))
@@ -372,16 +447,21 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
         fig, ax = plt.subplots(figsize=(8, 0.4 * len(rs) + 1.5))
         for k, impl in enumerate(("ours", "baseline", "alt")):
             vals = [r["impls"].get(impl, {}).get("grad_s") or 0 for r in rs]
-            ax.barh([i + (k - 1) * 0.27 for i in range(len(rs))], vals, height=0.25,
-                    label=IMPL_LABEL[impl])
+            ax.barh([i + (k - 1) * 0.27 for i in range(len(rs))], vals, height=0.25, label=IMPL_LABEL[impl])
         ax.legend(fontsize=8, loc="lower right")
-        save_barh(fig, ax, "fwd+VJP time, seconds (median, log)", "fwd+VJP time at the largest n",
-                  "times.png")
+        save_barh(
+            fig, ax, "fwd+VJP time, seconds (median, log)", "fwd+VJP time at the largest n", "times.png"
+        )
         # the ratio matcalc / comparator
         fig, ax = plt.subplots(figsize=(8, 0.3 * len(rs) + 1.5))
         vals = [r["ratios"]["grad"] for r in rs]
         ax.barh(range(len(rs)), vals, color=["tab:green" if v <= 1 else "tab:red" for v in vals])
         ax.axvline(1.0, color="k", lw=1)
-        save_barh(fig, ax, "fwd+VJP time, matcalc / comparator (log; < 1 is faster)",
-                  "fwd+VJP ratio at the largest n", "ratios.png")
+        save_barh(
+            fig,
+            ax,
+            "fwd+VJP time, matcalc / comparator (log; < 1 is faster)",
+            "fwd+VJP ratio at the largest n",
+            "ratios.png",
+        )
     return written

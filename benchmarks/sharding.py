@@ -18,12 +18,35 @@ import os
 import sys
 
 
+def _first_case_per_op(cases, missing, wanted) -> dict:
+    """``{op: its first case}`` in registry order, for the operations matcalc has."""
+    first = {}
+    for c in cases:
+        if c.op not in first and not missing(c) and (wanted is None or c.op in wanted):
+            first[c.op] = c
+    return first
+
+
+def _part(cases: dict, part: str | None) -> dict:
+    """Every M-th entry of ``cases`` from the K-th on, for ``part = "K/M"`` (all for ``None``)."""
+    if not part:
+        return cases
+    k, m = (int(x) for x in part.split("/"))
+    return {name: c for i, (name, c) in enumerate(cases.items()) if i % m == k}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.sharding")
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--per-device", type=int, default=1, help="batch entries per device")
     p.add_argument("--ops", default=None)
     p.add_argument("--rtol", type=float, default=1e-10)
+    p.add_argument(
+        "--part",
+        default=None,
+        help="K/M: check only every M-th operation starting at the K-th (0-based), so "
+        "that M processes share the work",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
@@ -43,10 +66,7 @@ def main(argv=None) -> int:
     sharding = core.batch_sharding(ndev)
     wanted = args.ops.split(",") if args.ops else None
 
-    first = {}
-    for c in all_cases():
-        if c.op not in first and not missing(c) and (wanted is None or c.op in wanted):
-            first[c.op] = c
+    first = _part(_first_case_per_op(all_cases(), missing, wanted), args.part)
     failures = []
     print(f"{ndev} devices, batch {batch}, n {args.n}")
     for opname, case in first.items():
@@ -57,8 +77,10 @@ def main(argv=None) -> int:
             f = case.ours if case.batched else jax.vmap(case.ours)
             x = jax.tree.map(jnp.asarray, args64)
             out_shape = jax.eval_shape(f, *x)
-            w = jax.tree.map(jnp.asarray, core.random_like(
-                jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), out_shape), rng))
+            w = jax.tree.map(
+                jnp.asarray,
+                core.random_like(jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), out_shape), rng),
+            )
 
             def value_and_grad(a, w, f=f):  # the forward value and the gradient, one executable
                 def loss(a):
@@ -73,29 +95,29 @@ def main(argv=None) -> int:
             xs = core._shard(x, sharding, batch)
             ws = core._shard(w, sharding, batch)
             y, g = value_and_grad(xs, ws)
-            spread = {len(leaf.sharding.device_set) for leaf in jax.tree.leaves(g)
-                      if hasattr(leaf, "sharding")}
+            spread = {
+                len(leaf.sharding.device_set) for leaf in jax.tree.leaves(g) if hasattr(leaf, "sharding")
+            }
             errs = []
             for a, b in zip(jax.tree.leaves((y, g)), jax.tree.leaves((ref_y, ref_g)), strict=True):
                 a, b = np.asarray(a), np.asarray(b)
                 scale = max(float(np.max(np.abs(b))), 1e-300) if b.size else 1.0
                 errs.append(float(np.max(np.abs(a - b))) / scale if b.size else 0.0)
             err = max(errs)
-            ok = err <= args.rtol and all(np.all(np.isfinite(np.asarray(t)))
-                                          for t in jax.tree.leaves((y, g)))
+            ok = err <= args.rtol and all(np.all(np.isfinite(np.asarray(t))) for t in jax.tree.leaves((y, g)))
             where = "sharded" if max(spread, default=1) > 1 else "replicated (gathered by XLA)"
-            print(f"{'ok  ' if ok else 'FAIL'} {opname:28s} max rel diff {err:.1e}  "
-                  f"gradient {where}")
+            print(f"{'ok  ' if ok else 'FAIL'} {opname:28s} max rel diff {err:.1e}  gradient {where}")
             if not ok:
                 failures.append(opname)
         except Exception as e:  # noqa: BLE001
             print(f"FAIL {opname:28s} {type(e).__name__}: {str(e).splitlines()[0][:200]}")
             failures.append(opname)
     uncovered = [o for o in public_ops() if o not in first and (wanted is None or o in wanted)]
-    if uncovered:
+    if uncovered and not args.part:
         print("no benchmark case (not checked): " + ", ".join(uncovered))
-    print(f"checked {len(first)} ops, {len(failures)} failed" + (
-        f": {', '.join(failures)}" if failures else ""))
+    print(
+        f"checked {len(first)} ops, {len(failures)} failed" + (f": {', '.join(failures)}" if failures else "")
+    )
     return 1 if failures else 0
 
 

@@ -38,8 +38,8 @@ def _sylvester_jvp(method, tol, primals, tangents):
     return x, sylvester_apply(plan, dc - mm(da, x) - mm(x, db))
 
 
-
 _sylvester_jit = jax.jit(_sylvester, static_argnums=(3, 4))
+
 
 def _empty(shape, dtype):
     return jnp.zeros(shape, dtype)
@@ -81,7 +81,8 @@ def solve_sylvester(A, B, C, *, method: str = "auto", tol: float = 1e-8):
     if c.ndim < 2 or c.shape[-2:] != (a.shape[-1], b.shape[-1]):
         raise ValueError(
             f"solve_sylvester: C must have shape (..., {a.shape[-1]}, {b.shape[-1]}) for A of "
-            f"shape {a.shape} and B of shape {b.shape}, got {c.shape}")
+            f"shape {a.shape} and B of shape {b.shape}, got {c.shape}"
+        )
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2], c.shape[:-2])
     if is_empty(a, b, c):
         return _empty((*batch, *c.shape[-2:]), c.dtype)
@@ -111,8 +112,8 @@ def _clyap_jvp(method, primals, tangents):
     return x, sylvester_apply(plan, dq - mm(da, x) - mm(x, _H(da)))
 
 
-
 _clyap_jit = jax.jit(_clyap, static_argnums=2)
+
 
 def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
     """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
@@ -178,8 +179,8 @@ def _dlyap_jvp(method, primals, tangents):
     return x, _dlyap_apply(plan, dq + mm(mm(da, x), _H(a)) + mm(ax, _H(da)))
 
 
-
 _dlyap_jit = jax.jit(_dlyap, static_argnums=2)
+
 
 def solve_discrete_lyapunov(a, q, method=None):
     """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
@@ -196,8 +197,7 @@ def solve_discrete_lyapunov(a, q, method=None):
       method: ``None``/``"auto"``, ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"`` (SciPy's
         ``"direct"``/``"bilinear"`` map to ``"kron"``/``"auto"``).
     """
-    check_option("solve_discrete_lyapunov", "method", method,
-                 (None, "direct", "bilinear", *METHODS))
+    check_option("solve_discrete_lyapunov", "method", method, (None, "direct", "bilinear", *METHODS))
     method = {None: "auto", "direct": "kron", "bilinear": "auto"}.get(method, method)
     a, q = promote_inexact(a, q)
     check_dtype("solve_discrete_lyapunov", "a", a)

@@ -31,8 +31,11 @@ def vec(a: ArrayLike) -> Array:
 def unvec(v: ArrayLike, shape: tuple[int, ...]) -> Array:
     """Inverse of ``vec``: ``(..., m·n) → (..., m, n)`` for ``shape = (m, n)``."""
     v = jnp.asarray(v)
-    if not (isinstance(shape, tuple | list) and len(shape) == 2
-            and all(isinstance(d, int | np.integer) and d >= 0 for d in shape)):
+    if not (
+        isinstance(shape, tuple | list)
+        and len(shape) == 2
+        and all(isinstance(d, int | np.integer) and d >= 0 for d in shape)
+    ):
         raise ValueError(f"unvec: shape must be a pair (m, n) of non-negative integers, got {shape!r}")
     m, n = shape
     if v.ndim < 1 or v.shape[-1] != m * n:

@@ -704,12 +704,16 @@ _MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, float("inf"), -float("inf"))
 
 def _check_norm_args(x, ord, axis):
     """JAX's errors for out-of-range axes (not a silent wrap) and orders invalid for the norm kind."""
-    for ax_ in (axis if isinstance(axis, tuple) else () if axis is None else (axis,)):
+    for ax_ in axis if isinstance(axis, tuple) else () if axis is None else (axis,):
         if not -x.ndim <= operator.index(ax_) < x.ndim:
-            raise ValueError(f"norm: axis {ax_} is out of bounds for x of shape {x.shape} "
-                             f"(dimension {x.ndim})")
-    vector = (axis is None and x.ndim == 1) or isinstance(axis, int) or (
-        isinstance(axis, tuple) and len(axis) == 1)
+            raise ValueError(
+                f"norm: axis {ax_} is out of bounds for x of shape {x.shape} (dimension {x.ndim})"
+            )
+    vector = (
+        (axis is None and x.ndim == 1)
+        or isinstance(axis, int)
+        or (isinstance(axis, tuple) and len(axis) == 1)
+    )
     if vector and isinstance(ord, str):
         raise ValueError(f"norm: invalid order {ord!r} for vector norm (x of shape {x.shape})")
     if not vector and (axis is not None or x.ndim == 2) and ord not in _MATRIX_ORDS:

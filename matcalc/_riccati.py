@@ -127,8 +127,7 @@ def _care_value(a, b, q, r, e, s):
     n = a.shape[-1]
     alpha, gs, qs = _scale(g, q)
     # stable invariant subspace of H = [[A, −G], [−Q, −Aᴴ]] is span [I; Y]; (sign H + I)[I; Y] = 0
-    h = jnp.concatenate(
-        [jnp.concatenate([a, -gs], -1), jnp.concatenate([-qs, -_H(a)], -1)], -2)
+    h = jnp.concatenate([jnp.concatenate([a, -gs], -1), jnp.concatenate([-qs, -_H(a)], -1)], -2)
     z = signm(h)
     eye = eye_like(a)
     lhs = jnp.concatenate([z[..., :n, n:], z[..., n:, n:] + eye], -2)
@@ -145,7 +144,7 @@ def _care_value(a, b, q, r, e, s):
     x = _newton(x, step, _tol(x))
     # stabilizing: A − G X stable ⇔ ρ((γ − Ac)⁻¹(γ + Ac)) < 1 (Cayley map, γ > 0)
     ac = a - mm(g, x)
-    gamma = (jnp.sqrt(jnp.sum(jnp.abs(ac) ** 2, axis=(-2, -1)) / n) + jnp.finfo(ac.dtype).tiny)
+    gamma = jnp.sqrt(jnp.sum(jnp.abs(ac) ** 2, axis=(-2, -1)) / n) + jnp.finfo(ac.dtype).tiny
     ge = gamma.astype(a.dtype)[..., None, None] * eye
     ok = _spectral_radius_below_one(_solve(ge - ac, ge + ac))
     res = _norm1(_care_residual(a, g, q, x))
@@ -217,8 +216,7 @@ def _dare_value(a, b, q, r, e, s):
         small = _norm1(h2 - hk) <= tol * _norm1(h2)
         act = active[..., None, None]
         still = active & ~small & jnp.all(jnp.isfinite(h2), axis=(-2, -1))
-        return (k + 1, jnp.where(act, a2, ak), jnp.where(act, g2, gk), jnp.where(act, h2, hk),
-                still)
+        return (k + 1, jnp.where(act, a2, ak), jnp.where(act, g2, gk), jnp.where(act, h2, hk), still)
 
     gs = jnp.broadcast_to(gs, eye.shape)
     qs = jnp.broadcast_to(qs, eye.shape)
@@ -320,7 +318,8 @@ def _prepare(op, a, b, q, r, e, s):
         check_square(e, op, "e")
         if e.shape[-1] != n:
             raise ValueError(
-                f"{op}: e must have shape (..., {n}, {n}) for a of shape {a.shape}, got {e.shape}")
+                f"{op}: e must have shape (..., {n}, {n}) for a of shape {a.shape}, got {e.shape}"
+            )
     if s is not None and (s.ndim < 2 or s.shape[-2:] != (n, m)):
         raise ValueError(f"{op}: s must have shape (..., {n}, {m}) for b of shape {b.shape}, got {s.shape}")
     shapes = [x.shape[:-2] for x in (a, b, q, r, e, s) if x is not None]
@@ -362,13 +361,17 @@ def _diagnose(op, discrete, a, b, q, r, e, s):
                 sv = np.linalg.svd(np.hstack([ai - lam * np.eye(n), bi]), compute_uv=False)
                 if sv[-1] <= 1e-10 * max(sv[0], 1):
                     item = f" (item {i} of the batch)" if a_.shape[0] > 1 else ""
-                    return (f"{op}: (a, b) is not stabilizable: the eigenvalue {lam:.6g} of the "
-                            f"(reduced) a is uncontrollable{item}")
+                    return (
+                        f"{op}: (a, b) is not stabilizable: the eigenvalue {lam:.6g} of the "
+                        f"(reduced) a is uncontrollable{item}"
+                    )
     where = "on the unit circle" if discrete else "on the imaginary axis"
     pencil = "symplectic pencil" if discrete else "Hamiltonian matrix"
-    return (f"{op}: no stabilizing solution was found: the {pencil} "
-            f"has eigenvalues (numerically) {where} (e.g. an unobservable mode of (q, a) {where}), or the "
-            "iteration did not converge")
+    return (
+        f"{op}: no stabilizing solution was found: the {pencil} "
+        f"has eigenvalues (numerically) {where} (e.g. an unobservable mode of (q, a) {where}), or the "
+        "iteration did not converge"
+    )
 
 
 def _finish(op, discrete, x, inputs):

@@ -94,9 +94,7 @@ def check_square(a, op: str, name: str = "a"):
     if a.ndim < 2:
         raise ValueError(f"{op}: {name} must have at least 2 dimensions, got shape {a.shape}")
     if a.shape[-1] != a.shape[-2]:
-        raise ValueError(
-            f"{op}: {name} must be square in its last two axes, got shape {a.shape}"
-        )
+        raise ValueError(f"{op}: {name} must be square in its last two axes, got shape {a.shape}")
 
 
 def check_matrix(a, op: str, name: str = "a"):

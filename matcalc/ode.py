@@ -176,15 +176,11 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     import diffrax
 
     if adjoint not in ADJOINTS:
-        raise ValueError(
-            f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)}"
-        )
+        raise ValueError(f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)}")
     if solver is None:
         solver = diffrax.Tsit5()
     if not isinstance(solver, diffrax.AbstractAdaptiveSolver):
-        raise TypeError(
-            f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}"
-        )
+        raise TypeError(f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}")
 
     max_steps = _check_mxstep(mxstep)
     if not isinstance(hmax, jax.Array) and not hmax > 0:
@@ -207,7 +203,8 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
                 f"(shape {jnp.shape(leaf)})"
             )
     y_leaves = [
-        jnp.asarray(x) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+        jnp.asarray(x)
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
         else jnp.asarray(x, jnp.result_type(float))
         for x in y_leaves
     ]

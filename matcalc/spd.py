@@ -43,8 +43,9 @@ def _pair(a, b, op):
     try:
         jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError as err:
-        raise ValueError(f"{op}: the batch dimensions of a and b do not broadcast, got shapes {a.shape} "
-                         f"and {b.shape}") from err
+        raise ValueError(
+            f"{op}: the batch dimensions of a and b do not broadcast, got shapes {a.shape} and {b.shape}"
+        ) from err
     dtype = jnp.result_type(a.dtype, b.dtype)
     check_dtype(op, "a", a.astype(dtype))
     return symmetrize(a.astype(dtype)), symmetrize(b.astype(dtype))

@@ -129,25 +129,18 @@ def _norm(leaves) -> float:
 def _diff_norm(a, b) -> float:
     return float(
         np.sqrt(
-            sum(
-                float(np.sum(np.abs(np.asarray(x) - np.asarray(y)) ** 2))
-                for x, y in zip(a, b, strict=True)
-            )
+            sum(float(np.sum(np.abs(np.asarray(x) - np.asarray(y)) ** 2)) for x, y in zip(a, b, strict=True))
         )
     )
 
 
 def _pair(a, b) -> float:
     """``Re Σ a·b`` over matching lists of leaves."""
-    return float(
-        sum(np.sum(np.real(np.asarray(x) * np.asarray(y))) for x, y in zip(a, b, strict=True))
-    )
+    return float(sum(np.sum(np.real(np.asarray(x) * np.asarray(y))) for x, y in zip(a, b, strict=True)))
 
 
 def _abs_pair(a, b) -> float:
-    return float(
-        sum(np.sum(np.abs(np.asarray(x) * np.asarray(y))) for x, y in zip(a, b, strict=True))
-    )
+    return float(sum(np.sum(np.abs(np.asarray(x) * np.asarray(y))) for x, y in zip(a, b, strict=True)))
 
 
 def _all_finite(leaves) -> bool:
@@ -185,17 +178,25 @@ class Problem:
     of the differentiated arguments alone. Further random directions come from ``tangent()``.
     """
 
-    def __init__(self, fn: Callable, args: Sequence[Any], argnums: Sequence[int] | None = None,
-                 tangent_projection: Callable | Sequence[Callable | None] | None = None,
-                 output_gauge: Callable | None = None, fd_step: float | None = None,
-                 seed: int = 0):
+    def __init__(
+        self,
+        fn: Callable,
+        args: Sequence[Any],
+        argnums: Sequence[int] | None = None,
+        tangent_projection: Callable | Sequence[Callable | None] | None = None,
+        output_gauge: Callable | None = None,
+        fd_step: float | None = None,
+        seed: int = 0,
+    ):
         if not jax.config.jax_enable_x64:
-            raise RuntimeError(
-                "check_rule needs float64: set jax.config.update('jax_enable_x64', True)")
+            raise RuntimeError("check_rule needs float64: set jax.config.update('jax_enable_x64', True)")
         self.args = list(args)
         if argnums is None:
-            argnums = [i for i, a in enumerate(self.args)
-                       if hasattr(a, "dtype") and jnp.issubdtype(jnp.asarray(a).dtype, jnp.inexact)]
+            argnums = [
+                i
+                for i, a in enumerate(self.args)
+                if hasattr(a, "dtype") and jnp.issubdtype(jnp.asarray(a).dtype, jnp.inexact)
+            ]
         self.argnums = list(argnums)
         if not self.argnums:
             raise ValueError("check_rule: no differentiable (inexact array) argument")
@@ -203,7 +204,8 @@ class Problem:
         for x in self.primals:
             if x.dtype not in (jnp.float64, jnp.complex128):
                 raise ValueError(
-                    f"check_rule: differentiated inputs must be float64/complex128, got {x.dtype}")
+                    f"check_rule: differentiated inputs must be float64/complex128, got {x.dtype}"
+                )
         if tangent_projection is None or callable(tangent_projection):
             projections = [tangent_projection] * len(self.argnums)
         else:
@@ -219,10 +221,11 @@ class Problem:
         if not self.out:
             raise ValueError("check_rule: fn has no inexact output to differentiate")
         self.v = self.tangent()
-        self.w = tuple(_random_like(k, o) for k, o in
-                       zip(jax.random.split(next(self._keys), len(self.out)), self.out, strict=True))
-        self.x_scale = max(float(np.max(np.abs(np.asarray(x)))) if x.size else 0.0
-                           for x in self.primals)
+        self.w = tuple(
+            _random_like(k, o)
+            for k, o in zip(jax.random.split(next(self._keys), len(self.out)), self.out, strict=True)
+        )
+        self.x_scale = max(float(np.max(np.abs(np.asarray(x)))) if x.size else 0.0 for x in self.primals)
         self.h = fd_step if fd_step is not None else 1e-3 * max(1.0, self.x_scale)
         self.f_jit = jax.jit(self.f)
         self.jvp_jit = jax.jit(lambda *xs: jax.jvp(self.f, xs, self.v)[1])
@@ -237,8 +240,7 @@ class Problem:
     def tangent(self, normalize: bool = True) -> tuple:
         """A random tangent projected onto the inputs' tangent space (max-abs 1 if ``normalize``)."""
         ks = jax.random.split(next(self._keys), len(self.primals))
-        t = tuple(q(_random_like(k, x))
-                  for k, x, q in zip(ks, self.primals, self._projections, strict=True))
+        t = tuple(q(_random_like(k, x)) for k, x, q in zip(ks, self.primals, self._projections, strict=True))
         scale = max(float(np.max(np.abs(np.asarray(a)))) if a.size else 0.0 for a in t)
         if scale == 0:
             raise ValueError("check_rule: the projected tangent is zero")
@@ -288,8 +290,9 @@ def check_jvp(p: Problem, rtol: float = 1e-8) -> tuple[tuple, float]:
     return jv, _diff_norm(jv, fd_jv) / max(_norm(fd_jv), 1e-300)
 
 
-def check_transpose(p: Problem, ct: tuple, jv: tuple, rtol: float = 1e-12,
-                    jv_is_finite_difference: bool = False) -> float:
+def check_transpose(
+    p: Problem, ct: tuple, jv: tuple, rtol: float = 1e-12, jv_is_finite_difference: bool = False
+) -> float:
     """``transpose``: ``<w, J v> = <Jᵀ w, v>`` with ``Jᵀ w = ct`` from the VJP, in the real pairing
     JAX transposes in. Against a finite-difference ``J v`` the tolerance is ``rtol`` plus its
     round-off floor."""
@@ -297,13 +300,15 @@ def check_transpose(p: Problem, ct: tuple, jv: tuple, rtol: float = 1e-12,
     scale = _abs_pair(p.w, jv) + _abs_pair(ct, p.v)
     atol = 30 * _EPS * _norm(p.w) * _norm(p.out) / p.h if jv_is_finite_difference else 0.0
     if not abs(lhs - rhs) <= rtol * scale + atol:
-        _fail("transpose", f"<w, J v> = {lhs:.16e} but <Jᵀ w, v> = {rhs:.16e} (difference "
-                           f"{abs(lhs - rhs):.3e}, scale {scale:.3e})")
+        _fail(
+            "transpose",
+            f"<w, J v> = {lhs:.16e} but <Jᵀ w, v> = {rhs:.16e} (difference "
+            f"{abs(lhs - rhs):.3e}, scale {scale:.3e})",
+        )
     return abs(lhs - rhs) / max(scale, 1e-300)
 
 
-def check_jit(p: Problem, rtol: float = 1e-10, jv: tuple | None = None,
-              ct: tuple | None = None) -> None:
+def check_jit(p: Problem, rtol: float = 1e-10, jv: tuple | None = None, ct: tuple | None = None) -> None:
     """``jit``: ``jax.jit`` against eager evaluation, for the primal and for the JVP and the VJP
     where given (their eager values)."""
     _check_close("jit", "jit(fn) vs fn", p.f_jit(*p.primals), p.out, rtol)
@@ -313,13 +318,20 @@ def check_jit(p: Problem, rtol: float = 1e-10, jv: tuple | None = None,
         _check_close("jit", "jit(vjp) vs vjp", p.vjp_jit(*p.primals), ct, rtol)
 
 
-def check_vmap(p: Problem, rtol: float = 1e-10, jvp: bool = True, vjp: bool = True,
-               vmap_args: Sequence[Any] | None = None) -> None:
+def check_vmap(
+    p: Problem,
+    rtol: float = 1e-10,
+    jvp: bool = True,
+    vjp: bool = True,
+    vmap_args: Sequence[Any] | None = None,
+) -> None:
     """``vmap``: ``jit(vmap(g))`` over a small batch against ``jit(g)`` per point, for the primal,
     the VJP and the JVP (the per-point maps are the ones ``check_jit`` compared with eager)."""
     if vmap_args is None:
-        batch = [tuple(x + step * max(1.0, p.x_scale) * a for x, a in
-                       zip(p.primals, p.tangent(), strict=True)) for step in (0.0, 1e-2, -1e-2)]
+        batch = [
+            tuple(x + step * max(1.0, p.x_scale) * a for x, a in zip(p.primals, p.tangent(), strict=True))
+            for step in (0.0, 1e-2, -1e-2)
+        ]
     else:
         batch = [tuple(jnp.asarray(b[i]) for i in p.argnums) for b in vmap_args]
     stacked = tuple(jnp.stack(col) for col in zip(*batch, strict=True))
@@ -332,12 +344,10 @@ def check_vmap(p: Problem, rtol: float = 1e-10, jvp: bool = True, vjp: bool = Tr
     batched = jax.jit(jax.vmap(lambda *xs: tuple(g(*xs) for _, g, _ in maps)))(*stacked)
     for (label, _, g_jit), vm in zip(maps, batched, strict=True):
         for k, b in enumerate(batch):
-            _check_close("vmap", f"vmap({label})[{k}] vs {label}", tuple(y[k] for y in vm),
-                         g_jit(*b), rtol)
+            _check_close("vmap", f"vmap({label})[{k}] vs {label}", tuple(y[k] for y in vm), g_jit(*b), rtol)
 
 
-def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True,
-                       vjp: bool = True) -> dict:
+def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True, vjp: bool = True) -> dict:
     """``second_order``: jvp-of-jvp against a finite difference of the JVP, and grad-of-grad (the
     gradient of ``x ↦ <∇s(x), u>``, ``s = <w, f>``) paired with ``u₂`` against a finite
     difference of ``<∇s, u>``."""
@@ -348,10 +358,10 @@ def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True,
         fd_gu, floor = p.finite_difference(p.jvp_jit, u)
         if not _all_finite(gu):
             _fail("finite", "jvp-of-jvp is not finite")
-        _check_close("second_order", "jvp-of-jvp vs finite difference of the JVP", gu, fd_gu,
-                     rtol, floor)
+        _check_close("second_order", "jvp-of-jvp vs finite difference of the JVP", gu, fd_gu, rtol, floor)
         report["jvp_of_jvp"] = _diff_norm(gu, fd_gu) / max(_norm(fd_gu), 1e-300)
     if vjp:
+
         def s(*xs):
             return sum(jnp.sum(jnp.real(a * b)) for a, b in zip(p.w, p.f(*xs), strict=True))
 
@@ -370,8 +380,10 @@ def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True,
         want = float(fd_q[0])
         scale = max(abs(got), abs(want), _abs_pair(hq, u2) * 1e-3)
         if not abs(got - want) <= rtol * scale + floor:
-            _fail("second_order", f"grad-of-grad: <∇<∇s, u>, u2> = {got:.12e} but finite "
-                                  f"difference gives {want:.12e}")
+            _fail(
+                "second_order",
+                f"grad-of-grad: <∇<∇s, u>, u2> = {got:.12e} but finite difference gives {want:.12e}",
+            )
         report["grad_of_grad"] = abs(got - want) / max(abs(want), 1e-300)
     return report
 
@@ -453,8 +465,9 @@ def check_rule(  # noqa: PLR0913 (public keyword options)
         jv = p.finite_difference(p.f_jit, p.v)[0]  # reverse-only: J v by finite differences
     check_jit(p, jit_rtol, jv if check_jvp else None, ct)
     if check_vjp:
-        report["transpose"] = check_transpose(p, ct, jv, transpose_rtol if check_jvp else fd_rtol,
-                                              jv_is_finite_difference=not check_jvp)
+        report["transpose"] = check_transpose(
+            p, ct, jv, transpose_rtol if check_jvp else fd_rtol, jv_is_finite_difference=not check_jvp
+        )
     if check_vmap:
         _vmap_check(p, jit_rtol, jvp=check_jvp, vjp=check_vjp, vmap_args=vmap_args)
     if check_second_order:

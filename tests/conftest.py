@@ -18,8 +18,9 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_CHEAP_LLVM}".strip()
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-_cache = os.environ.get("MATCALC_TEST_CACHE",
-                        str(pathlib.Path.home() / ".cache" / "matcalc" / "jax-test-compilation"))
+_cache = os.environ.get(
+    "MATCALC_TEST_CACHE", str(pathlib.Path.home() / ".cache" / "matcalc" / "jax-test-compilation")
+)
 if _cache != "off":
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")

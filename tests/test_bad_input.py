@@ -88,6 +88,7 @@ def _herm_ref(f):
     def ref(a):
         w, v = jnp.linalg.eigh(a)
         return (v * f(w).astype(v.dtype)[..., None, :]) @ jnp.swapaxes(v, -1, -2).conj()
+
     return ref
 
 
@@ -111,9 +112,13 @@ def _logdet_ref(a):
     return jnp.where(s.real > 0, l, jnp.nan)
 
 
-_HALF_DET = dict.fromkeys(("float16", "bfloat16"), (
-    "JAX computes det/slogdet of a 2x2 half-precision matrix by a closed form (n <= 3); matcalc uses "
-    "LU, which has no half-precision kernel, and raises JAX's LAPACK error"))
+_HALF_DET = dict.fromkeys(
+    ("float16", "bfloat16"),
+    (
+        "JAX computes det/slogdet of a 2x2 half-precision matrix by a closed form (n <= 3); matcalc uses "
+        "LU, which has no half-precision kernel, and raises JAX's LAPACK error"
+    ),
+)
 
 # documented: the distances are exactly 0 where A == B, which holds for an Inf entry (Inf == Inf)
 _EXACT_ZERO = ("inf",)
@@ -127,8 +132,7 @@ OPS: dict[str, Op] = {
     "pinv": Op(matcalc.pinv, jnp.linalg.pinv),
     "lstsq": Op(lambda x: matcalc.lstsq(x, _rhs(x))[0], lambda x: jnp.linalg.lstsq(x, _rhs(x))[0]),
     "matrix_power": Op(lambda x: matcalc.matrix_power(x, 3), lambda x: jnp.linalg.matrix_power(x, 3)),
-    "matrix_power_neg": Op(lambda x: matcalc.matrix_power(x, -2),
-                           lambda x: jnp.linalg.matrix_power(x, -2)),
+    "matrix_power_neg": Op(lambda x: matcalc.matrix_power(x, -2), lambda x: jnp.linalg.matrix_power(x, -2)),
     "norm": Op(matcalc.norm, jnp.linalg.norm),
     "norm_2": Op(lambda x: matcalc.norm(x, 2), lambda x: jnp.linalg.norm(x, 2)),
     "norm_nuc": Op(lambda x: matcalc.norm(x, "nuc"), lambda x: jnp.linalg.norm(x, "nuc")),
@@ -137,11 +141,16 @@ OPS: dict[str, Op] = {
     "logm": Op(matcalc.logm, _herm_ref(jnp.log)),
     # SciPy's convention, documented: real input with a real square root gives a real result (JAX's
     # sqrtm is always complex)
-    "sqrtm": Op(matcalc.sqrtm, lambda x: _real_as(jsl.sqrtm(x), x), xfail=dict.fromkeys(
-        ("float16", "bfloat16"), "JAX's sqrtm computes half precision in complex64; matcalc raises a "
-        "TypeError naming the dtype (its LU-based iteration has no half-precision kernel)")),
-    "fractional_matrix_power": Op(lambda x: matcalc.fractional_matrix_power(x, 0.5),
-                                  _herm_ref(jnp.sqrt)),
+    "sqrtm": Op(
+        matcalc.sqrtm,
+        lambda x: _real_as(jsl.sqrtm(x), x),
+        xfail=dict.fromkeys(
+            ("float16", "bfloat16"),
+            "JAX's sqrtm computes half precision in complex64; matcalc raises a "
+            "TypeError naming the dtype (its LU-based iteration has no half-precision kernel)",
+        ),
+    ),
+    "fractional_matrix_power": Op(lambda x: matcalc.fractional_matrix_power(x, 0.5), _herm_ref(jnp.sqrt)),
     "funm": Op(lambda x: matcalc.funm(x, jnp.exp), lambda x: jsl.funm(x, jnp.exp)),
     "signm": Op(matcalc.signm, _herm_ref(jnp.sign)),
     "polar": Op(matcalc.polar, jsl.polar),
@@ -156,20 +165,28 @@ OPS: dict[str, Op] = {
     "svd": Op(matcalc.svd, jnp.linalg.svd, values=False),
     "svdvals": Op(matcalc.svdvals, jnp.linalg.svdvals),
     "schur": Op(matcalc.schur, jsl.schur, values=False),
-    "hessenberg": Op(lambda x: matcalc.hessenberg(x, calc_q=True),
-                     lambda x: jsl.hessenberg(x, calc_q=True), values=False),
+    "hessenberg": Op(
+        lambda x: matcalc.hessenberg(x, calc_q=True), lambda x: jsl.hessenberg(x, calc_q=True), values=False
+    ),
     "cho_factor": Op(lambda x: matcalc.cho_factor(x)[0], lambda x: jsl.cho_factor(x)[0], values=False),
-    "cho_solve": Op(lambda x: matcalc.cho_solve(matcalc.cho_factor(x), _rhs(x)),
-                    lambda x: jsl.cho_solve(jsl.cho_factor(x), _rhs(x))),
+    "cho_solve": Op(
+        lambda x: matcalc.cho_solve(matcalc.cho_factor(x), _rhs(x)),
+        lambda x: jsl.cho_solve(jsl.cho_factor(x), _rhs(x)),
+    ),
     "lu_factor": Op(lambda x: matcalc.lu_factor(x), lambda x: jsl.lu_factor(x)),
-    "lu_solve": Op(lambda x: matcalc.lu_solve(matcalc.lu_factor(x), _rhs(x)),
-                   lambda x: jsl.lu_solve(jsl.lu_factor(x), _rhs(x))),
-    "solve_triangular": Op(lambda x: matcalc.solve_triangular(x, _rhs(x), lower=True),
-                           lambda x: jsl.solve_triangular(x, _rhs(x), lower=True)),
+    "lu_solve": Op(
+        lambda x: matcalc.lu_solve(matcalc.lu_factor(x), _rhs(x)),
+        lambda x: jsl.lu_solve(jsl.lu_factor(x), _rhs(x)),
+    ),
+    "solve_triangular": Op(
+        lambda x: matcalc.solve_triangular(x, _rhs(x), lower=True),
+        lambda x: jsl.solve_triangular(x, _rhs(x), lower=True),
+    ),
     "solve_sylvester": Op(lambda x: matcalc.solve_sylvester(x, x, x), lambda x: jsl.solve_sylvester(x, x, x)),
     "solve_continuous_lyapunov": Op(
         lambda x: matcalc.solve_continuous_lyapunov(x, x),
-        lambda x: jsl.solve_sylvester(x, jnp.swapaxes(x, -1, -2).conj(), x)),
+        lambda x: jsl.solve_sylvester(x, jnp.swapaxes(x, -1, -2).conj(), x),
+    ),
     "solve_discrete_lyapunov": Op(lambda x: matcalc.solve_discrete_lyapunov(x, x), None),
     "eigh_generalized": Op(lambda x: matcalc.eigh_generalized(x, x).eigenvalues, None),
     "vec": Op(matcalc.vec, lambda x: jnp.swapaxes(x, -1, -2).reshape(*x.shape[:-2], -1)),
@@ -179,16 +196,19 @@ OPS: dict[str, Op] = {
     "hermitian.funm": Op(lambda x: mh.funm(x, jnp.exp), _herm_ref(jnp.exp)),
     "hermitian.inv_sqrtm": Op(mh.inv_sqrtm, _herm_ref(lambda w: 1 / jnp.sqrt(w))),
     "hermitian.logm": Op(mh.logm, _herm_ref(jnp.log)),
-    "hermitian.powm": Op(lambda x: mh.powm(x, 1.5), _herm_ref(lambda w: w ** 1.5)),
+    "hermitian.powm": Op(lambda x: mh.powm(x, 1.5), _herm_ref(lambda w: w**1.5)),
     "hermitian.signm": Op(mh.signm, _herm_ref(jnp.sign)),
     "hermitian.sqrtm": Op(mh.sqrtm, _herm_ref(jnp.sqrt)),
-    "spd.affine_invariant_distance": Op(lambda x: mspd.affine_invariant_distance(x, x), _zero_distance,
-                                        skip=_EXACT_ZERO),
-    "spd.bures_wasserstein_distance": Op(lambda x: mspd.bures_wasserstein_distance(x, x), _zero_distance,
-                                         skip=_EXACT_ZERO),
+    "spd.affine_invariant_distance": Op(
+        lambda x: mspd.affine_invariant_distance(x, x), _zero_distance, skip=_EXACT_ZERO
+    ),
+    "spd.bures_wasserstein_distance": Op(
+        lambda x: mspd.bures_wasserstein_distance(x, x), _zero_distance, skip=_EXACT_ZERO
+    ),
     "spd.frechet_distance": Op(lambda x: mspd.frechet_distance(_mean(x), x, _mean(x), x), _zero_distance),
-    "spd.log_euclidean_distance": Op(lambda x: mspd.log_euclidean_distance(x, x), _zero_distance,
-                                     skip=_EXACT_ZERO),
+    "spd.log_euclidean_distance": Op(
+        lambda x: mspd.log_euclidean_distance(x, x), _zero_distance, skip=_EXACT_ZERO
+    ),
     "spd.logdet_divergence": Op(lambda x: mspd.logdet_divergence(x, x), _zero_distance),
     "spd.stein_divergence": Op(lambda x: mspd.stein_divergence(x, x), _zero_distance),
 }
@@ -215,8 +235,11 @@ def _leaves(tree):
 
 
 def _loss(tree):
-    return sum(jnp.sum(jnp.abs(t) ** 2).real for t in jax.tree.leaves(tree)
-               if jnp.issubdtype(jnp.asarray(t).dtype, jnp.inexact))
+    return sum(
+        jnp.sum(jnp.abs(t) ** 2).real
+        for t in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.asarray(t).dtype, jnp.inexact)
+    )
 
 
 def _compare(got, want, values: bool, what: str, invalid: bool = False):
@@ -236,14 +259,22 @@ def _compare(got, want, values: bool, what: str, invalid: bool = False):
                 keep = ~np.isnan(g) & ~np.isnan(w)
                 g, w = g[keep], w[keep]
             if g.dtype.kind in "fc":
-                np.testing.assert_allclose(g.astype(complex), w.astype(complex), rtol=tol, atol=tol,
-                                           equal_nan=True, err_msg=f"{what}[{i}]")
+                np.testing.assert_allclose(
+                    g.astype(complex),
+                    w.astype(complex),
+                    rtol=tol,
+                    atol=tol,
+                    equal_nan=True,
+                    err_msg=f"{what}[{i}]",
+                )
             else:
                 np.testing.assert_array_equal(g, w, err_msg=f"{what}[{i}]")
     if not values and not invalid:
         # gauge-free: the loss (sum of |entries|^2) agrees, NaN where JAX gives NaN
-        ln, lw = (float(sum(np.sum(np.abs(t.astype(complex)) ** 2) for t in ls if t.dtype.kind in "fc"))
-                  for ls in (gl, wl))
+        ln, lw = (
+            float(sum(np.sum(np.abs(t.astype(complex)) ** 2) for t in ls if t.dtype.kind in "fc"))
+            for ls in (gl, wl)
+        )
         np.testing.assert_allclose(ln, lw, rtol=1e-4, equal_nan=True, err_msg=what)
 
 
@@ -282,7 +313,8 @@ def check_probe(name: str, op: Op, kind: str):
         dtype, shape = _desc(x)
         msg = str(err)
         assert dtype in msg or shape in msg or shape.replace(" ", "") in msg, (
-            f"{name}({kind}): the error names neither {dtype} nor {shape}: {msg}")
+            f"{name}({kind}): the error names neither {dtype} nor {shape}: {msg}"
+        )
         return
     assert err is None, f"{name}({kind}): JAX computes, matcalc raises {err!r}"
     if want is None:
@@ -301,9 +333,17 @@ def check_probe(name: str, op: Op, kind: str):
         _compare(gg, gw, True, f"grad {name}({kind})")
 
 
-PROBES = [pytest.param(name, kind, marks=[pytest.mark.xfail(strict=True, reason=op.xfail[kind])]
-                       if kind in op.xfail else [], id=f"{name}-{kind}")
-          for name, op in OPS.items() for kind in INPUTS if kind not in op.skip]
+PROBES = [
+    pytest.param(
+        name,
+        kind,
+        marks=[pytest.mark.xfail(strict=True, reason=op.xfail[kind])] if kind in op.xfail else [],
+        id=f"{name}-{kind}",
+    )
+    for name, op in OPS.items()
+    for kind in INPUTS
+    if kind not in op.skip
+]
 
 
 @pytest.mark.parametrize("name,kind", PROBES)
@@ -327,108 +367,222 @@ def _jac_sin(x):
 
 
 OPTIONS = {
-    "norm-axis5": (lambda: matcalc.norm(_M, axis=5), lambda: jnp.linalg.norm(_M, axis=5),
-                   r"axis 5 is out of bounds.*\(2, 2\)"),
-    "norm-axis03": (lambda: matcalc.norm(_M, axis=(0, 3)), lambda: jnp.linalg.norm(_M, axis=(0, 3)),
-                    r"axis 3 is out of bounds.*\(2, 2\)"),
+    "norm-axis5": (
+        lambda: matcalc.norm(_M, axis=5),
+        lambda: jnp.linalg.norm(_M, axis=5),
+        r"axis 5 is out of bounds.*\(2, 2\)",
+    ),
+    "norm-axis03": (
+        lambda: matcalc.norm(_M, axis=(0, 3)),
+        lambda: jnp.linalg.norm(_M, axis=(0, 3)),
+        r"axis 3 is out of bounds.*\(2, 2\)",
+    ),
     "norm-axis-neg": (lambda: matcalc.norm(_M, axis=-1), lambda: jnp.linalg.norm(_M, axis=-1), ""),
-    "norm-axis00": (lambda: matcalc.norm(_M, axis=(0, 0)), lambda: jnp.linalg.norm(_M, axis=(0, 0)),
-                    r"duplicate axes \(0, 0\)"),
-    "norm-ord-str-inf": (lambda: matcalc.norm(_M, "inf"), lambda: jnp.linalg.norm(_M, "inf"),
-                         r"invalid order 'inf' for matrix norm.*\(2, 2\)"),
-    "norm-ord3-matrix": (lambda: matcalc.norm(_M, 3), lambda: jnp.linalg.norm(_M, 3),
-                         r"invalid order 3 for matrix norm.*\(2, 2\)"),
-    "norm-fro-vector": (lambda: matcalc.norm(_M, "fro", axis=0), lambda: jnp.linalg.norm(_M, "fro", axis=0),
-                        r"invalid order 'fro' for vector norm.*\(2, 2\)"),
-    "norm-nuc-vector": (lambda: matcalc.norm(_M[0], "nuc"), lambda: jnp.linalg.norm(_M[0], "nuc"),
-                        r"invalid order 'nuc' for vector norm.*\(2,\)"),
-    "norm-inf-vector": (lambda: matcalc.norm(_M, jnp.inf, axis=0),
-                        lambda: jnp.linalg.norm(_M, jnp.inf, axis=0),
-                        ""),
-    "norm-half-vector": (lambda: matcalc.norm(_M, 0.5, axis=1, keepdims=True),
-                         lambda: jnp.linalg.norm(_M, 0.5, axis=1, keepdims=True), ""),
-    "pinv-rtol-rcond": (lambda: matcalc.pinv(_M, rtol=1e-3, rcond=1e-3),
-                        lambda: jnp.linalg.pinv(_M, rtol=1e-3, rcond=1e-3), "only one of rtol and rcond"),
+    "norm-axis00": (
+        lambda: matcalc.norm(_M, axis=(0, 0)),
+        lambda: jnp.linalg.norm(_M, axis=(0, 0)),
+        r"duplicate axes \(0, 0\)",
+    ),
+    "norm-ord-str-inf": (
+        lambda: matcalc.norm(_M, "inf"),
+        lambda: jnp.linalg.norm(_M, "inf"),
+        r"invalid order 'inf' for matrix norm.*\(2, 2\)",
+    ),
+    "norm-ord3-matrix": (
+        lambda: matcalc.norm(_M, 3),
+        lambda: jnp.linalg.norm(_M, 3),
+        r"invalid order 3 for matrix norm.*\(2, 2\)",
+    ),
+    "norm-fro-vector": (
+        lambda: matcalc.norm(_M, "fro", axis=0),
+        lambda: jnp.linalg.norm(_M, "fro", axis=0),
+        r"invalid order 'fro' for vector norm.*\(2, 2\)",
+    ),
+    "norm-nuc-vector": (
+        lambda: matcalc.norm(_M[0], "nuc"),
+        lambda: jnp.linalg.norm(_M[0], "nuc"),
+        r"invalid order 'nuc' for vector norm.*\(2,\)",
+    ),
+    "norm-inf-vector": (
+        lambda: matcalc.norm(_M, jnp.inf, axis=0),
+        lambda: jnp.linalg.norm(_M, jnp.inf, axis=0),
+        "",
+    ),
+    "norm-half-vector": (
+        lambda: matcalc.norm(_M, 0.5, axis=1, keepdims=True),
+        lambda: jnp.linalg.norm(_M, 0.5, axis=1, keepdims=True),
+        "",
+    ),
+    "pinv-rtol-rcond": (
+        lambda: matcalc.pinv(_M, rtol=1e-3, rcond=1e-3),
+        lambda: jnp.linalg.pinv(_M, rtol=1e-3, rcond=1e-3),
+        "only one of rtol and rcond",
+    ),
     "slogdet-qr": (lambda: matcalc.slogdet(_M, method="qr"), lambda: jnp.linalg.slogdet(_M, method="qr"), ""),
-    "slogdet-bogus": (lambda: matcalc.slogdet(_M, method="bogus"),
-                      lambda: jnp.linalg.slogdet(_M, method="bogus"), "method 'bogus'"),
-    "svd-subset-full": (lambda: mla.svd(_M, subset_by_index=(0, 1)),
-                        lambda: jnp.linalg.svd(_M, subset_by_index=(0, 1)), "subset_by_index"),
-    "svd-subset": (lambda: mla.svd(_M, compute_uv=False, full_matrices=False, subset_by_index=(0, 1)),
-                   lambda: jnp.linalg.svd(_M, compute_uv=False, full_matrices=False, subset_by_index=(0, 1)),
-                   "subset_by_index"),
-    "expm-int16": (lambda: matcalc.expm(jnp.eye(2, dtype=jnp.int16)),
-                   lambda: jsl.expm(jnp.eye(2, dtype=jnp.int16)), ""),
-    "matrix_power-bool": (lambda: matcalc.matrix_power(jnp.eye(2, dtype=bool), 2),
-                          lambda: jnp.linalg.matrix_power(jnp.eye(2, dtype=bool), 2), ""),
-    "matrix_power-int-neg": (lambda: matcalc.matrix_power(jnp.eye(2, dtype=jnp.int32) * 2, -1),
-                             lambda: jnp.linalg.matrix_power(jnp.eye(2, dtype=jnp.int32) * 2, -1), ""),
-    "matrix_power-n-float": (lambda: matcalc.matrix_power(_M, 1.5), lambda: jnp.linalg.matrix_power(_M, 1.5),
-                             r"n must be an integer, got 1\.5"),
-    "mla-matrix_power-int32": (lambda: mla.matrix_power(jnp.eye(2, dtype=jnp.int32), 3),
-                               lambda: jnp.linalg.matrix_power(jnp.eye(2, dtype=jnp.int32), 3), ""),
-    "mla-inv-int32": (lambda: mla.inv(jnp.eye(2, dtype=jnp.int32)),
-                      lambda: jnp.linalg.inv(jnp.eye(2, dtype=jnp.int32)), ""),
-    "msla-lu-int32": (lambda: msla.lu(jnp.eye(2, dtype=jnp.int32)),
-                      lambda: jsl.lu(jnp.eye(2, dtype=jnp.int32)), ""),
-    "msla-expm-int16": (lambda: msla.expm(jnp.eye(2, dtype=jnp.int16)),
-                        lambda: jsl.expm(jnp.eye(2, dtype=jnp.int16)), ""),
-    "unvec-length": (lambda: matcalc.unvec(jnp.ones(4), (3, 2)), None,
-                     r"length 6 for shape \(3, 2\).*\(4,\)"),
+    "slogdet-bogus": (
+        lambda: matcalc.slogdet(_M, method="bogus"),
+        lambda: jnp.linalg.slogdet(_M, method="bogus"),
+        "method 'bogus'",
+    ),
+    "svd-subset-full": (
+        lambda: mla.svd(_M, subset_by_index=(0, 1)),
+        lambda: jnp.linalg.svd(_M, subset_by_index=(0, 1)),
+        "subset_by_index",
+    ),
+    "svd-subset": (
+        lambda: mla.svd(_M, compute_uv=False, full_matrices=False, subset_by_index=(0, 1)),
+        lambda: jnp.linalg.svd(_M, compute_uv=False, full_matrices=False, subset_by_index=(0, 1)),
+        "subset_by_index",
+    ),
+    "expm-int16": (
+        lambda: matcalc.expm(jnp.eye(2, dtype=jnp.int16)),
+        lambda: jsl.expm(jnp.eye(2, dtype=jnp.int16)),
+        "",
+    ),
+    "matrix_power-bool": (
+        lambda: matcalc.matrix_power(jnp.eye(2, dtype=bool), 2),
+        lambda: jnp.linalg.matrix_power(jnp.eye(2, dtype=bool), 2),
+        "",
+    ),
+    "matrix_power-int-neg": (
+        lambda: matcalc.matrix_power(jnp.eye(2, dtype=jnp.int32) * 2, -1),
+        lambda: jnp.linalg.matrix_power(jnp.eye(2, dtype=jnp.int32) * 2, -1),
+        "",
+    ),
+    "matrix_power-n-float": (
+        lambda: matcalc.matrix_power(_M, 1.5),
+        lambda: jnp.linalg.matrix_power(_M, 1.5),
+        r"n must be an integer, got 1\.5",
+    ),
+    "mla-matrix_power-int32": (
+        lambda: mla.matrix_power(jnp.eye(2, dtype=jnp.int32), 3),
+        lambda: jnp.linalg.matrix_power(jnp.eye(2, dtype=jnp.int32), 3),
+        "",
+    ),
+    "mla-inv-int32": (
+        lambda: mla.inv(jnp.eye(2, dtype=jnp.int32)),
+        lambda: jnp.linalg.inv(jnp.eye(2, dtype=jnp.int32)),
+        "",
+    ),
+    "msla-lu-int32": (
+        lambda: msla.lu(jnp.eye(2, dtype=jnp.int32)),
+        lambda: jsl.lu(jnp.eye(2, dtype=jnp.int32)),
+        "",
+    ),
+    "msla-expm-int16": (
+        lambda: msla.expm(jnp.eye(2, dtype=jnp.int16)),
+        lambda: jsl.expm(jnp.eye(2, dtype=jnp.int16)),
+        "",
+    ),
+    "unvec-length": (
+        lambda: matcalc.unvec(jnp.ones(4), (3, 2)),
+        None,
+        r"length 6 for shape \(3, 2\).*\(4,\)",
+    ),
     "unvec-rank": (lambda: matcalc.unvec(jnp.ones(4), (4,)), None, r"shape must be a pair.*\(4,\)"),
     "unvec-str": (lambda: matcalc.unvec(jnp.ones(4), "ab"), None, "shape must be a pair.*'ab'"),
-    "unvec-negative": (lambda: matcalc.unvec(jnp.ones(4), (-2, -2)), None,
-                       r"shape must be a pair.*\(-2, -2\)"),
-    "jacobian_matrix-int32": (lambda: matcalc.jacobian_matrix(jnp.sin, jnp.eye(2, dtype=jnp.int32)),
-                              lambda: _jac_sin(jnp.eye(2, dtype=jnp.float32)), ""),
-    "jacobian_matrix-bool": (lambda: matcalc.jacobian_matrix(jnp.sin, jnp.eye(2, dtype=bool)),
-                             lambda: _jac_sin(jnp.eye(2, dtype=jnp.float32)), ""),
+    "unvec-negative": (
+        lambda: matcalc.unvec(jnp.ones(4), (-2, -2)),
+        None,
+        r"shape must be a pair.*\(-2, -2\)",
+    ),
+    "jacobian_matrix-int32": (
+        lambda: matcalc.jacobian_matrix(jnp.sin, jnp.eye(2, dtype=jnp.int32)),
+        lambda: _jac_sin(jnp.eye(2, dtype=jnp.float32)),
+        "",
+    ),
+    "jacobian_matrix-bool": (
+        lambda: matcalc.jacobian_matrix(jnp.sin, jnp.eye(2, dtype=bool)),
+        lambda: _jac_sin(jnp.eye(2, dtype=jnp.float32)),
+        "",
+    ),
     "frechet-bogus": (lambda: matcalc.frechet("bogus", _M, _M), None, "f must be a differentiable.*'bogus'"),
-    "frechet-e-shape": (lambda: matcalc.frechet(matcalc.expm, _M, _M3), None,
-                        r"e must have a's shape \(2, 2\)"),
+    "frechet-e-shape": (
+        lambda: matcalc.frechet(matcalc.expm, _M, _M3),
+        None,
+        r"e must have a's shape \(2, 2\)",
+    ),
     "qr-mode": (lambda: matcalc.qr(_M, mode="bogus"), lambda: jnp.linalg.qr(_M, mode="bogus"), "'bogus'"),
     "eigh-UPLO": (lambda: matcalc.eigh(_M, UPLO="X"), lambda: jnp.linalg.eigh(_M, UPLO="X"), "UPLO.*'X'"),
-    "schur-output": (lambda: matcalc.schur(_M, output="bogus"), lambda: jsl.schur(_M, output="bogus"),
-                     "output.*'bogus'"),
-    "polar-side": (lambda: matcalc.polar(_M, side="bogus"), lambda: jsl.polar(_M, side="bogus"),
-                   "side.*'bogus'"),
+    "schur-output": (
+        lambda: matcalc.schur(_M, output="bogus"),
+        lambda: jsl.schur(_M, output="bogus"),
+        "output.*'bogus'",
+    ),
+    "polar-side": (
+        lambda: matcalc.polar(_M, side="bogus"),
+        lambda: jsl.polar(_M, side="bogus"),
+        "side.*'bogus'",
+    ),
     "logdet-assume_a": (lambda: matcalc.logdet(_M, assume_a="bogus"), None, "assume_a.*'bogus'"),
-    "solve_triangular-trans": (lambda: matcalc.solve_triangular(_M, _M, trans=5),
-                               lambda: jsl.solve_triangular(_M, _M, trans=5), "trans.*5"),
-    "lu_solve-trans": (lambda: matcalc.lu_solve(matcalc.lu_factor(_M), _M, trans=7),
-                       lambda: jsl.lu_solve(jsl.lu_factor(_M), _M, trans=7), "trans.*7"),
-    "solve_sylvester-method": (lambda: matcalc.solve_sylvester(_M, _M, _M, method="bogus"), None,
-                               "method.*'bogus'"),
+    "solve_triangular-trans": (
+        lambda: matcalc.solve_triangular(_M, _M, trans=5),
+        lambda: jsl.solve_triangular(_M, _M, trans=5),
+        "trans.*5",
+    ),
+    "lu_solve-trans": (
+        lambda: matcalc.lu_solve(matcalc.lu_factor(_M), _M, trans=7),
+        lambda: jsl.lu_solve(jsl.lu_factor(_M), _M, trans=7),
+        "trans.*7",
+    ),
+    "solve_sylvester-method": (
+        lambda: matcalc.solve_sylvester(_M, _M, _M, method="bogus"),
+        None,
+        "method.*'bogus'",
+    ),
     "sqrtm-method": (lambda: matcalc.sqrtm(_M, method="bogus"), None, "method.*'bogus'"),
     "logm-sylvester": (lambda: matcalc.logm(_M, sylvester="bogus"), None, "sylvester.*'bogus'"),
     "eigh_generalized-type": (lambda: matcalc.eigh_generalized(_M, _M, type=4), None, "type.*4"),
     "hermitian.powm-p": (lambda: mh.powm(_M, "x"), None, "p must be a static real number, got 'x'"),
-    "fractional_matrix_power-t": (lambda: matcalc.fractional_matrix_power(_M, jnp.ones(3)), None,
-                                  "t must be a static real number"),
+    "fractional_matrix_power-t": (
+        lambda: matcalc.fractional_matrix_power(_M, jnp.ones(3)),
+        None,
+        "t must be a static real number",
+    ),
     "use_rules-only": (lambda: matcalc.use_rules(jnp.sin, only="bogus"), None, "unknown operation.*'bogus'"),
     # mismatched shapes between arguments
     "solve-b": (lambda: matcalc.solve(_M, _COL3), lambda: jnp.linalg.solve(_M, _COL3), r"\(2, 2\).*\(3, 1\)"),
     "lstsq-b": (lambda: matcalc.lstsq(_M, _COL3), lambda: jnp.linalg.lstsq(_M, _COL3), r"\(2, 2\).*\(3, 1\)"),
-    "cho_solve-b": (lambda: matcalc.cho_solve(matcalc.cho_factor(_M), _COL3),
-                    lambda: jsl.cho_solve(jsl.cho_factor(_M), _COL3), r"\(3, 1\)"),
-    "lu_solve-b": (lambda: matcalc.lu_solve(matcalc.lu_factor(_M), _COL3),
-                   lambda: jsl.lu_solve(jsl.lu_factor(_M), _COL3), r"\(3, 1\)"),
-    "solve_triangular-b": (lambda: matcalc.solve_triangular(_M, _COL3),
-                           lambda: jsl.solve_triangular(_M, _COL3),
-                           r"\(3, 1\)"),
-    "solve_sylvester-C": (lambda: matcalc.solve_sylvester(_M, _M, jnp.ones((3, 2))),
-                          lambda: jsl.solve_sylvester(_M, _M, jnp.ones((3, 2))), r"\(3, 2\)"),
+    "cho_solve-b": (
+        lambda: matcalc.cho_solve(matcalc.cho_factor(_M), _COL3),
+        lambda: jsl.cho_solve(jsl.cho_factor(_M), _COL3),
+        r"\(3, 1\)",
+    ),
+    "lu_solve-b": (
+        lambda: matcalc.lu_solve(matcalc.lu_factor(_M), _COL3),
+        lambda: jsl.lu_solve(jsl.lu_factor(_M), _COL3),
+        r"\(3, 1\)",
+    ),
+    "solve_triangular-b": (
+        lambda: matcalc.solve_triangular(_M, _COL3),
+        lambda: jsl.solve_triangular(_M, _COL3),
+        r"\(3, 1\)",
+    ),
+    "solve_sylvester-C": (
+        lambda: matcalc.solve_sylvester(_M, _M, jnp.ones((3, 2))),
+        lambda: jsl.solve_sylvester(_M, _M, jnp.ones((3, 2))),
+        r"\(3, 2\)",
+    ),
     "solve_continuous_lyapunov-q": (lambda: matcalc.solve_continuous_lyapunov(_M, _M3), None, r"\(3, 3\)"),
     "solve_discrete_lyapunov-q": (lambda: matcalc.solve_discrete_lyapunov(_M, _M3), None, r"\(3, 3\)"),
     "expm_frechet-E": (lambda: matcalc.expm_frechet(_M, _M3), lambda: jsl.expm_frechet(_M, _M3), r"\(3, 3\)"),
     "eigh_generalized-b": (lambda: matcalc.eigh_generalized(_M, _M3), None, r"\(2, 2\) and \(3, 3\)"),
     "spd-size": (lambda: mspd.affine_invariant_distance(_M, _M3), None, r"\(2, 2\) and \(3, 3\)"),
-    "spd-batch": (lambda: mspd.affine_invariant_distance(jnp.stack([_M] * 3), jnp.stack([_M] * 2)), None,
-                  r"do not broadcast.*\(3, 2, 2\) and \(2, 2, 2\)"),
-    "spd-batch-stein": (lambda: mspd.stein_divergence(jnp.stack([_M] * 3), jnp.stack([_M] * 2)), None,
-                        r"do not broadcast.*\(3, 2, 2\) and \(2, 2, 2\)"),
-    "spd.frechet_distance-mu": (lambda: mspd.frechet_distance(jnp.ones(3), _M, jnp.ones(2), _M), None,
-                                r"\(3,\)"),
+    "spd-batch": (
+        lambda: mspd.affine_invariant_distance(jnp.stack([_M] * 3), jnp.stack([_M] * 2)),
+        None,
+        r"do not broadcast.*\(3, 2, 2\) and \(2, 2, 2\)",
+    ),
+    "spd-batch-stein": (
+        lambda: mspd.stein_divergence(jnp.stack([_M] * 3), jnp.stack([_M] * 2)),
+        None,
+        r"do not broadcast.*\(3, 2, 2\) and \(2, 2, 2\)",
+    ),
+    "spd.frechet_distance-mu": (
+        lambda: mspd.frechet_distance(jnp.ones(3), _M, jnp.ones(2), _M),
+        None,
+        r"\(3,\)",
+    ),
 }
 
 
@@ -454,14 +608,44 @@ def test_option(case):
 _GAUGE = {"eig", "eigh", "svd", "qr", "schur", "hessenberg", "polar", "lu_factor"}
 _MIRROR_KINDS = ("vector", "empty", "empty_batch", "int32", "bool", "float16", "complex", "nan")
 _MIRROR_NAMES = {
-    "numpy.linalg": ("cholesky", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_power", "norm",
-                     "pinv", "qr", "slogdet", "svd", "svdvals"),
-    "scipy.linalg": ("cholesky", "det", "eigh", "expm", "hessenberg", "inv", "lu", "lu_factor", "polar",
-                     "qr", "schur", "sqrtm", "svd"),
+    "numpy.linalg": (
+        "cholesky",
+        "det",
+        "eig",
+        "eigh",
+        "eigvals",
+        "eigvalsh",
+        "inv",
+        "matrix_power",
+        "norm",
+        "pinv",
+        "qr",
+        "slogdet",
+        "svd",
+        "svdvals",
+    ),
+    "scipy.linalg": (
+        "cholesky",
+        "det",
+        "eigh",
+        "expm",
+        "hessenberg",
+        "inv",
+        "lu",
+        "lu_factor",
+        "polar",
+        "qr",
+        "schur",
+        "sqrtm",
+        "svd",
+    ),
 }
-_MIRROR_XFAIL = {("numpy.linalg", "det"): _HALF_DET, ("numpy.linalg", "slogdet"): _HALF_DET,
-                 ("scipy.linalg", "det"): _HALF_DET,
-                 ("scipy.linalg", "sqrtm"): OPS["sqrtm"].xfail}
+_MIRROR_XFAIL = {
+    ("numpy.linalg", "det"): _HALF_DET,
+    ("numpy.linalg", "slogdet"): _HALF_DET,
+    ("scipy.linalg", "det"): _HALF_DET,
+    ("scipy.linalg", "sqrtm"): OPS["sqrtm"].xfail,
+}
 
 
 def _mirror_op(mirror, name):
@@ -473,10 +657,19 @@ def _mirror_op(mirror, name):
 
 
 MIRROR_PROBES = [
-    pytest.param(mirror, name, kind, id=f"{mirror}.{name}-{kind}", marks=[pytest.mark.xfail(
-        strict=True, reason=_MIRROR_XFAIL[mirror, name][kind])] if kind in _MIRROR_XFAIL.get(
-            (mirror, name), {}) else [])
-    for mirror, names in _MIRROR_NAMES.items() for name in names for kind in _MIRROR_KINDS]
+    pytest.param(
+        mirror,
+        name,
+        kind,
+        id=f"{mirror}.{name}-{kind}",
+        marks=[pytest.mark.xfail(strict=True, reason=_MIRROR_XFAIL[mirror, name][kind])]
+        if kind in _MIRROR_XFAIL.get((mirror, name), {})
+        else [],
+    )
+    for mirror, names in _MIRROR_NAMES.items()
+    for name in names
+    for kind in _MIRROR_KINDS
+]
 
 
 @pytest.mark.parametrize("mirror,name,kind", MIRROR_PROBES)

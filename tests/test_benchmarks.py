@@ -14,8 +14,24 @@ def test_cli_tiny_run_writes_all_outputs(tmp_path):
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--ops", "inv", "--sizes", "4,8",
-         "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--ops",
+            "inv",
+            "--sizes",
+            "4,8",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Headline" in proc.stdout
     data = json.loads((tmp_path / "results.json").read_text())
@@ -53,8 +69,20 @@ def test_registry_skips_missing_ops_and_covers_elementary():
     assert missing(ghost) == ["no_such_op"]
     covered = {c.op for c in all_cases() if not missing(c)}
     for name in public_ops():
-        if name in ("inv", "solve", "det", "slogdet", "logdet", "pinv", "lstsq", "matrix_power",
-                    "norm", "vec", "unvec", "jacobian_matrix"):
+        if name in (
+            "inv",
+            "solve",
+            "det",
+            "slogdet",
+            "logdet",
+            "pinv",
+            "lstsq",
+            "matrix_power",
+            "norm",
+            "vec",
+            "unvec",
+            "jacobian_matrix",
+        ):
             assert name in covered, name
 
 
@@ -85,8 +113,7 @@ def test_full_settings_time_forward_jvp_and_vjp():
     from benchmarks.cases import all_cases
 
     case = next(c for c in all_cases() if c.op == "inv")
-    row = core.run_row(case, 4, core.Settings(min_sample_s=0.0, min_rounds=1, max_rounds=1,
-                                              budget_s=0.0))
+    row = core.run_row(case, 4, core.Settings(min_sample_s=0.0, min_rounds=1, max_rounds=1, budget_s=0.0))
     for impl in ("ours", "baseline"):
         info = row.impls[impl]
         assert {"fwd_s", "jvp_s", "grad_s", "compile_jvp_s"} <= set(info), info

@@ -45,8 +45,9 @@ def test_blocked_adjoint_lower_only_and_second_order(small_blocks, complex_):
     n = 3 * chol_mod._BLOCK + 2
     a = _spd(n, 13, complex_)
     f = lambda x: matcalc.cholesky(x, symmetrize_input=False)
-    t = (rng(14).standard_normal((n, n)) + (1j * rng(15).standard_normal((n, n)) if complex_
-                                            else 0)).astype(a.dtype)
+    t = (rng(14).standard_normal((n, n)) + (1j * rng(15).standard_normal((n, n)) if complex_ else 0)).astype(
+        a.dtype
+    )
     w = rng(16).standard_normal((n, n)).astype(a.dtype)
     _, jt = jax.jit(lambda x, dx: jax.jvp(f, (x,), (dx,)))(a, t)
     (jtw,) = jax.jit(lambda x, ct: jax.vjp(f, x)[1](ct))(a, w)
@@ -60,8 +61,7 @@ def test_blocked_adjoint_lower_only_and_second_order(small_blocks, complex_):
         herm = strict + jnp.conj(strict.T) + jnp.diag(jnp.real(jnp.diag(x))).astype(x.dtype)
         return jnp.linalg.cholesky(herm)
 
-    np.testing.assert_allclose(jtw.real, jax.grad(loss(ref_f))(a).real,
-                               atol=1e-12 * np.abs(jtw).max())
+    np.testing.assert_allclose(jtw.real, jax.grad(loss(ref_f))(a).real, atol=1e-12 * np.abs(jtw).max())
     hvp = lambda g: jax.jit(lambda x, dx: jax.jvp(jax.grad(loss(g)), (x,), (dx,))[1])(a, t)
     ref = hvp(ref_f)
     np.testing.assert_allclose(hvp(f), ref, rtol=0, atol=1e-11 * np.abs(ref).max())
@@ -160,10 +160,8 @@ def _mp_chol_tangent(a, e, dps=50):
 
         y = lower_solve([[mp.mpf(float(v)) for v in row] for row in e])  # L⁻¹ E
         x = lower_solve([list(col) for col in zip(*y, strict=True)])  # L⁻¹ (L⁻¹ E)ᵀ = X
-        phi = [[x[i][j] if i > j else (x[i][j] / 2 if i == j else 0) for j in range(n)]
-               for i in range(n)]
-        dl = [[mp.fsum(lt[i][k] * phi[k][j] for k in range(j, i + 1)) for j in range(n)]
-              for i in range(n)]
+        phi = [[x[i][j] if i > j else (x[i][j] / 2 if i == j else 0) for j in range(n)] for i in range(n)]
+        dl = [[mp.fsum(lt[i][k] * phi[k][j] for k in range(j, i + 1)) for j in range(n)] for i in range(n)]
         return np.array([[float(v) for v in row] for row in dl])
 
 

@@ -63,11 +63,21 @@ def test_divided_differences_at_large_and_tiny_eigenvalues_against_mpmath():
 
     from matcalc._kernels import divided_differences as dd
 
-    large = [(50.0, 50.2, 50.5), (50.0, 50.3, 50.55), (-50.0, -50.2, -50.5), (20.0, 20.05, 20.1),
-             (100.0, 100.3, 100.6), (5.0, 5.02, 5.05)]
+    large = [
+        (50.0, 50.2, 50.5),
+        (50.0, 50.3, 50.55),
+        (-50.0, -50.2, -50.5),
+        (20.0, 20.05, 20.1),
+        (100.0, 100.3, 100.6),
+        (5.0, 5.02, 5.05),
+    ]
     tiny = [(1e-12, 2e-12, 3e-12), (1e-12, 1.5e-12, 1.0), (3e-7, 3.1e-7, 0.5), (1e-3, 1.01e-3, 1.1e-3)]
-    cases = [(dd.Exp(), mp.exp, large, False), (dd.Generic(jnp.exp), mp.exp, large, True),
-             (dd.Generic(jnp.sin), mp.sin, large, True), (dd.Generic(jnp.log), mp.log, tiny, True)]
+    cases = [
+        (dd.Exp(), mp.exp, large, False),
+        (dd.Generic(jnp.exp), mp.exp, large, True),
+        (dd.Generic(jnp.sin), mp.sin, large, True),
+        (dd.Generic(jnp.log), mp.log, tiny, True),
+    ]
     for spec, f, triples, check_dd1 in cases:
         x = np.array(triples)
         got1 = np.asarray(spec.dd1(x[:, 0], x[:, 1]))
@@ -136,8 +146,10 @@ def test_lstsq_on_graded_columns_as_accurate_as_jax_against_mpmath():
         f = lambda a, b, lstsq=lstsq: lstsq(a, b)[0]
         dx = jax.jvp(f, (a, b), (e, db))[1]
         ga, gb = jax.vjp(f, a, b)[1](w)
-        errs[name] = (float(np.max(np.abs(dx - ref)) / np.max(np.abs(ref))),
-                      abs(float(np.sum(ga * e) + np.sum(gb * db)) - pair_ref) / np.sum(np.abs(w * ref)))
+        errs[name] = (
+            float(np.max(np.abs(dx - ref)) / np.max(np.abs(ref))),
+            abs(float(np.sum(ga * e) + np.sum(gb * db)) - pair_ref) / np.sum(np.abs(w * ref)),
+        )
     assert errs["ours"][0] <= 4 * errs["jax"][0] + 1e-14, errs
     assert errs["ours"][1] <= 4 * errs["jax"][1] + 1e-14, errs
 
@@ -166,8 +178,10 @@ def test_qr_wide_graded_rows_more_accurate_than_jax_against_mpmath():
 
         d = (mp_r(h) - mp_r(-h)) / (2 * h)
         ref = np.array([[float(d[i, j]) for j in range(n)] for i in range(m)])
-    err = {name: float(np.max(np.abs(jax.jvp(qr, (a,), (e,))[1][1] - ref)) / np.max(np.abs(ref)))
-           for name, qr in (("ours", matcalc.qr), ("jax", jnp.linalg.qr))}
+    err = {
+        name: float(np.max(np.abs(jax.jvp(qr, (a,), (e,))[1][1] - ref)) / np.max(np.abs(ref)))
+        for name, qr in (("ours", matcalc.qr), ("jax", jnp.linalg.qr))
+    }
     assert err["ours"] <= 1e-12 and err["ours"] <= err["jax"], err
 
 
@@ -189,14 +203,13 @@ def test_hessenberg_graded_against_a_householder_reference_in_mpmath():
             beta = -mp.sign(alpha) * mp.sqrt(alpha**2 + mp.fsum(t**2 for t in rest))
             tau, v = (beta - alpha) / beta, mp.matrix([1] + [t / (alpha - beta) for t in rest])
             h = mp.eye(n)
-            h[j + 1:, j + 1:] = mp.eye(n - j - 1) - tau * v * v.T
+            h[j + 1 :, j + 1 :] = mp.eye(n - j - 1) - tau * v * v.T
             x, q = h * x * h, q * h
         return x, q
 
     with mp.workdps(45):
         step = mp.mpf("1e-25")
-        (hp, qp), (hm, qm) = (gehrd(mp.matrix(a.tolist()) + s * mp.matrix(e.tolist()))
-                              for s in (step, -step))
+        (hp, qp), (hm, qm) = (gehrd(mp.matrix(a.tolist()) + s * mp.matrix(e.tolist())) for s in (step, -step))
         to_np = lambda m_: np.array([[float(m_[i, j]) for j in range(n)] for i in range(n)])
         ref_h, ref_q = to_np((hp - hm) / (2 * step)), to_np((qp - qm) / (2 * step))
     dh, dq = jax.jvp(lambda x: matcalc.hessenberg(x, calc_q=True), (a,), (e,))[1]
@@ -223,6 +236,7 @@ def test_hermitian_second_order_above_the_full_tensor_size_on_an_ill_conditioned
         def g(a):
             w, v = jnp.linalg.eigh(a)
             return (v * f(w)[None, :]) @ v.T
+
         return g
 
     def derivatives(f):
@@ -231,8 +245,10 @@ def test_hermitian_second_order_above_the_full_tensor_size_on_an_ill_conditioned
 
     sqrt_k = np.asarray(matcalc.hermitian.sqrtm(k))
     rel = lambda x, y: float(np.max(np.abs(x - y)) / np.max(np.abs(y)))
-    for ours, scalar, d1, d2 in ((matcalc.hermitian.logm, jnp.log, np.eye(n), -np.eye(n)),
-                                 (matcalc.hermitian.sqrtm, jnp.sqrt, sqrt_k / 2, -sqrt_k / 4)):
+    for ours, scalar, d1, d2 in (
+        (matcalc.hermitian.logm, jnp.log, np.eye(n), -np.eye(n)),
+        (matcalc.hermitian.sqrtm, jnp.sqrt, sqrt_k / 2, -sqrt_k / 4),
+    ):
         o1, o2 = derivatives(ours)
         j1, j2 = derivatives(through_eigh(scalar))
         assert rel(o1, d1) <= 2 * floor and rel(o2, d2) <= 2 * floor, (rel(o1, d1), rel(o2, d2))

@@ -17,8 +17,9 @@ def test_eigvals_gradient_matches_jax_default(complex_):
     a = r.standard_normal((4, 4)) + (1j * r.standard_normal((4, 4)) if complex_ else 0)
     w = r.standard_normal(4)
     f = lambda ev: lambda x: jnp.sum(w * jnp.abs(ev(x)) ** 2)
-    np.testing.assert_allclose(jax.grad(f(matcalc.eigvals))(a), jax.grad(f(jnp.linalg.eigvals))(a),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(f(matcalc.eigvals))(a), jax.grad(f(jnp.linalg.eigvals))(a), atol=1e-12
+    )
 
 
 def test_gauge_convention_and_its_derivative():
@@ -74,6 +75,7 @@ def test_repeated_eigenvalue_of_diagonalizable_matrix():
 
     g = jax.grad(projector_loss)(a)
     assert np.all(np.isfinite(g))
+
     # reference: the projector onto the eigenvalue-2 eigenspace is x yᴴ / (yᴴ x), smooth here;
     # its derivative by central differences of a NumPy computation
     def proj_np(x):

@@ -73,8 +73,9 @@ def test_det_batched_mix_of_singular_and_regular():
 
 
 def test_det_harness_at_rank_n_minus_1():
-    check_rule(matcalc.det, rank_deficient(3, 2, seed=3), reference=np.linalg.det,
-               check_vmap=False, primal_rtol=1e-8)
+    check_rule(
+        matcalc.det, rank_deficient(3, 2, seed=3), reference=np.linalg.det, check_vmap=False, primal_rtol=1e-8
+    )
 
 
 # ------------------------------------------------------------------------------ lstsq / pinv
@@ -101,8 +102,9 @@ def test_lstsq_matches_numpy_outputs_and_jax_gradient():
     assert int(rank) == nrank
     np.testing.assert_allclose(s, ns, rtol=1e-12)
     loss = lambda f: lambda a: jnp.sum(jnp.sin(f(a, b)[0]))
-    np.testing.assert_allclose(jax.grad(loss(matcalc.lstsq))(a), jax.grad(loss(jnp.linalg.lstsq))(a),
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(loss(matcalc.lstsq))(a), jax.grad(loss(jnp.linalg.lstsq))(a), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_lstsq_numpy_resid_shape_rule():
@@ -181,8 +183,13 @@ def test_matrix_norm_gradients_match_jax(ord_):
 
 def test_norm_axis_and_keepdims_like_jax():
     x = rng(16).standard_normal((2, 3, 4))
-    for kw in [dict(), dict(axis=1), dict(axis=(0, 2), ord="nuc"), dict(axis=-1, ord=1, keepdims=True),
-               dict(axis=(1, 2), ord=2, keepdims=True)]:
+    for kw in [
+        dict(),
+        dict(axis=1),
+        dict(axis=(0, 2), ord="nuc"),
+        dict(axis=-1, ord=1, keepdims=True),
+        dict(axis=(1, 2), ord=2, keepdims=True),
+    ]:
         np.testing.assert_allclose(matcalc.norm(x, **kw), np.linalg.norm(x, **kw), rtol=1e-12)
     with pytest.raises(ValueError, match="ord"):
         matcalc.norm(x, ord=2)
@@ -216,6 +223,7 @@ def _grad_pair(ours, theirs, *args):
             out = f(*xs)
             leaves = [o for o in jax.tree.leaves(out) if jnp.issubdtype(o.dtype, jnp.inexact)]
             return sum(jnp.sum(jnp.sin(jnp.real(o))) for o in leaves)
+
         return jax.grad(g, argnums=tuple(range(len(args))))(*args)
 
     return loss(ours), loss(theirs)
@@ -252,8 +260,9 @@ def test_logdet_pos_matches_slogdet_gradient_and_nan_outside_domain():
 # ------------------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize("fn", [matcalc.inv, matcalc.det, matcalc.slogdet, matcalc.logdet,
-                                lambda a: matcalc.matrix_power(a, 2)])
+@pytest.mark.parametrize(
+    "fn", [matcalc.inv, matcalc.det, matcalc.slogdet, matcalc.logdet, lambda a: matcalc.matrix_power(a, 2)]
+)
 def test_non_square_input_names_the_shape(fn):
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         fn(np.ones((2, 3)))
@@ -293,8 +302,9 @@ def test_singular_input_behaves_as_jax():
 def test_batched_solve_broadcasting_like_jax():
     a = np.stack([well_conditioned(3, i) for i in range(2)])
     b = rng(1).standard_normal((3, 4))
-    np.testing.assert_allclose(matcalc.solve(a, b), jnp.linalg.solve(a, np.broadcast_to(b, (2, 3, 4))),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        matcalc.solve(a, b), jnp.linalg.solve(a, np.broadcast_to(b, (2, 3, 4))), rtol=1e-12
+    )
     want = np.stack([np.linalg.solve(a_i, b[:, 0]) for a_i in a])
     np.testing.assert_allclose(matcalc.solve(a, b[:, 0]), want, rtol=1e-12)
 
@@ -308,8 +318,7 @@ def test_jacobian_matrix_kronecker_formulas():
     j2 = matcalc.jacobian_matrix(lambda x: x @ x, a)
     np.testing.assert_allclose(j2, np.kron(i, a) + np.kron(a.T, i), rtol=1e-13)
     j3 = matcalc.jacobian_matrix(lambda x: x @ x @ x, a)
-    np.testing.assert_allclose(j3, np.kron(i, a @ a) + np.kron(a.T, a) + np.kron(a.T @ a.T, i),
-                               rtol=1e-12)
+    np.testing.assert_allclose(j3, np.kron(i, a @ a) + np.kron(a.T, a) + np.kron(a.T @ a.T, i), rtol=1e-12)
     jinv = matcalc.jacobian_matrix(matcalc.inv, a)
     ai = np.linalg.inv(a)
     np.testing.assert_allclose(jinv, -np.kron(ai.T, ai), rtol=1e-12)

@@ -39,8 +39,9 @@ def _loss(solve):
     return lambda a, b: jnp.sum(jnp.abs(jnp.sin(solve(a, b))) ** 2)
 
 
-@pytest.mark.parametrize("lower,trans,unit", list(itertools.product([True, False], [0, 1, 2, "C"],
-                                                                    [False, True])))
+@pytest.mark.parametrize(
+    "lower,trans,unit", list(itertools.product([True, False], [0, 1, 2, "C"], [False, True]))
+)
 def test_solve_triangular_vs_jax_and_scipy(lower, trans, unit):
     kw = dict(trans=trans, lower=lower, unit_diagonal=unit)
 

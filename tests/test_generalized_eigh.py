@@ -92,8 +92,9 @@ def test_tangents_act_through_hermitian_parts_and_gradients_are_hermitian():
     _, t_h = jax.jvp(f, (a, b), ((da + da.conj().T) / 2, (db + db.conj().T) / 2))
     for x, y in zip(t, t_h, strict=True):
         np.testing.assert_allclose(x, y, atol=1e-13)
-    ga, gb = jax.grad(lambda x, y: jnp.sum(f(x, y)[0] * jnp.arange(3.0)) + jnp.real(f(x, y)[1][0, 0]),
-                      argnums=(0, 1))(a, b)
+    ga, gb = jax.grad(
+        lambda x, y: jnp.sum(f(x, y)[0] * jnp.arange(3.0)) + jnp.real(f(x, y)[1][0, 0]), argnums=(0, 1)
+    )(a, b)
     np.testing.assert_allclose(ga, np.conj(ga).T, atol=1e-13)
     np.testing.assert_allclose(gb, np.conj(gb).T, atol=1e-13)
 
@@ -143,10 +144,11 @@ def _cluster_loss_grad(kind, a, b, m):
 NEAR_GAP = np.cbrt(EPS) / 100  # nearly repeated: distinct to the rule, 6e-8 apart
 
 
-@pytest.mark.parametrize(("kind", "complex_", "gap"),
-                         [(1, False, 0.0), (2, False, 0.0), (3, False, 0.0), (1, True, 0.0),
-                          (1, False, NEAR_GAP)],
-                         ids=["type1", "type2", "type3", "type1_complex", "type1_nearly_repeated"])
+@pytest.mark.parametrize(
+    ("kind", "complex_", "gap"),
+    [(1, False, 0.0), (2, False, 0.0), (3, False, 0.0), (1, True, 0.0), (1, False, NEAR_GAP)],
+    ids=["type1", "type2", "type3", "type1_complex", "type1_nearly_repeated"],
+)
 def test_cluster_projector_loss_gets_exact_derivative_at_repeated_eigenvalue(kind, complex_, gap):
     a, b, r = _repeated_problem(kind, complex_, gap)
     w = np.asarray(matcalc.eigh_generalized(a, b, type=kind)[0])
@@ -242,8 +244,9 @@ def test_ill_conditioned_b_is_as_accurate_as_lapack_and_jax():
 
     def reduced(x, y):
         l = jnp.linalg.cholesky(y)
-        c = jax.scipy.linalg.solve_triangular(l, jax.scipy.linalg.solve_triangular(l, x, lower=True).T,
-                                              lower=True)
+        c = jax.scipy.linalg.solve_triangular(
+            l, jax.scipy.linalg.solve_triangular(l, x, lower=True).T, lower=True
+        )
         return jnp.linalg.eigvalsh((c + c.T) / 2)
 
     _, dw_jax = jax.jvp(reduced, (a, b), (da, db))
@@ -312,8 +315,11 @@ def test_triangle_reading_matches_scipy_lower_and_upper():
     junk = r.standard_normal((2, 4, 4))
     for lower in (True, False):
         # the triangle that is not read holds unrelated numbers (b is not even definite with them)
-        keep, drop = (np.tril, functools.partial(np.triu, k=1)) if lower else (
-            np.triu, functools.partial(np.tril, k=-1))
+        keep, drop = (
+            (np.tril, functools.partial(np.triu, k=1))
+            if lower
+            else (np.triu, functools.partial(np.tril, k=-1))
+        )
         a_in, b_in = keep(a) + drop(junk[0]), keep(b) + 10 * drop(junk[1])
         w, _ = matcalc.eigh_generalized(a_in, b_in, lower=lower, symmetrize_input=False)
         w_ref = scipy.linalg.eigh(a_in, b_in, lower=lower, eigvals_only=True)

@@ -208,8 +208,13 @@ def test_checks_compose_over_one_problem():
         check_jvp(Problem(square_wrong_jvp, (A,)))
     q = Problem(square_wrong_vjp, (A,))
     with pytest.raises(RuleCheckError, match=r"check_rule\[transpose\]"):
-        check_transpose(q, jax.vjp(q.f, *q.primals)[1](q.w), q.finite_difference(q.f_jit, q.v)[0],
-                        rtol=1e-8, jv_is_finite_difference=True)
+        check_transpose(
+            q,
+            jax.vjp(q.f, *q.primals)[1](q.w),
+            q.finite_difference(q.f_jit, q.v)[0],
+            rtol=1e-8,
+            jv_is_finite_difference=True,
+        )
     with pytest.raises(RuleCheckError, match=r"check_rule\[second_order\]"):
         check_second_order(Problem(square_frozen_coeffs, (A,)), jvp=False)
     with pytest.raises(RuleCheckError, match=r"check_rule\[vmap\]"):

@@ -26,14 +26,34 @@ FUNCS = {
     "expm": (hm.expm, mp.exp, np.exp, np.exp, np.exp),
     "logm": (hm.logm, mp.log, np.log, lambda x: 1 / x, lambda x: -1 / x**2),
     "sqrtm": (hm.sqrtm, mp.sqrt, np.sqrt, lambda x: 0.5 / np.sqrt(x), lambda x: -0.25 * x**-1.5),
-    "inv_sqrtm": (hm.inv_sqrtm, lambda x: 1 / mp.sqrt(x), lambda x: x**-0.5,
-                  lambda x: -0.5 * x**-1.5, lambda x: 0.75 * x**-2.5),
-    "powm_1.5": (lambda a: hm.powm(a, 1.5), lambda x: x ** mp.mpf(1.5), lambda x: x**1.5,
-                 lambda x: 1.5 * x**0.5, lambda x: 0.75 * x**-0.5),
-    "powm_-0.7": (lambda a: hm.powm(a, -0.7), lambda x: x ** mp.mpf(-0.7), lambda x: x**-0.7,
-                  lambda x: -0.7 * x**-1.7, lambda x: 1.19 * x**-2.7),
-    "funm_tanh": (lambda a: hm.funm(a, jnp.tanh), mp.tanh, np.tanh,
-                  lambda x: 1 / np.cosh(x) ** 2, lambda x: -2 * np.tanh(x) / np.cosh(x) ** 2),
+    "inv_sqrtm": (
+        hm.inv_sqrtm,
+        lambda x: 1 / mp.sqrt(x),
+        lambda x: x**-0.5,
+        lambda x: -0.5 * x**-1.5,
+        lambda x: 0.75 * x**-2.5,
+    ),
+    "powm_1.5": (
+        lambda a: hm.powm(a, 1.5),
+        lambda x: x ** mp.mpf(1.5),
+        lambda x: x**1.5,
+        lambda x: 1.5 * x**0.5,
+        lambda x: 0.75 * x**-0.5,
+    ),
+    "powm_-0.7": (
+        lambda a: hm.powm(a, -0.7),
+        lambda x: x ** mp.mpf(-0.7),
+        lambda x: x**-0.7,
+        lambda x: -0.7 * x**-1.7,
+        lambda x: 1.19 * x**-2.7,
+    ),
+    "funm_tanh": (
+        lambda a: hm.funm(a, jnp.tanh),
+        mp.tanh,
+        np.tanh,
+        lambda x: 1 / np.cosh(x) ** 2,
+        lambda x: -2 * np.tanh(x) / np.cosh(x) ** 2,
+    ),
 }
 GAPS = [0.0, 1e-10, np.cbrt(EPS) / 100, 1e-6, 0.7]
 
@@ -173,8 +193,10 @@ def test_scaling_extremes(s):
     a = _matrix(1e-10)
     assert _rel(jax.jvp(hm.logm, (s * a,), (s * E1,))[1], jax.jvp(hm.logm, (a,), (E1,))[1]) <= 1e-13
     assert _rel(hm.logm(s * a), np.asarray(hm.logm(a)) + np.log(s) * np.eye(4)) <= 1e-13
-    assert _rel(jax.jvp(hm.sqrtm, (s * a,), (E1,))[1],
-                s**-0.5 * np.asarray(jax.jvp(hm.sqrtm, (a,), (E1,))[1])) <= 1e-13
+    assert (
+        _rel(jax.jvp(hm.sqrtm, (s * a,), (E1,))[1], s**-0.5 * np.asarray(jax.jvp(hm.sqrtm, (a,), (E1,))[1]))
+        <= 1e-13
+    )
     p = -0.7
     got = jax.jvp(lambda x: hm.powm(x, p), (s * a,), (E1,))[1]
     want = s ** (p - 1) * np.asarray(jax.jvp(lambda x: hm.powm(x, p), (a,), (E1,))[1])
@@ -265,7 +287,7 @@ def test_third_order_at_distinct_eigenvalues():
 
     got = jax.jvp(d2, (a,), (e3,))[1]
     h = 1e-4
-    fd = (-d2(a + 2 * h * e3) + 8 * d2(a + h * e3) - 8 * d2(a - h * e3) + d2(a - 2 * h * e3))
+    fd = -d2(a + 2 * h * e3) + 8 * d2(a + h * e3) - 8 * d2(a - h * e3) + d2(a - 2 * h * e3)
     fd = fd / (12 * h)
     assert _rel(got, fd) <= 1e-7
 
@@ -328,8 +350,7 @@ def test_input_read_as_hermitian_part():
     a = _matrix(0.7) + np.triu(np.ones((4, 4)), 1)
     np.testing.assert_allclose(hm.expm(a), hm.expm(symmetrize(a)), rtol=1e-14)
     t = jax.jvp(hm.expm, (a,), (W,))[1]
-    np.testing.assert_allclose(t, jax.jvp(hm.expm, (symmetrize(a),), (symmetrize(W),))[1],
-                               rtol=1e-14)
+    np.testing.assert_allclose(t, jax.jvp(hm.expm, (symmetrize(a),), (symmetrize(W),))[1], rtol=1e-14)
 
 
 del functools

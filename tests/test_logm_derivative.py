@@ -75,8 +75,7 @@ def _nonnormal_spread(n, seed, lo, hi):
 # (input, tolerance). Tolerances: ~1e3·eps times the condition of the derivative problem.
 INPUTS = {
     "ordinary": (well_conditioned(4, 31) + 2 * np.eye(4), 1e-12),
-    "non_normal": (np.triu(rng(32).standard_normal((4, 4)), 1) * 10 + np.diag([1.0, 2, 3, 4]),
-                   1e-11),
+    "non_normal": (np.triu(rng(32).standard_normal((4, 4)), 1) * 10 + np.diag([1.0, 2, 3, 4]), 1e-11),
     "complex": (well_conditioned(3, 33, complex_=True) + 1.5 * np.eye(3), 1e-12),
     "near_singular": (np.diag([1e-6, 1.0, 3.0]) + np.triu(np.ones((3, 3)), 1), 1e-8),
     # ‖log A‖ ≈ 18 (7 square roots), well conditioned
@@ -157,8 +156,7 @@ def test_second_order_logm_vs_mpmath():
     with mp.workdps(90):
         h = mp.mpf("1e-25")
         am, em = _to_mp(a), _to_mp(e)
-        d = (_mp_funm(am + h * em, mp.log) - 2 * _mp_funm(am, mp.log)
-             + _mp_funm(am - h * em, mp.log)) / h**2
+        d = (_mp_funm(am + h * em, mp.log) - 2 * _mp_funm(am, mp.log) + _mp_funm(am - h * em, mp.log)) / h**2
         want = np.array([[complex(d[i, j]).real for j in range(3)] for i in range(3)])
 
     def lin(x):

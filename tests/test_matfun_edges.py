@@ -131,8 +131,7 @@ def test_funm_second_derivative_matches_scipy_frechet():
     # reference) against funm(exp)'s jvp-of-jvp, which differentiates matcalc.eig's rule.
     a = rng(19).standard_normal((4, 4))
     e1, e2 = rng(20).standard_normal((2, 4, 4))
-    second = jax.jvp(lambda a: jax.jvp(lambda b: matcalc.funm(b, jnp.exp), (a,), (e1,))[1],
-                     (a,), (e2,))[1]
+    second = jax.jvp(lambda a: jax.jvp(lambda b: matcalc.funm(b, jnp.exp), (a,), (e1,))[1], (a,), (e2,))[1]
     want = _fd(lambda t: sl.expm_frechet(a + t * e2, e1)[1], 0.0, 1.0, h=1e-4)
     assert _rel(second, want) < 1e-7
 
@@ -144,8 +143,7 @@ def test_sylvester_methods(method):
     x = matcalc.solve_sylvester(a, b, c, method=method)
     assert _rel(x, sl.solve_sylvester(a, b, c)) < 1e-13
     da, db, dc = rng(17).standard_normal((6, 6)), rng(18).standard_normal((5, 5)), c
-    dx = jax.jvp(lambda a, b, c: matcalc.solve_sylvester(a, b, c, method=method),
-                 (a, b, c), (da, db, dc))[1]
+    dx = jax.jvp(lambda a, b, c: matcalc.solve_sylvester(a, b, c, method=method), (a, b, c), (da, db, dc))[1]
     want = _fd(lambda t: sl.solve_sylvester(a + t * da, b + t * db, c + t * dc), 0.0, 1.0)
     assert _rel(dx, want) < 1e-8
 

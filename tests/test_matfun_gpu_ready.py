@@ -91,7 +91,9 @@ EXPORTED = {
     "sqrtm": (lambda a: jnp.sum(jnp.real(matcalc.sqrtm(a))), (A,)),
     "logm": (lambda a: jnp.sum(jnp.real(matcalc.logm(a))), (A,)),
     "solve_sylvester_fallback_schur": (
-        lambda a: jnp.sum(matcalc.solve_sylvester(a, a, a)), (np.eye(33) + 0.01,)),
+        lambda a: jnp.sum(matcalc.solve_sylvester(a, a, a)),
+        (np.eye(33) + 0.01,),
+    ),
 }
 
 

@@ -38,13 +38,10 @@ BAD_OPTIONS = {
     "logm_sylvester": (lambda: matcalc.logm(A2, sylvester="bogus"), "sylvester"),
     "sqrtm_method": (lambda: matcalc.sqrtm(A2, method="bogus"), "method"),
     "sqrtm_sylvester": (lambda: matcalc.sqrtm(A2, sylvester="bogus"), "sylvester"),
-    "sqrtm_iterate_schur": (lambda: matcalc.sqrtm(A2, method="schur", sylvester="iterate"),
-                            "iterate"),
-    "solve_sylvester_method": (lambda: matcalc.solve_sylvester(A2, A2, A2, method="bogus"),
-                               "method"),
+    "sqrtm_iterate_schur": (lambda: matcalc.sqrtm(A2, method="schur", sylvester="iterate"), "iterate"),
+    "solve_sylvester_method": (lambda: matcalc.solve_sylvester(A2, A2, A2, method="bogus"), "method"),
     "clyap_method": (lambda: matcalc.solve_continuous_lyapunov(-A2, A2, method="bogus"), "method"),
-    "dlyap_method": (lambda: matcalc.solve_discrete_lyapunov(A2 / 9, A2, method="bogus"),
-                     "method"),
+    "dlyap_method": (lambda: matcalc.solve_discrete_lyapunov(A2 / 9, A2, method="bogus"), "method"),
     "expm_frechet_method": (lambda: matcalc.expm_frechet(A2, A2, method="bogus"), "method"),
     "polar_side": (lambda: matcalc.polar(A2, side="bogus"), "side"),
     "expm_max_squarings": (lambda: matcalc.expm(A2, max_squarings=-1), "max_squarings"),
@@ -89,8 +86,7 @@ EMPTY = {
 }
 
 
-@pytest.mark.parametrize("shape", [(0, 0), (3, 0, 0), (0, 2, 2)], ids=["0x0", "batch_of_0x0",
-                                                                       "empty_batch"])
+@pytest.mark.parametrize("shape", [(0, 0), (3, 0, 0), (0, 2, 2)], ids=["0x0", "batch_of_0x0", "empty_batch"])
 @pytest.mark.parametrize("name", sorted(EMPTY))
 def test_empty_input_returns_empty_result(name, shape):
     out = EMPTY[name](np.zeros(shape))
@@ -135,8 +131,7 @@ def test_funm_float32_power_matches_principal_value():
 
 def test_sqrtm_principal_value_where_db_fails():
     np.testing.assert_allclose(matcalc.sqrtm(np.array([[-4.0 + 0j]])), [[2j]], atol=1e-15)
-    np.testing.assert_allclose(matcalc.sqrtm(np.diag([0.0, 4.0, 0.0])), np.diag([0.0, 2.0, 0.0]),
-                               atol=1e-15)
+    np.testing.assert_allclose(matcalc.sqrtm(np.diag([0.0, 4.0, 0.0])), np.diag([0.0, 2.0, 0.0]), atol=1e-15)
     # real input keeps its dtype; its principal root is complex here, so NaN (documented)
     assert np.all(np.isnan(matcalc.sqrtm(np.array([[-4.0]]))))
 
@@ -208,8 +203,10 @@ def _ill_conditioned(n, cond, seed=1):
     with mp.workdps(30):
         lam, vv = mp.eig(mp.matrix(a.tolist()))
         vi = mp.inverse(vv)
-        refs = [np.array((vv * mp.diag([f(x) for x in lam]) * vi).tolist(), dtype=complex).real
-                for f in (mp.sqrt, mp.log)]
+        refs = [
+            np.array((vv * mp.diag([f(x) for x in lam]) * vi).tolist(), dtype=complex).real
+            for f in (mp.sqrt, mp.log)
+        ]
     return a, *refs
 
 
@@ -251,8 +248,11 @@ def test_sylvester_jax_methods_and_names(method):
     x = matcalc.solve_sylvester(A=AS[:4, :4], B=BS[:3, :3], C=CS[:4, :3], method=method, tol=1e-10)
     want = jsl.solve_sylvester(AS[:4, :4], BS[:3, :3], CS[:4, :3], method=method, tol=1e-10)
     assert _rel(x, want) < 1e-13
-    lx = jax.jvp(lambda c: matcalc.solve_sylvester(AS[:4, :4], BS[:3, :3], c, method=method),
-                 (CS[:4, :3],), (CS[:4, :3],))[1]
+    lx = jax.jvp(
+        lambda c: matcalc.solve_sylvester(AS[:4, :4], BS[:3, :3], c, method=method),
+        (CS[:4, :3],),
+        (CS[:4, :3],),
+    )[1]
     assert _rel(lx, want) < 1e-13
 
 

@@ -24,8 +24,11 @@ MIRRORS = [("numpy.linalg", "jax.numpy.linalg"), ("scipy.linalg", "jax.scipy.lin
 
 
 def _jax_names(module):
-    return sorted(n for n in dir(module) if not n.startswith("_")
-                  and not isinstance(getattr(module, n), types.ModuleType))
+    return sorted(
+        n
+        for n in dir(module)
+        if not n.startswith("_") and not isinstance(getattr(module, n), types.ModuleType)
+    )
 
 
 def _pairs():
@@ -43,7 +46,8 @@ def test_every_public_name_is_mirrored(mirror, ref):
     ours, theirs = importlib.import_module(f"matcalc.{mirror}"), importlib.import_module(ref)
     names = _jax_names(theirs)
     assert sorted(ours.__all__) == names, (
-        f"missing: {sorted(set(names) - set(ours.__all__))}, extra: {sorted(set(ours.__all__) - set(names))}")
+        f"missing: {sorted(set(names) - set(ours.__all__))}, extra: {sorted(set(ours.__all__) - set(names))}"
+    )
     for name in names:
         assert callable(getattr(ours, name)), name
 
@@ -57,8 +61,10 @@ def test_signatures_match_jax():
         want = [(p.name, p.kind, p.default) for p in sj.values()]
         extra = [p for p in so.values() if p.name not in sj]
         if mine != want or any(p.kind is not inspect.Parameter.KEYWORD_ONLY for p in extra):
-            bad.append(f"{mirror}.{name}: ours {inspect.signature(getattr(ours, name))}, "
-                       f"JAX {inspect.signature(getattr(theirs, name))}")
+            bad.append(
+                f"{mirror}.{name}: ours {inspect.signature(getattr(ours, name))}, "
+                f"JAX {inspect.signature(getattr(theirs, name))}"
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -98,17 +104,27 @@ NUMPY_CASES = {
     "eigvalsh": [lambda m: m.eigvalsh(S), lambda m: m.eigvalsh(HC, "U", symmetrize_input=False)],
     "inv": [lambda m: m.inv(AC)],
     "lstsq": [lambda m: m.lstsq(T, T[:, 0] + B[0, 0])],
-    "matrix_norm": [lambda m: m.matrix_norm(A), lambda m: m.matrix_norm(AC, ord=2),
-                    lambda m: m.matrix_norm(A, ord="nuc", keepdims=True)],
+    "matrix_norm": [
+        lambda m: m.matrix_norm(A),
+        lambda m: m.matrix_norm(AC, ord=2),
+        lambda m: m.matrix_norm(A, ord="nuc", keepdims=True),
+    ],
     "matrix_power": [lambda m: m.matrix_power(A, 3), lambda m: m.matrix_power(A, -2)],
     "norm": [lambda m: m.norm(A), lambda m: m.norm(A, 2)],
     "pinv": [lambda m: m.pinv(T)],
-    "qr": [lambda m: m.qr(T), lambda m: m.qr(T, "complete"), lambda m: m.qr(AC, "r"),
-           lambda m: m.qr(T, "raw")],
+    "qr": [
+        lambda m: m.qr(T),
+        lambda m: m.qr(T, "complete"),
+        lambda m: m.qr(AC, "r"),
+        lambda m: m.qr(T, "raw"),
+    ],
     "slogdet": [lambda m: m.slogdet(A), lambda m: m.slogdet(AC)],
     "solve": [lambda m: m.solve(A, B), lambda m: m.solve(AC, AC[:, 0])],
-    "svd": [lambda m: m.svd(A), lambda m: m.svd(T, full_matrices=False),
-            lambda m: m.svd(AC, compute_uv=False)],
+    "svd": [
+        lambda m: m.svd(A),
+        lambda m: m.svd(T, full_matrices=False),
+        lambda m: m.svd(AC, compute_uv=False),
+    ],
     "svdvals": [lambda m: m.svdvals(T)],
     "tensorinv": [lambda m: m.tensorinv(A.reshape(4, 2, 2), ind=1)],
     "tensorsolve": [lambda m: m.tensorsolve(A.reshape(2, 2, 4), B[:, 0].reshape(2, 2))],
@@ -116,8 +132,10 @@ NUMPY_CASES = {
 
 SCIPY_CASES = {
     "cho_factor": [lambda m: m.cho_factor(S), lambda m: m.cho_factor(HC, lower=True)],
-    "cho_solve": [lambda m: m.cho_solve(m.cho_factor(S), B),
-                  lambda m: m.cho_solve(m.cho_factor(HC, True), HC[0])],
+    "cho_solve": [
+        lambda m: m.cho_solve(m.cho_factor(S), B),
+        lambda m: m.cho_solve(m.cho_factor(HC, True), HC[0]),
+    ],
     "cholesky": [lambda m: m.cholesky(S), lambda m: m.cholesky(HC, lower=True)],
     "det": [lambda m: m.det(A)],
     "eigh": [lambda m: m.eigh(S), lambda m: m.eigh(HC, lower=False), lambda m: m.eigh(S, eigvals_only=True)],
@@ -128,29 +146,48 @@ SCIPY_CASES = {
     "inv": [lambda m: m.inv(A)],
     "lu": [lambda m: m.lu(A), lambda m: m.lu(T, permute_l=True)],
     "lu_factor": [lambda m: m.lu_factor(A), lambda m: m.lu_factor(T)],
-    "lu_solve": [lambda m: m.lu_solve(m.lu_factor(A), B, trans=1),
-                 lambda m: m.lu_solve(m.lu_factor(AC), AC[0], 2)],
+    "lu_solve": [
+        lambda m: m.lu_solve(m.lu_factor(A), B, trans=1),
+        lambda m: m.lu_solve(m.lu_factor(AC), AC[0], 2),
+    ],
     "polar": [lambda m: m.polar(A), lambda m: m.polar(T.T, side="left")],
-    "qr": [lambda m: m.qr(A), lambda m: m.qr(T, mode="economic"), lambda m: m.qr(T, mode="r"),
-           lambda m: m.qr(A, pivoting=True), lambda m: m.qr(T, mode="economic", pivoting=True)],
+    "qr": [
+        lambda m: m.qr(A),
+        lambda m: m.qr(T, mode="economic"),
+        lambda m: m.qr(T, mode="r"),
+        lambda m: m.qr(A, pivoting=True),
+        lambda m: m.qr(T, mode="economic", pivoting=True),
+    ],
     "schur": [lambda m: m.schur(A), lambda m: m.schur(AC, output="complex")],
-    "solve": [lambda m: m.solve(A, B), lambda m: m.solve(S, B, assume_a="pos"),
-              lambda m: m.solve(HC, HC[0], assume_a="pos", lower=True),
-              lambda m: m.solve(S, B, assume_a="sym")],
+    "solve": [
+        lambda m: m.solve(A, B),
+        lambda m: m.solve(S, B, assume_a="pos"),
+        lambda m: m.solve(HC, HC[0], assume_a="pos", lower=True),
+        lambda m: m.solve(S, B, assume_a="sym"),
+    ],
     "solve_sylvester": [lambda m: m.solve_sylvester(A, S, E)],
-    "solve_triangular": [lambda m: m.solve_triangular(A, B, lower=True),
-                         lambda m: m.solve_triangular(AC, AC[0], trans="C", unit_diagonal=True)],
+    "solve_triangular": [
+        lambda m: m.solve_triangular(A, B, lower=True),
+        lambda m: m.solve_triangular(AC, AC[0], trans="C", unit_diagonal=True),
+    ],
     "sqrtm": [lambda m: m.sqrtm(S)],
-    "svd": [lambda m: m.svd(A), lambda m: m.svd(T, full_matrices=False),
-            lambda m: m.svd(A, compute_uv=False)],
+    "svd": [
+        lambda m: m.svd(A),
+        lambda m: m.svd(T, full_matrices=False),
+        lambda m: m.svd(A, compute_uv=False),
+    ],
 }
 
 # Eigenvectors and singular vectors are compared up to a phase (sign) per column: matcalc's eig
 # normalizes it; for Hermitian input named by its upper triangle, matcalc's eigh runs LAPACK on
 # the lower triangle of the same Hermitian matrix (another phase).
-GAUGES = {("numpy.linalg", "eig"): _phase_normalized, ("numpy.linalg", "eigh"): _phase_normalized,
-          ("scipy.linalg", "eigh"): _phase_normalized, ("numpy.linalg", "svd"): svd_gauge,
-          ("scipy.linalg", "svd"): svd_gauge}
+GAUGES = {
+    ("numpy.linalg", "eig"): _phase_normalized,
+    ("numpy.linalg", "eigh"): _phase_normalized,
+    ("scipy.linalg", "eigh"): _phase_normalized,
+    ("numpy.linalg", "svd"): svd_gauge,
+    ("scipy.linalg", "svd"): svd_gauge,
+}
 # JAX's scipy schur returns a list; matcalc's returns a tuple.
 SEQUENCE_TYPE_EXEMPT = {("scipy.linalg", "schur")}
 
@@ -184,7 +221,8 @@ def _compare(ours, theirs, label, exempt_sequence_type):
         return
     x, y = jnp.asarray(ours), jnp.asarray(theirs)
     assert x.shape == y.shape and x.dtype == y.dtype, (
-        f"{label}: {x.shape} {x.dtype} vs JAX {y.shape} {y.dtype}")
+        f"{label}: {x.shape} {x.dtype} vs JAX {y.shape} {y.dtype}"
+    )
     x, y = np.asarray(x), np.asarray(y)
     if not np.issubdtype(y.dtype, np.inexact):
         np.testing.assert_array_equal(x, y, err_msg=label)
@@ -194,11 +232,13 @@ def _compare(ours, theirs, label, exempt_sequence_type):
 
 
 VALUE_CASES = [("numpy.linalg", n, k, f) for n, fs in NUMPY_CASES.items() for k, f in enumerate(fs)] + [
-    ("scipy.linalg", n, k, f) for n, fs in SCIPY_CASES.items() for k, f in enumerate(fs)]
+    ("scipy.linalg", n, k, f) for n, fs in SCIPY_CASES.items() for k, f in enumerate(fs)
+]
 
 
-@pytest.mark.parametrize("mirror,name,k,call", VALUE_CASES,
-                         ids=[f"{m}.{n}[{k}]" for m, n, k, _ in VALUE_CASES])
+@pytest.mark.parametrize(
+    "mirror,name,k,call", VALUE_CASES, ids=[f"{m}.{n}[{k}]" for m, n, k, _ in VALUE_CASES]
+)
 def test_value_equals_jax(mirror, name, k, call):
     ours = importlib.import_module(f"matcalc.{mirror}")
     theirs = importlib.import_module(f"jax.{mirror}")
@@ -226,15 +266,17 @@ GRAD_CASES = {
     "numpy.linalg.svdvals": lambda m, x: jnp.sum(m.svdvals(x) ** 3),
     "numpy.linalg.cond": lambda m, x: m.cond(x) + m.cond(x, p=1),
     "numpy.linalg.tensorinv": lambda m, x: jnp.sum(W.reshape(2, 2, 4) * m.tensorinv(x.reshape(4, 2, 2), 1)),
-    "numpy.linalg.tensorsolve":
-        lambda m, x: jnp.sum(jnp.sin(m.tensorsolve(x.reshape(2, 2, 4), W[0].reshape(2, 2)))),
+    "numpy.linalg.tensorsolve": lambda m, x: jnp.sum(
+        jnp.sin(m.tensorsolve(x.reshape(2, 2, 4), W[0].reshape(2, 2)))
+    ),
     "numpy.linalg.qr": lambda m, x: jnp.sum(W * m.qr(x).R),
     "numpy.linalg.svd": lambda m, x: jnp.sum(W * jnp.abs(m.svd(x).U) ** 2) + jnp.sum(m.svd(x).S ** 2),
     "scipy.linalg.cholesky": lambda m, x: jnp.sum(W * m.cholesky(_spd_of(x))),
     "scipy.linalg.det": lambda m, x: m.det(x),
     "scipy.linalg.inv": lambda m, x: jnp.sum(W * m.inv(x)),
-    "scipy.linalg.eigh":
-        lambda m, x: jnp.sum(m.eigh(_spd_of(x))[0] ** 2) + jnp.sum(W * m.eigh(_spd_of(x))[1] ** 2),
+    "scipy.linalg.eigh": lambda m, x: (
+        jnp.sum(m.eigh(_spd_of(x))[0] ** 2) + jnp.sum(W * m.eigh(_spd_of(x))[1] ** 2)
+    ),
     "scipy.linalg.expm": lambda m, x: jnp.sum(W * m.expm(x / 4)),
     "scipy.linalg.expm_frechet": lambda m, x: jnp.sum(W * m.expm_frechet(x / 4, W, compute_expm=False)),
     "scipy.linalg.qr": lambda m, x: jnp.sum(W * m.qr(x)[1]) + jnp.sum(W * m.qr(x, pivoting=True)[1]),
@@ -316,16 +358,33 @@ def test_scipy_funm_disp_false_returns_an_error_estimate():
 _AI = np.array([[4, 1, 0], [1, 3, 1], [0, 1, 2]])
 _BI = np.array([[1], [2], [3]])
 DTYPE_CALLS = {
-    "numpy.linalg": [lambda m, a, b: m.det(a), lambda m, a, b: m.solve(a, b), lambda m, a, b: m.cholesky(a),
-                     lambda m, a, b: m.eigh(a), lambda m, a, b: m.svd(a), lambda m, a, b: m.slogdet(a),
-                     lambda m, a, b: m.qr(a), lambda m, a, b: m.eig(a), lambda m, a, b: m.cond(a),
-                     lambda m, a, b: m.matrix_norm(a), lambda m, a, b: m.tensorinv(a, 1)],
-    "scipy.linalg": [lambda m, a, b: m.solve(a, b, assume_a="pos"), lambda m, a, b: m.cho_factor(a),
-                     lambda m, a, b: m.cho_solve(m.cho_factor(a), b), lambda m, a, b: m.lu_factor(a),
-                     lambda m, a, b: m.lu_solve(m.lu_factor(a), b), lambda m, a, b: m.solve_triangular(a, b),
-                     lambda m, a, b: m.expm(a), lambda m, a, b: m.sqrtm(a),
-                     lambda m, a, b: m.funm(a, jnp.exp), lambda m, a, b: m.svd(a), lambda m, a, b: m.eigh(a),
-                     lambda m, a, b: m.qr(a)],
+    "numpy.linalg": [
+        lambda m, a, b: m.det(a),
+        lambda m, a, b: m.solve(a, b),
+        lambda m, a, b: m.cholesky(a),
+        lambda m, a, b: m.eigh(a),
+        lambda m, a, b: m.svd(a),
+        lambda m, a, b: m.slogdet(a),
+        lambda m, a, b: m.qr(a),
+        lambda m, a, b: m.eig(a),
+        lambda m, a, b: m.cond(a),
+        lambda m, a, b: m.matrix_norm(a),
+        lambda m, a, b: m.tensorinv(a, 1),
+    ],
+    "scipy.linalg": [
+        lambda m, a, b: m.solve(a, b, assume_a="pos"),
+        lambda m, a, b: m.cho_factor(a),
+        lambda m, a, b: m.cho_solve(m.cho_factor(a), b),
+        lambda m, a, b: m.lu_factor(a),
+        lambda m, a, b: m.lu_solve(m.lu_factor(a), b),
+        lambda m, a, b: m.solve_triangular(a, b),
+        lambda m, a, b: m.expm(a),
+        lambda m, a, b: m.sqrtm(a),
+        lambda m, a, b: m.funm(a, jnp.exp),
+        lambda m, a, b: m.svd(a),
+        lambda m, a, b: m.eigh(a),
+        lambda m, a, b: m.qr(a),
+    ],
 }
 
 

@@ -54,8 +54,7 @@ def _linear_reference():
 @pytest.mark.parametrize("adjoint", REVERSE)
 def test_linear_gradient_matches_matrix_exponential(adjoint):
     def loss(a, y0, ts):
-        return jnp.sum(jnp.asarray(W) * odeint(_linear, y0, ts, a, adjoint=adjoint, rtol=1e-11,
-                                               atol=1e-11))
+        return jnp.sum(jnp.asarray(W) * odeint(_linear, y0, ts, a, adjoint=adjoint, rtol=1e-11, atol=1e-11))
 
     got = jax.jit(jax.grad(loss, (0, 1, 2)))(A, Y0, TS)
     want = _linear_reference()
@@ -68,17 +67,18 @@ def test_forward_mode_jvp_jacfwd_and_second_order():
     v = rng(3).standard_normal((3, 3))
     dts = np.array([0.3, -0.2, 0.5, 1.0])
     ys, jv = jax.jit(lambda a, ts: jax.jvp(f, (a, ts), (v, dts)))(A, TS)
-    want = np.stack([
-        scipy.linalg.expm_frechet(A * t, v * t, compute_expm=False) @ Y0
-        + (A @ scipy.linalg.expm(A * t) @ Y0) * (dt - dts[0])
-        for t, dt in zip(TS, dts, strict=True)
-    ])
+    want = np.stack(
+        [
+            scipy.linalg.expm_frechet(A * t, v * t, compute_expm=False) @ Y0
+            + (A @ scipy.linalg.expm(A * t) @ Y0) * (dt - dts[0])
+            for t, dt in zip(TS, dts, strict=True)
+        ]
+    )
     want[0] = 0.0
     np.testing.assert_allclose(ys, [scipy.linalg.expm(A * t) @ Y0 for t in TS], rtol=1e-9)
     assert _rel(jv, want) < 1e-8
     # jacfwd in y0 equals exp(t A)
-    jac = jax.jacfwd(lambda y0: odeint(_linear, y0, TS, A, adjoint="forward", rtol=1e-11,
-                                       atol=1e-11))(Y0)
+    jac = jax.jacfwd(lambda y0: odeint(_linear, y0, TS, A, adjoint="forward", rtol=1e-11, atol=1e-11))(Y0)
     assert _rel(jac, np.stack([scipy.linalg.expm(A * t) for t in TS])) < 1e-9
 
 
@@ -103,10 +103,17 @@ def _diffrax_grad(loss_of_ys, vf, y0, ts, args):
 
     def loss(y0, args):
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, y, a: vf(y, t, *a)), diffrax.Tsit5(), ts[0], ts[-1], None,
-            y0, args, saveat=diffrax.SaveAt(ts=ts),
+            diffrax.ODETerm(lambda t, y, a: vf(y, t, *a)),
+            diffrax.Tsit5(),
+            ts[0],
+            ts[-1],
+            None,
+            y0,
+            args,
+            saveat=diffrax.SaveAt(ts=ts),
             stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-12),
-            adjoint=diffrax.RecursiveCheckpointAdjoint(), max_steps=20000,
+            adjoint=diffrax.RecursiveCheckpointAdjoint(),
+            max_steps=20000,
         )
         return loss_of_ys(sol.ys)
 
@@ -131,8 +138,7 @@ def test_lotka_volterra_against_discretize_then_optimize(adjoint):
     loss_of = lambda ys: jnp.sum(jnp.log(ys))
 
     def loss(y0, args):
-        return loss_of(odeint(_lotka_volterra, y0, LV_TS, *args, adjoint=adjoint, rtol=1e-10,
-                              atol=1e-10))
+        return loss_of(odeint(_lotka_volterra, y0, LV_TS, *args, adjoint=adjoint, rtol=1e-10, atol=1e-10))
 
     args = tuple(np.float64(a) for a in LV_ARGS)
     got = jax.jit(jax.grad(loss, (0, 1)))(LV_Y0, args)
@@ -157,8 +163,9 @@ def test_lotka_volterra_pytree_state_and_args():
 
     rates = ((np.float64(1.1), np.float64(0.4)), (np.float64(0.4), np.float64(0.1)))
     g_y0, g_rates = jax.jit(jax.grad(loss, (0, 1)))({"prey": 10.0, "pred": 5.0}, rates)
-    want = _diffrax_grad(lambda ys: jnp.sum(jnp.log(ys)), _lotka_volterra, LV_Y0, LV_TS,
-                         tuple(np.float64(a) for a in LV_ARGS))
+    want = _diffrax_grad(
+        lambda ys: jnp.sum(jnp.log(ys)), _lotka_volterra, LV_Y0, LV_TS, tuple(np.float64(a) for a in LV_ARGS)
+    )
     got = ((g_y0["prey"], g_y0["pred"]), (*g_rates[0], *g_rates[1]))
     assert _rel(got, ((want[0][0], want[0][1]), want[1])) < 1e-7
 
@@ -186,9 +193,9 @@ def test_neural_ode_closed_over_parameters():
     want = _diffrax_grad(loss_of, lambda y, t, p: mlp(p, y), y0, ts, (params,))
 
     for adjoint in REVERSE:
+
         def loss(p, y0):
-            return loss_of(odeint(lambda y, t: mlp(p, y), y0, ts, adjoint=adjoint, rtol=1e-10,
-                                  atol=1e-10))
+            return loss_of(odeint(lambda y, t: mlp(p, y), y0, ts, adjoint=adjoint, rtol=1e-10, atol=1e-10))
 
         g_p, g_y0 = jax.jit(jax.grad(loss, (0, 1)))(params, y0)
         assert _rel((g_y0, g_p), (want[0], want[1][0])) < 1e-7, adjoint
@@ -208,14 +215,17 @@ def test_dissipative_backsolve_wrong_interpolated_right():
     t_end = 2.0
 
     def loss(a, adjoint):
-        ys = odeint(_linear, jnp.asarray(y0), jnp.array([0.0, t_end]), a, adjoint=adjoint,
-                    rtol=1e-8, atol=1e-8)
+        ys = odeint(
+            _linear, jnp.asarray(y0), jnp.array([0.0, t_end]), a, adjoint=adjoint, rtol=1e-8, atol=1e-8
+        )
         return jnp.sum(ys[-1])
 
     w = np.ones(2)
     want = t_end * scipy.linalg.expm_frechet((a * t_end).T, np.outer(w, y0), compute_expm=False)
-    errs = {adj: _rel(jax.jit(jax.grad(loss), static_argnums=1)(a, adj), want)
-            for adj in ("backsolve", "interpolated")}
+    errs = {
+        adj: _rel(jax.jit(jax.grad(loss), static_argnums=1)(a, adj), want)
+        for adj in ("backsolve", "interpolated")
+    }
     assert errs["interpolated"] < 1e-6, errs
     assert not errs["backsolve"] < 1e-2, errs  # backsolve is off by O(1) or worse (or NaN)
 
@@ -228,8 +238,16 @@ def test_stiff_solver_kvaerno5_interpolated():
     y0 = np.array([1.0, 2.0])
 
     def loss(a):
-        ys = odeint(_linear, jnp.asarray(y0), jnp.array([0.0, 0.5, 1.0]), a,
-                    adjoint="interpolated", solver=diffrax.Kvaerno5(), rtol=1e-9, atol=1e-9)
+        ys = odeint(
+            _linear,
+            jnp.asarray(y0),
+            jnp.array([0.0, 0.5, 1.0]),
+            a,
+            adjoint="interpolated",
+            solver=diffrax.Kvaerno5(),
+            rtol=1e-9,
+            atol=1e-9,
+        )
         return jnp.sum(ys[-1])
 
     want = scipy.linalg.expm_frechet(a.T, np.outer(np.ones(2), y0), compute_expm=False)
@@ -260,8 +278,15 @@ def test_matrix_lyapunov_differential_equation():
     p_end = (scipy.linalg.expm(bordered(a) * t_end) @ z0)[:-1].reshape(n, n, order="F")
 
     def loss(a, p0):
-        ps = odeint(lambda p, t, a: a @ p + p @ a.T + jnp.asarray(qm), p0,
-                    jnp.array([0.0, t_end]), a, rtol=1e-11, atol=1e-11, adjoint="quadrature")
+        ps = odeint(
+            lambda p, t, a: a @ p + p @ a.T + jnp.asarray(qm),
+            p0,
+            jnp.array([0.0, t_end]),
+            a,
+            rtol=1e-11,
+            atol=1e-11,
+            adjoint="quadrature",
+        )
         return jnp.sum(jnp.asarray(wm) * ps[-1]), ps
 
     (val, ps), (g_a, g_p0) = jax.jit(jax.value_and_grad(loss, (0, 1), has_aux=True))(a, p0)
@@ -270,8 +295,7 @@ def test_matrix_lyapunov_differential_equation():
     np.testing.assert_allclose(ps[-1], ps[-1].T, rtol=1e-12)
     # reference gradient: G = t·L_exp(Mᵀt, w z0ᵀ) is dL/dM; chain through M(A) by basis matrices
     wz = np.append(wm.reshape(-1, order="F"), 0.0)
-    gm = t_end * scipy.linalg.expm_frechet(bordered(a).T * t_end, np.outer(wz, z0),
-                                           compute_expm=False)
+    gm = t_end * scipy.linalg.expm_frechet(bordered(a).T * t_end, np.outer(wz, z0), compute_expm=False)
     want_a = np.zeros((n, n))
     for i in range(n):
         for j in range(n):
@@ -287,8 +311,9 @@ def test_vmap_over_initial_conditions_matches_loop():
     y0s = rng(9).standard_normal((3, 3))
 
     def grad_a(y0):
-        return jax.grad(lambda a: jnp.sum(odeint(_linear, y0, jnp.asarray(TS), a, rtol=1e-10,
-                                                  atol=1e-10)[-1]))(A)
+        return jax.grad(
+            lambda a: jnp.sum(odeint(_linear, y0, jnp.asarray(TS), a, rtol=1e-10, atol=1e-10)[-1])
+        )(A)
 
     batched = jax.jit(jax.vmap(grad_a))(y0s)
     single = jax.jit(grad_a)
@@ -300,8 +325,7 @@ def test_float32():
     a32, y32 = A.astype(np.float32), Y0.astype(np.float32)
 
     def loss(a, y0):
-        return jnp.sum(odeint(_linear, y0, jnp.asarray(TS, jnp.float32), a, rtol=1e-6,
-                              atol=1e-6)[-1])
+        return jnp.sum(odeint(_linear, y0, jnp.asarray(TS, jnp.float32), a, rtol=1e-6, atol=1e-6)[-1])
 
     g32 = jax.jit(jax.grad(loss, (0, 1)))(a32, y32)
     assert g32[0].dtype == jnp.float32

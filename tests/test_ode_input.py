@@ -207,8 +207,9 @@ def test_step_cap_gives_nan_values_and_gradients():
 def test_step_below_round_off_of_t_still_advances():
     """y' = 1e-30 at t ≈ 1e12: the starting step (1e-6) is below the spacing of t (1.2e-4); a step
     that does not move t must not be taken (it would repeat until the cap)."""
-    ys = jax.jit(lambda t: odeint(lambda y, t: 1e-30 * jnp.ones_like(y), jnp.zeros(1), t,
-                                  mxstep=1000))(np.array([1e12, 1e12 + 1]))
+    ys = jax.jit(lambda t: odeint(lambda y, t: 1e-30 * jnp.ones_like(y), jnp.zeros(1), t, mxstep=1000))(
+        np.array([1e12, 1e12 + 1])
+    )
     np.testing.assert_allclose(ys[:, 0], [0.0, 1e-30], rtol=1e-12)
 
 

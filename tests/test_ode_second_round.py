@@ -34,8 +34,7 @@ TS = np.array([0.0, 0.5, 1.0])
 
 
 def _mlp():
-    return eqx.nn.MLP(2, 2, 8, 1, activation=jnp.tanh, key=jax.random.PRNGKey(0),
-                      dtype=jnp.float64)
+    return eqx.nn.MLP(2, 2, 8, 1, activation=jnp.tanh, key=jax.random.PRNGKey(0), dtype=jnp.float64)
 
 
 def _field(y, t, model):
@@ -57,8 +56,9 @@ def test_equinox_mlp_argument_gradient_matches_finite_differences():
     params, static = eqx.partition(model, eqx.is_array)
     d = jax.tree.map(lambda x: jnp.asarray(rng(1).standard_normal(x.shape)), params)
     h = 1e-5
-    at = jax.jit(jax.vmap(
-        lambda s: _mlp_loss(eqx.combine(jax.tree.map(lambda p, v: p + s * v, params, d), static))))
+    at = jax.jit(
+        jax.vmap(lambda s: _mlp_loss(eqx.combine(jax.tree.map(lambda p, v: p + s * v, params, d), static)))
+    )
     lo, hi = at(jnp.array([-h, h]))
     fd = (hi - lo) / (2 * h)
     dot = sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(d), strict=True))
@@ -73,12 +73,18 @@ def test_equinox_mlp_argument_gradient_matches_diffrax():
 
     def ref(m):
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, y, m: _field(y, t, m)), diffrax.Tsit5(), TS[0], TS[-1],
-            None, jnp.asarray(Y0), m, saveat=diffrax.SaveAt(ts=jnp.asarray(TS)),
+            diffrax.ODETerm(lambda t, y, m: _field(y, t, m)),
+            diffrax.Tsit5(),
+            TS[0],
+            TS[-1],
+            None,
+            jnp.asarray(Y0),
+            m,
+            saveat=diffrax.SaveAt(ts=jnp.asarray(TS)),
             stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-12),
             adjoint=diffrax.RecursiveCheckpointAdjoint(),
         )
-        return jnp.sum(sol.ys ** 2)
+        return jnp.sum(sol.ys**2)
 
     got = _mlp_grad(model)
     want = eqx.filter_jit(eqx.filter_grad(ref))(model)
@@ -90,8 +96,15 @@ def test_dict_and_tuple_parameter_pytree():
     k, c, t_end = np.array([0.7, 1.3]), np.array([0.2, -0.4]), 1.0
 
     def loss(params):
-        ys = odeint(lambda y, t, p: -p[0]["k"] * y + p[1][0], jnp.asarray(Y0),
-                    jnp.array([0.0, t_end]), params, rtol=1e-11, atol=1e-11, adjoint="quadrature")
+        ys = odeint(
+            lambda y, t, p: -p[0]["k"] * y + p[1][0],
+            jnp.asarray(Y0),
+            jnp.array([0.0, t_end]),
+            params,
+            rtol=1e-11,
+            atol=1e-11,
+            adjoint="quadrature",
+        )
         return jnp.sum(ys[-1])
 
     g = jax.jit(jax.grad(loss))(({"k": k}, (c,)))
@@ -150,8 +163,7 @@ def _schrodinger_reference():
             e = np.zeros((N, N))
             e[i, j] = 1.0
             for g, dh in ((gx, (e + e.T) / 2), (gy, 1j * (e - e.T) / 2)):
-                dpsi = scipy.linalg.expm_frechet(-1j * h * T_END, -1j * T_END * dh,
-                                                 compute_expm=False) @ PSI0
+                dpsi = scipy.linalg.expm_frechet(-1j * h * T_END, -1j * T_END * dh, compute_expm=False) @ PSI0
                 g[i, j] = np.real(ct @ dpsi)
     return psi, gx, gy, u.T @ ct
 
@@ -159,8 +171,9 @@ def _schrodinger_reference():
 @pytest.mark.parametrize("adjoint", REVERSE)
 def test_schrodinger_value_and_gradients_every_reverse_adjoint(adjoint):
     def loss(x, y, psi0):
-        ys = odeint(_schrodinger, psi0, jnp.array([0.0, T_END]), x, y, adjoint=adjoint,
-                    rtol=1e-11, atol=1e-11)
+        ys = odeint(
+            _schrodinger, psi0, jnp.array([0.0, T_END]), x, y, adjoint=adjoint, rtol=1e-11, atol=1e-11
+        )
         return _loss_of_psi(ys[-1]), ys
 
     (_, ys), g = jax.jit(jax.value_and_grad(loss, (0, 1, 2), has_aux=True))(HX, HY, PSI0)
@@ -174,16 +187,19 @@ def test_schrodinger_value_and_gradients_every_reverse_adjoint(adjoint):
 
 def test_schrodinger_forward_mode_jvp():
     """adjoint="forward": the tangent of ψ(T) along (dX, dY, dψ0) vs the Fréchet derivative."""
-    f = lambda x, y, psi0: odeint(_schrodinger, psi0, jnp.array([0.0, T_END]), x, y,
-                                  adjoint="forward", rtol=1e-11, atol=1e-11)[-1]
+    f = lambda x, y, psi0: odeint(
+        _schrodinger, psi0, jnp.array([0.0, T_END]), x, y, adjoint="forward", rtol=1e-11, atol=1e-11
+    )[-1]
     r = rng(11)
     dx, dy = r.standard_normal((N, N)), r.standard_normal((N, N))
     dpsi0 = r.standard_normal(N) + 1j * r.standard_normal(N)
     _, tan = jax.jit(lambda *p: jax.jvp(f, p, (dx, dy, dpsi0)))(HX, HY, PSI0)
     h = _hermitian(HX, HY)
-    want = (scipy.linalg.expm_frechet(-1j * h * T_END, -1j * T_END * _hermitian(dx, dy),
-                                      compute_expm=False) @ PSI0
-            + scipy.linalg.expm(-1j * h * T_END) @ dpsi0)
+    want = (
+        scipy.linalg.expm_frechet(-1j * h * T_END, -1j * T_END * _hermitian(dx, dy), compute_expm=False)
+        @ PSI0
+        + scipy.linalg.expm(-1j * h * T_END) @ dpsi0
+    )
     assert _rel(tan, want) < 1e-9
 
 
@@ -194,8 +210,9 @@ def test_complex_matrix_argument_matches_finite_differences():
 
     @jax.jit
     def loss(a):
-        ys = odeint(lambda p, t, a: a @ p, jnp.asarray(PSI0), jnp.array([0.0, T_END]), a,
-                    rtol=1e-11, atol=1e-11)
+        ys = odeint(
+            lambda p, t, a: a @ p, jnp.asarray(PSI0), jnp.array([0.0, T_END]), a, rtol=1e-11, atol=1e-11
+        )
         return _loss_of_psi(ys[-1])
 
     g = jax.jit(jax.grad(loss))(a0)
@@ -218,8 +235,9 @@ def test_mixed_real_and_complex_state_leaves():
 
     @jax.jit
     def loss(psi0):
-        ys = odeint(field, {"psi": psi0, "n": jnp.zeros(())}, jnp.array([0.0, T_END]), h_mat,
-                    rtol=1e-11, atol=1e-11)
+        ys = odeint(
+            field, {"psi": psi0, "n": jnp.zeros(())}, jnp.array([0.0, T_END]), h_mat, rtol=1e-11, atol=1e-11
+        )
         return ys["n"][-1] + jnp.real(ys["psi"][-1, 0]), ys
 
     (val, ys), g = jax.value_and_grad(loss, has_aux=True)(PSI0)
@@ -239,11 +257,13 @@ K, T2, YK = 0.7, 1.5, 2.0
 def _decay_hessian_reference():
     """y(T) = e^{-kT} y0 in p = (k, y0, T): the Hessian by hand."""
     e = np.exp(-K * T2)
-    return np.array([
-        [T2**2 * e * YK, -T2 * e, (K * T2 - 1) * e * YK],
-        [-T2 * e, 0.0, -K * e],
-        [(K * T2 - 1) * e * YK, -K * e, K**2 * e * YK],
-    ])
+    return np.array(
+        [
+            [T2**2 * e * YK, -T2 * e, (K * T2 - 1) * e * YK],
+            [-T2 * e, 0.0, -K * e],
+            [(K * T2 - 1) * e * YK, -K * e, K**2 * e * YK],
+        ]
+    )
 
 
 # (a Hessian through the checkpointed adjoints compiles for ~8 s on 2 cores: marked slow)
@@ -252,8 +272,15 @@ def _decay_hessian_reference():
 )
 def test_hessian_forward_over_reverse_matches_closed_form(adjoint):
     def f(p):
-        ys = odeint(lambda y, t, k: -k * y, p[1:2], jnp.stack([jnp.zeros(()), p[2]]), p[0],
-                    adjoint=adjoint, rtol=1e-10, atol=1e-10)
+        ys = odeint(
+            lambda y, t, k: -k * y,
+            p[1:2],
+            jnp.stack([jnp.zeros(()), p[2]]),
+            p[0],
+            adjoint=adjoint,
+            rtol=1e-10,
+            atol=1e-10,
+        )
         return ys[-1, 0]
 
     hess = jax.jit(jax.hessian(f))(jnp.array([K, YK, T2]))
@@ -269,12 +296,12 @@ def test_jvp_of_grad_matrix_ode_matches_finite_differences_of_exact_gradient():
     y0, w, t_end = r.standard_normal(2), r.standard_normal(2), 1.2
 
     def exact_grad(a):
-        return t_end * scipy.linalg.expm_frechet((a * t_end).T, np.outer(w, y0),
-                                                 compute_expm=False)
+        return t_end * scipy.linalg.expm_frechet((a * t_end).T, np.outer(w, y0), compute_expm=False)
 
     def loss(a):
-        ys = odeint(lambda y, t, a: a @ y, jnp.asarray(y0), jnp.array([0.0, t_end]), a,
-                    rtol=1e-11, atol=1e-11)
+        ys = odeint(
+            lambda y, t, a: a @ y, jnp.asarray(y0), jnp.array([0.0, t_end]), a, rtol=1e-11, atol=1e-11
+        )
         return jnp.dot(jnp.asarray(w), ys[-1])
 
     g, hv = jax.jit(lambda a: jax.jvp(jax.grad(loss), (a,), (v,)))(a)
@@ -288,8 +315,15 @@ def _decay(adjoint, rtol=1e-10):
     """y(T) for y' = -k y as a function of p = (k, y0, T)."""
 
     def f(p):
-        ys = odeint(lambda y, t, k: -k * y, p[1:2], jnp.stack([jnp.zeros(()), p[2]]), p[0],
-                    adjoint=adjoint, rtol=rtol, atol=rtol)
+        ys = odeint(
+            lambda y, t, k: -k * y,
+            p[1:2],
+            jnp.stack([jnp.zeros(()), p[2]]),
+            p[0],
+            adjoint=adjoint,
+            rtol=rtol,
+            atol=rtol,
+        )
         return ys[-1, 0]
 
     return f
@@ -328,13 +362,20 @@ def test_schrodinger_second_derivative_grad_of_grad():
         return np.sum(WP * np.abs(psi) ** 2) + np.real(np.sum(CP * psi))
 
     def loss(s):
-        ys = odeint(lambda p, t, s: -1j * ((h0 + s * h1) @ p), jnp.asarray(PSI0),
-                    jnp.array([0.0, T_END]), s, rtol=1e-11, atol=1e-11)
+        ys = odeint(
+            lambda p, t, s: -1j * ((h0 + s * h1) @ p),
+            jnp.asarray(PSI0),
+            jnp.array([0.0, T_END]),
+            s,
+            rtol=1e-11,
+            atol=1e-11,
+        )
         return _loss_of_psi(ys[-1])
 
     s0, h = 0.3, 1e-3
-    want = (-exact(s0 + 2 * h) + 16 * exact(s0 + h) - 30 * exact(s0) + 16 * exact(s0 - h)
-            - exact(s0 - 2 * h)) / (12 * h * h)
+    want = (
+        -exact(s0 + 2 * h) + 16 * exact(s0 + h) - 30 * exact(s0) + 16 * exact(s0 - h) - exact(s0 - 2 * h)
+    ) / (12 * h * h)
     got = jax.jit(jax.grad(jax.grad(loss)))(s0)
     assert abs(got - want) < 1e-8 * abs(want)
 
@@ -363,8 +404,12 @@ def test_neural_ode_hessian_vector_product_matches_finite_differences_of_gradien
 
     def grad(p):
         def loss(q):
-            return jnp.sum(odeint(_field, jnp.asarray(Y0), jnp.asarray(TS), eqx.combine(q, static),
-                                  rtol=1e-10, atol=1e-10) ** 2)
+            return jnp.sum(
+                odeint(
+                    _field, jnp.asarray(Y0), jnp.asarray(TS), eqx.combine(q, static), rtol=1e-10, atol=1e-10
+                )
+                ** 2
+            )
 
         return jax.grad(loss)(p)
 

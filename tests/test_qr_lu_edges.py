@@ -26,8 +26,7 @@ def test_qr_tall_matches_jax_default(complex_):
     a = r.standard_normal((5, 3)) + (1j * r.standard_normal((5, 3)) if complex_ else 0)
     w = r.standard_normal((5, 3))
     f = lambda qr: lambda x: jnp.sum(w * jnp.real(qr(x)[0])) + jnp.sum(jnp.abs(qr(x)[1]) ** 2)
-    np.testing.assert_allclose(jax.grad(f(matcalc.qr))(a), jax.grad(f(jnp.linalg.qr))(a),
-                               atol=1e-12)
+    np.testing.assert_allclose(jax.grad(f(matcalc.qr))(a), jax.grad(f(jnp.linalg.qr))(a), atol=1e-12)
 
 
 def test_qr_wide_reconstruction_and_unitarity():
@@ -71,8 +70,7 @@ def test_lu_matches_jax_default(shape):
 
         return loss
 
-    np.testing.assert_allclose(jax.grad(f(matcalc.lu))(a), jax.grad(f(jax.scipy.linalg.lu))(a),
-                               atol=1e-12)
+    np.testing.assert_allclose(jax.grad(f(matcalc.lu))(a), jax.grad(f(jax.scipy.linalg.lu))(a), atol=1e-12)
 
 
 def test_lu_tangent_reproduces_da_and_keeps_structure():

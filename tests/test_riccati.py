@@ -119,8 +119,10 @@ def test_ill_conditioned_r():
     cond = np.linalg.cond(r)
     # the CARE holds R⁻¹ itself (G = B R⁻¹ Bᵀ): first-order error eps·cond(R); SciPy's extended
     # pencil avoids R⁻¹
-    assert rel(matcalc.solve_continuous_are(a, b, q, r),
-               scipy.linalg.solve_continuous_are(a, b, q, r)) < 10 * EPS * cond
+    assert (
+        rel(matcalc.solve_continuous_are(a, b, q, r), scipy.linalg.solve_continuous_are(a, b, q, r))
+        < 10 * EPS * cond
+    )
     # the DARE's Newton corrections use R + Bᵀ X B, not R⁻¹: full accuracy
     ad = 0.5 * a
     x = matcalc.solve_discrete_are(ad, b, q, r)
@@ -175,7 +177,6 @@ def test_float32_batched_smoke():
     x = matcalc.solve_discrete_are(*(v.astype(np.float32) for v in (ad, b, q, r)))
     for i, args in enumerate(systems):
         assert rel(x[i], scipy.linalg.solve_discrete_are(0.5 * args[0], *args[1:])) < 1e-4
-
 
 
 def _primitives(jaxpr, acc):

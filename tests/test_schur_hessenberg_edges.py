@@ -35,8 +35,9 @@ def test_schur_gauge_and_structure():
     np.testing.assert_allclose(om + om.conj().T, 0, atol=1e-12)
     np.testing.assert_allclose(np.diag(om), 0, atol=1e-12)
     np.testing.assert_allclose(np.tril(dt, -1), 0, atol=0)
-    np.testing.assert_allclose(dz @ t @ z.conj().T + z @ dt @ z.conj().T + z @ t @ dz.conj().T, da,
-                               atol=1e-11)
+    np.testing.assert_allclose(
+        dz @ t @ z.conj().T + z @ dt @ z.conj().T + z @ t @ dz.conj().T, da, atol=1e-11
+    )
 
 
 def _blocks(t):
@@ -57,8 +58,9 @@ def _fd_real_schur(a, da, h=1e-5):
     """5-point central difference of SciPy's real Schur form, in the canonical gauge."""
     f = lambda x: [np.asarray(y) for y in real_schur_gauge(scipy.linalg.schur(x, output="real"))]
     fp2, fp1, fm1, fm2 = (f(a + k * h * da) for k in (2, 1, -1, -2))
-    return [(-p2 + 8 * p1 - 8 * m1 + m2) / (12 * h)
-            for p2, p1, m1, m2 in zip(fp2, fp1, fm1, fm2, strict=True)]
+    return [
+        (-p2 + 8 * p1 - 8 * m1 + m2) / (12 * h) for p2, p1, m1, m2 in zip(fp2, fp1, fm1, fm2, strict=True)
+    ]
 
 
 # Compiled once per shape and shared: evaluated eagerly, the block rule's many small operations
@@ -211,8 +213,9 @@ def test_real_schur_batch_mixing_block_structures():
     w = rng(72).standard_normal(a.shape)
     loss = lambda x: jnp.sum(w * real_schur_gauge(matcalc.schur(x))[1])
     g_batch = jax.jit(jax.grad(loss))(a)
-    g_vmap = jax.jit(jax.vmap(jax.grad(
-        lambda x, wk: jnp.sum(wk * real_schur_gauge(matcalc.schur(x))[1]))))(a, w)
+    g_vmap = jax.jit(jax.vmap(jax.grad(lambda x, wk: jnp.sum(wk * real_schur_gauge(matcalc.schur(x))[1]))))(
+        a, w
+    )
     np.testing.assert_allclose(g_batch, g_vmap, atol=1e-12)
 
 
@@ -240,15 +243,15 @@ def test_hessenberg_gauge_and_reconstruction():
     np.testing.assert_allclose(dq[:, 0], 0, atol=0)  # Q e1 = e1
     np.testing.assert_allclose(np.imag(np.diag(dh, -1)), 0, atol=1e-12)  # real subdiagonal
     np.testing.assert_allclose(np.tril(dh, -2), 0, atol=0)
-    np.testing.assert_allclose(dq @ h @ q.conj().T + q @ dh @ q.conj().T + q @ h @ dq.conj().T, da,
-                               atol=1e-11)
+    np.testing.assert_allclose(
+        dq @ h @ q.conj().T + q @ dh @ q.conj().T + q @ h @ dq.conj().T, da, atol=1e-11
+    )
 
 
 def test_hessenberg_h_only_batched_float32():
     a = rng(11).standard_normal((2, 4, 4))
     w = rng(12).standard_normal((4, 4))  # broadcast explicitly below
-    f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape)
-                          * matcalc.hessenberg(x))
+    f = lambda x: jnp.sum(jnp.broadcast_to(jnp.asarray(w, x.dtype), x.shape) * matcalc.hessenberg(x))
     g64, g32 = jax.grad(f)(a), jax.grad(f)(a.astype(np.float32))
     np.testing.assert_allclose(g32, g64, atol=1e-3 * np.abs(g64).max())
     np.testing.assert_allclose(g64[0], jax.grad(f)(a[0]), atol=1e-13)

@@ -11,21 +11,50 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
-ELEMENTARY = ["inv", "solve", "det", "slogdet", "logdet", "pinv", "lstsq", "matrix_power", "norm",
-              "vec", "unvec", "jacobian_matrix"]
+ELEMENTARY = [
+    "inv",
+    "solve",
+    "det",
+    "slogdet",
+    "logdet",
+    "pinv",
+    "lstsq",
+    "matrix_power",
+    "norm",
+    "vec",
+    "unvec",
+    "jacobian_matrix",
+]
 
 
-def test_sharded_batch_matches_unsharded():
+PARTS = 2  # two processes share the operations (the check is the suite's longest single item)
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_sharded_batch_matches_unsharded(part):
     env = dict(os.environ)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8")
+    env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.sharding"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sharding", "--part", f"{part}/{PARTS}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = proc.stdout + proc.stderr
     assert "8 devices, batch 8" in out, out
     assert proc.returncode == 0, out
     checked = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("ok")}
-    missing = [op for op in ELEMENTARY if op not in checked]
+    from benchmarks.cases import all_cases
+
+    ops = list(dict.fromkeys(c.op for c in all_cases()))
+    mine = {name for i, name in enumerate(ops) if i % PARTS == part}
+    assert checked == mine, f"checked {sorted(checked)}, expected {sorted(mine)}\n{out}"
+    missing = [op for op in ELEMENTARY if op in mine and op not in checked]
     assert not missing, f"elementary ops not checked sharded: {missing}\n{out}"

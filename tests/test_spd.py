@@ -92,10 +92,10 @@ def test_equal_pair_in_a_batch_does_not_mask_its_neighbours():
 def test_values_against_scipy():
     a, b = random_spd(4, seed=6), random_spd(4, seed=7, spread=10.0)
     w = scipy.linalg.eigvalsh(b, a)
-    np.testing.assert_allclose(S.affine_invariant_distance(a, b), np.linalg.norm(np.log(w)),
-                               rtol=1e-13)
-    np.testing.assert_allclose(S.affine_invariant_distance(a, b),
-                               S.affine_invariant_distance(b, a), rtol=1e-13)
+    np.testing.assert_allclose(S.affine_invariant_distance(a, b), np.linalg.norm(np.log(w)), rtol=1e-13)
+    np.testing.assert_allclose(
+        S.affine_invariant_distance(a, b), S.affine_invariant_distance(b, a), rtol=1e-13
+    )
     mu1, mu2 = np.arange(4.0), np.ones(4)
     fid = np.sum((mu1 - mu2) ** 2) + np.trace(a + b) - 2 * np.trace(scipy.linalg.sqrtm(a @ b)).real
     np.testing.assert_allclose(S.frechet_distance(mu1, a, mu2, b), fid, rtol=1e-12)
@@ -106,11 +106,15 @@ def test_values_against_scipy():
 def test_gradients_against_closed_forms():
     a, b = random_spd(3, seed=8), random_spd(3, seed=9)
     # logdet divergence: ∂/∂A = B⁻¹ − A⁻¹; Stein: ∂/∂A = ½((A+B)/2)⁻¹ − ½A⁻¹
-    np.testing.assert_allclose(jax.grad(S.logdet_divergence)(a, b),
-                               np.linalg.inv(b) - np.linalg.inv(a), rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(jax.grad(S.stein_divergence)(a, b),
-                               0.5 * np.linalg.inv((a + b) / 2) - 0.5 * np.linalg.inv(a),
-                               rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(
+        jax.grad(S.logdet_divergence)(a, b), np.linalg.inv(b) - np.linalg.inv(a), rtol=1e-12, atol=1e-13
+    )
+    np.testing.assert_allclose(
+        jax.grad(S.stein_divergence)(a, b),
+        0.5 * np.linalg.inv((a + b) / 2) - 0.5 * np.linalg.inv(a),
+        rtol=1e-12,
+        atol=1e-13,
+    )
     # Bures–Wasserstein²: ∂/∂A = I − T with T = A^{-1/2}(A^{1/2} B A^{1/2})^{1/2} A^{-1/2}
     ra = scipy.linalg.sqrtm(a)
     t = np.linalg.inv(ra) @ scipy.linalg.sqrtm(ra @ b @ ra) @ np.linalg.inv(ra)
@@ -124,8 +128,13 @@ def test_gradients_against_closed_forms():
 def test_batched_and_float32():
     a = np.stack([random_spd(3, seed=10), np.eye(3)])
     b = np.stack([random_spd(3, seed=11), np.eye(3)])
-    for fn in (S.affine_invariant_distance, S.log_euclidean_distance, S.bures_wasserstein_distance,
-               S.stein_divergence, S.logdet_divergence):
+    for fn in (
+        S.affine_invariant_distance,
+        S.log_euclidean_distance,
+        S.bures_wasserstein_distance,
+        S.stein_divergence,
+        S.logdet_divergence,
+    ):
         d = fn(a, b)
         assert d.shape == (2,)
         np.testing.assert_allclose(d[0], fn(a[0], b[0]), rtol=1e-13)
@@ -134,14 +143,19 @@ def test_batched_and_float32():
         np.testing.assert_allclose(d32[0], d[0], rtol=1e-4)
     g = jax.grad(lambda x: jnp.sum(S.log_euclidean_distance(x, b, squared=True)))(a)
     np.testing.assert_allclose(
-        g[0], jax.grad(lambda x: S.log_euclidean_distance(x, b[0], squared=True))(a[0]), rtol=1e-13)
+        g[0], jax.grad(lambda x: S.log_euclidean_distance(x, b[0], squared=True))(a[0]), rtol=1e-13
+    )
 
 
 def test_domain_and_bad_input():
     a = random_spd(3, seed=12)
     neg = -np.eye(3)
-    for fn in (S.affine_invariant_distance, S.log_euclidean_distance, S.stein_divergence,
-               S.logdet_divergence):
+    for fn in (
+        S.affine_invariant_distance,
+        S.log_euclidean_distance,
+        S.stein_divergence,
+        S.logdet_divergence,
+    ):
         assert np.isnan(float(fn(a, neg)))
     with pytest.raises(ValueError, match="same size"):
         S.stein_divergence(np.eye(3), np.eye(2))

@@ -22,7 +22,7 @@ def _fd_grad(f, a, h=1e-6):
     """Central-difference gradient of a real scalar function (real/imag parts for complex a)."""
     g = np.zeros(a.shape, dtype=a.dtype)
     for idx in np.ndindex(a.shape):
-        for unit in ([1.0, 1j] if np.iscomplexobj(a) else [1.0]):
+        for unit in [1.0, 1j] if np.iscomplexobj(a) else [1.0]:
             e = np.zeros(a.shape, dtype=a.dtype)
             e[idx] = unit * h
             d = (f(a + e) - f(a - e)) / (2 * h)
@@ -39,8 +39,7 @@ def _grad(f, a):
     return jax.grad(f)(a)
 
 
-@pytest.mark.parametrize("shape,complex_", [((3, 3), False), ((5, 3), False), ((3, 3), True),
-                                            ((3, 5), True)])
+@pytest.mark.parametrize("shape,complex_", [((3, 3), False), ((5, 3), False), ((3, 3), True), ((3, 5), True)])
 def test_polar_factor_gradient_at_repeated_singular_values(shape, complex_):
     """U Vᴴ is smooth at full rank whatever the multiplicities: exact, finite gradient."""
     m, n = shape
@@ -94,8 +93,9 @@ def test_cluster_projector_and_functions_of_s_at_repeated_values():
         return jnp.sum(jnp.log(matcalc.svd(x)[1]))
 
     np.testing.assert_allclose(jax.grad(logdet)(a), np.linalg.inv(a).T, atol=1e-12)
-    np.testing.assert_allclose(jax.grad(lambda x: jnp.sum(jnp.log(matcalc.svdvals(x))))(a),
-                               np.linalg.inv(a).T, atol=1e-12)
+    np.testing.assert_allclose(
+        jax.grad(lambda x: jnp.sum(jnp.log(matcalc.svdvals(x))))(a), np.linalg.inv(a).T, atol=1e-12
+    )
 
 
 def test_nearly_repeated_singular_values_match_jax():
@@ -213,8 +213,10 @@ def test_hermitian_flag_and_values_only():
     g_g = jax.grad(loss(False))(a)
     np.testing.assert_allclose(g_h, (g_g + g_g.T) / 2, atol=1e-12)
     np.testing.assert_allclose(matcalc.svd(a, compute_uv=False), np.linalg.svd(a, compute_uv=False))
-    np.testing.assert_allclose(jax.grad(lambda x: jnp.sum(matcalc.svd(x, compute_uv=False)))(a),
-                               jax.grad(lambda x: jnp.sum(matcalc.svdvals(x)))(a))
+    np.testing.assert_allclose(
+        jax.grad(lambda x: jnp.sum(matcalc.svd(x, compute_uv=False)))(a),
+        jax.grad(lambda x: jnp.sum(matcalc.svdvals(x)))(a),
+    )
 
 
 def test_batched_and_svdvals_second_order():

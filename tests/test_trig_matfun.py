@@ -33,8 +33,12 @@ def test_values_and_jvp_vs_scipy(name):
         for i in range(x.shape[0]):
             want = ref(x[i])
             assert rel(y[i], want) < 1e-13
-            fd = (ref(x[i] - 2 * h * t[i]) - 8 * ref(x[i] - h * t[i]) + 8 * ref(x[i] + h * t[i])
-                  - ref(x[i] + 2 * h * t[i])) / (12 * h)
+            fd = (
+                ref(x[i] - 2 * h * t[i])
+                - 8 * ref(x[i] - h * t[i])
+                + 8 * ref(x[i] + h * t[i])
+                - ref(x[i] + 2 * h * t[i])
+            ) / (12 * h)
             assert rel(dy[i], fd) < 1e-8
 
 

@@ -82,8 +82,11 @@ def resolve(name: str):
             obj = getattr(obj, part)
         except AttributeError:
             try:
-                obj = importlib.import_module(f"{obj.__name__}.{part}") if isinstance(
-                    obj, types.ModuleType) else None
+                obj = (
+                    importlib.import_module(f"{obj.__name__}.{part}")
+                    if isinstance(obj, types.ModuleType)
+                    else None
+                )
             except ImportError:
                 return None
             if obj is None:
@@ -119,8 +122,7 @@ def all_cases() -> list[BenchCase]:
         except Exception as e:  # a broken area module must not take the whole run down
             import warnings
 
-            warnings.warn(f"benchmark case module {info.name!r} failed to import: {e!r}",
-                          stacklevel=2)
+            warnings.warn(f"benchmark case module {info.name!r} failed to import: {e!r}", stacklevel=2)
             continue
         cases.extend(getattr(module, "CASES", []))
     return cases
@@ -133,9 +135,9 @@ def public_ops() -> list[str]:
     return public_operations()
 
 
-
-def well_conditioned(n: int, rng: np.random.Generator, lo: float = 0.5, hi: float = 2.0,
-                     m: int | None = None) -> np.ndarray:
+def well_conditioned(
+    n: int, rng: np.random.Generator, lo: float = 0.5, hi: float = 2.0, m: int | None = None
+) -> np.ndarray:
     """A random m×n matrix (m = n by default) with singular values geometrically in [lo, hi]."""
     m = n if m is None else m
     u, _ = np.linalg.qr(rng.standard_normal((m, m)))

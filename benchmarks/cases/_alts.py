@@ -29,6 +29,7 @@ def newton_schulz_sqrtm(a, iters: int = 30):
 def denman_beavers_sqrtm(a, iters: int = 12):
     """Unscaled Denman–Beavers, a fixed number of steps in a ``lax.scan`` (same autodiff cost
     as unrolled, far less to compile)."""
+
     def step(c, _):
         y, z = c
         return (0.5 * (y + jnp.linalg.inv(z)), 0.5 * (z + jnp.linalg.inv(y))), None
@@ -51,8 +52,7 @@ def iss_logm(a, squarings: int = 6, terms: int = 8):
 
 
 def newton_signm(a, iters: int = 25):
-    return lax.scan(lambda x, _: (0.5 * (x + jnp.linalg.inv(x)), None), a, None,
-                    length=iters)[0]
+    return lax.scan(lambda x, _: (0.5 * (x + jnp.linalg.inv(x)), None), a, None, length=iters)[0]
 
 
 def kron_sylvester(a, b, c, max_n: int = 48):

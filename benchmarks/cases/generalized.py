@@ -88,13 +88,27 @@ def _mp_projector(a, b):
 _BASELINE = "Cholesky reduction + jnp.linalg.eigh (autodiff)"
 
 CASES = [
-    BenchCase("eigh_generalized", _pencil, lambda a, b: _values_and_squares(*_ours(a, b)),
-              lambda a, b: _values_and_squares(*_reduction_eigh(a, b)), _BASELINE,
-              variant="type 1, (w, v∘v)", tangent_projection=symmetrize, mp=_mp_values_and_squares),
-    BenchCase("eigh_generalized", _repeated_pencil, lambda a, b: _projector(*_ours(a, b), b),
-              lambda a, b: _projector(*_reduction_eigh(a, b), b), _BASELINE,
-              variant="repeated λ, cluster projector V_c V_cᵀ B", degenerate=True,
-              tangent_projection=symmetrize, mp=_mp_projector,
-              note="split-independent loss: exact for matcalc's rule; JAX divides by the "
-                   "rounding-level gap inside the cluster"),
+    BenchCase(
+        "eigh_generalized",
+        _pencil,
+        lambda a, b: _values_and_squares(*_ours(a, b)),
+        lambda a, b: _values_and_squares(*_reduction_eigh(a, b)),
+        _BASELINE,
+        variant="type 1, (w, v∘v)",
+        tangent_projection=symmetrize,
+        mp=_mp_values_and_squares,
+    ),
+    BenchCase(
+        "eigh_generalized",
+        _repeated_pencil,
+        lambda a, b: _projector(*_ours(a, b), b),
+        lambda a, b: _projector(*_reduction_eigh(a, b), b),
+        _BASELINE,
+        variant="repeated λ, cluster projector V_c V_cᵀ B",
+        degenerate=True,
+        tangent_projection=symmetrize,
+        mp=_mp_projector,
+        note="split-independent loss: exact for matcalc's rule; JAX divides by the "
+        "rounding-level gap inside the cluster",
+    ),
 ]

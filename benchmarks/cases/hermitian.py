@@ -38,10 +38,12 @@ _FUNCS = {
     "sqrtm": (jnp.sqrt, lambda x: _mp().sqrt(x), lambda a: op("hermitian.sqrtm")(a)),
     "expm": (jnp.exp, lambda x: _mp().exp(x), lambda a: op("hermitian.expm")(a)),
     "logm": (jnp.log, lambda x: _mp().log(x), lambda a: op("hermitian.logm")(a)),
-    "inv_sqrtm": (lambda w: 1 / jnp.sqrt(w), lambda x: 1 / _mp().sqrt(x),
-                  lambda a: op("hermitian.inv_sqrtm")(a)),
-    "powm": (lambda w: w**0.3, lambda x: x ** _mp().mpf("0.3"),
-             lambda a: op("hermitian.powm")(a, 0.3)),
+    "inv_sqrtm": (
+        lambda w: 1 / jnp.sqrt(w),
+        lambda x: 1 / _mp().sqrt(x),
+        lambda a: op("hermitian.inv_sqrtm")(a),
+    ),
+    "powm": (lambda w: w**0.3, lambda x: x ** _mp().mpf("0.3"), lambda a: op("hermitian.powm")(a, 0.3)),
     "funm": (jnp.sin, lambda x: _mp().sin(x), lambda a: op("hermitian.funm")(a, jnp.sin)),
 }
 
@@ -59,21 +61,38 @@ def _hermitian_cases():
         label = "p = 0.3" if name == "powm" else ("f = sin" if name == "funm" else "")
         base = lambda a, f=f: eigh_funm(a, f)
         common = dict(tangent_projection=symmetrize, mp=lambda a, fmp=fmp: mp_sym_funm(a, fmp))
-        cases.append(BenchCase(public, lambda n, r: (spd(n, r),), ours, base,
-                               "eigh-based U f(Λ) Uᵀ (jnp.linalg.eigh autodiff)", variant=label,
-                               **common))
+        cases.append(
+            BenchCase(
+                public,
+                lambda n, r: (spd(n, r),),
+                ours,
+                base,
+                "eigh-based U f(Λ) Uᵀ (jnp.linalg.eigh autodiff)",
+                variant=label,
+                **common,
+            )
+        )
         for dvar, build, note in _DEGENERATE:
             if name not in ("sqrtm", "expm") and dvar != "A = I":
                 continue
             alt = {}
             if name == "sqrtm":
                 alt = dict(alt=newton_schulz_sqrtm, alt_name="Newton–Schulz, 30 steps unrolled")
-            cases.append(BenchCase(public, build, ours, base,
-                                   "eigh-based U f(Λ) Uᵀ (jnp.linalg.eigh autodiff)",
-                                   variant=(label + ", " if label else "") + dvar,
-                                   degenerate=True, note=note,
-                                   quick=(name == "sqrtm" and dvar == "A = I"),
-                                   **alt, **common))
+            cases.append(
+                BenchCase(
+                    public,
+                    build,
+                    ours,
+                    base,
+                    "eigh-based U f(Λ) Uᵀ (jnp.linalg.eigh autodiff)",
+                    variant=(label + ", " if label else "") + dvar,
+                    degenerate=True,
+                    note=note,
+                    quick=(name == "sqrtm" and dvar == "A = I"),
+                    **alt,
+                    **common,
+                )
+            )
     return cases
 
 
@@ -115,23 +134,49 @@ def _mp_eigh_out(a):
 
 
 CASES = [
-    BenchCase("eigh", lambda n, r: (spd(n, r),), lambda a: _eigh_out(*op("eigh")(a)),
-              lambda a: _eigh_out(*jnp.linalg.eigh(a)), "jnp.linalg.eigh",
-              variant="(w, v∘v)", tangent_projection=symmetrize, mp=_mp_eigh_out),
-    BenchCase("eigh", _repeated_block, lambda a: _eigh_expm_out(*op("eigh")(a)),
-              lambda a: _eigh_expm_out(*jnp.linalg.eigh(a)), "jnp.linalg.eigh",
-              variant="repeated λ, loss V e^Λ Vᵀ", degenerate=True,
-              tangent_projection=symmetrize,
-              mp=lambda a: mp_sym_funm(a, lambda x: _mp().exp(x)),
-              note="no eigh rule can be exact here: the in-cluster term f′(λ)·C_ij is not in "
-                   "the cotangents of (w, V); use hermitian.expm (exact)"),
-    BenchCase("eigh", _repeated_block, lambda a: _cluster_projector(*op("eigh")(a)),
-              lambda a: _cluster_projector(*jnp.linalg.eigh(a)), "jnp.linalg.eigh",
-              variant="repeated λ, cluster projector", degenerate=True,
-              tangent_projection=symmetrize, mp=_mp_cluster_projector,
-              note="basis-independent and split-independent: exact for matcalc's rule"),
-    BenchCase("eigvalsh", lambda n, r: (spd(n, r),), lambda a: op("eigvalsh")(a),
-              jnp.linalg.eigvalsh, "jnp.linalg.eigvalsh", tangent_projection=symmetrize,
-              mp=lambda a: [_mp().eigsy(a, eigvals_only=True)[i] for i in range(a.rows)]),
+    BenchCase(
+        "eigh",
+        lambda n, r: (spd(n, r),),
+        lambda a: _eigh_out(*op("eigh")(a)),
+        lambda a: _eigh_out(*jnp.linalg.eigh(a)),
+        "jnp.linalg.eigh",
+        variant="(w, v∘v)",
+        tangent_projection=symmetrize,
+        mp=_mp_eigh_out,
+    ),
+    BenchCase(
+        "eigh",
+        _repeated_block,
+        lambda a: _eigh_expm_out(*op("eigh")(a)),
+        lambda a: _eigh_expm_out(*jnp.linalg.eigh(a)),
+        "jnp.linalg.eigh",
+        variant="repeated λ, loss V e^Λ Vᵀ",
+        degenerate=True,
+        tangent_projection=symmetrize,
+        mp=lambda a: mp_sym_funm(a, lambda x: _mp().exp(x)),
+        note="no eigh rule can be exact here: the in-cluster term f′(λ)·C_ij is not in "
+        "the cotangents of (w, V); use hermitian.expm (exact)",
+    ),
+    BenchCase(
+        "eigh",
+        _repeated_block,
+        lambda a: _cluster_projector(*op("eigh")(a)),
+        lambda a: _cluster_projector(*jnp.linalg.eigh(a)),
+        "jnp.linalg.eigh",
+        variant="repeated λ, cluster projector",
+        degenerate=True,
+        tangent_projection=symmetrize,
+        mp=_mp_cluster_projector,
+        note="basis-independent and split-independent: exact for matcalc's rule",
+    ),
+    BenchCase(
+        "eigvalsh",
+        lambda n, r: (spd(n, r),),
+        lambda a: op("eigvalsh")(a),
+        jnp.linalg.eigvalsh,
+        "jnp.linalg.eigvalsh",
+        tangent_projection=symmetrize,
+        mp=lambda a: [_mp().eigsy(a, eigvals_only=True)[i] for i in range(a.rows)],
+    ),
     *_hermitian_cases(),
 ]

@@ -25,8 +25,11 @@ def _build(horizon):
         y0 = r.standard_normal(n)
         w1 = r.standard_normal((n, HIDDEN)) / np.sqrt(n)
         w2 = r.standard_normal((HIDDEN, n)) / np.sqrt(HIDDEN)
-        return y0, (w1, 0.1 * r.standard_normal(HIDDEN), w2, 0.1 * r.standard_normal(n)), \
-            np.linspace(0.0, horizon, 5)
+        return (
+            y0,
+            (w1, 0.1 * r.standard_normal(HIDDEN), w2, 0.1 * r.standard_normal(n)),
+            np.linspace(0.0, horizon, 5),
+        )
 
     return build
 
@@ -47,10 +50,18 @@ def _diffrax(adjoint, tol=TOL):
 
         term = diffrax.ODETerm(lambda t_, y, p: _vf(y, t_, p))
         sol = diffrax.diffeqsolve(
-            term, diffrax.Tsit5(), t[0], t[-1], None, y0, params,
+            term,
+            diffrax.Tsit5(),
+            t[0],
+            t[-1],
+            None,
+            y0,
+            params,
             saveat=diffrax.SaveAt(ts=t),
             stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol),
-            adjoint=adjoint(), max_steps=100_000)
+            adjoint=adjoint(),
+            max_steps=100_000,
+        )
         return sol.ys
 
     return solve
@@ -76,12 +87,22 @@ def _alt(y0, params, t):
 
 def _case(horizon, quick):
     return BenchCase(
-        "ode.odeint", _build(horizon), _ours, _jax, "jax.experimental.ode.odeint",
-        variant=f"neural ODE, t ∈ [0, {horizon:g}]", alt=_alt,
-        alt_name="diffrax Tsit5 + BacksolveAdjoint", sizes=(8,), batched=False,
-        ref_grad=_ref_grad, ref_name="diffrax RecursiveCheckpointAdjoint, tol 1e-12",
-        quick=quick, extra=dict(prefer_alt=False, no_jvp_ok=True),
-        note="adjoint='backsolve' (default); times t are differentiated too")
+        "ode.odeint",
+        _build(horizon),
+        _ours,
+        _jax,
+        "jax.experimental.ode.odeint",
+        variant=f"neural ODE, t ∈ [0, {horizon:g}]",
+        alt=_alt,
+        alt_name="diffrax Tsit5 + BacksolveAdjoint",
+        sizes=(8,),
+        batched=False,
+        ref_grad=_ref_grad,
+        ref_name="diffrax RecursiveCheckpointAdjoint, tol 1e-12",
+        quick=quick,
+        extra=dict(prefer_alt=False, no_jvp_ok=True),
+        note="adjoint='backsolve' (default); times t are differentiated too",
+    )
 
 
 CASES = [_case(10.0, True), _case(100.0, False)]

@@ -66,14 +66,36 @@ def _jax_tanhm(a):
 
 
 CASES = [
-    BenchCase("solve_continuous_are", _system, op("solve_continuous_are"), None, "none in JAX",
-              alt=newton_kleinman_care,
-              alt_name=f"autodiff through {NEWTON_STEPS} Newton–Kleinman steps (Kronecker Lyapunov, n ≤ 48)"),
-    BenchCase("solve_discrete_are", _discrete_system, op("solve_discrete_are"), None, "none in JAX",
-              alt=newton_hewer_dare,
-              alt_name=f"autodiff through {NEWTON_STEPS} Newton–Hewer steps (Kronecker Stein, n ≤ 48)"),
-    BenchCase("cosm", lambda n, r: (well_conditioned(n, r),), op("cosm"), _jax_cosm,
-              "Re jax.scipy.linalg.expm(iA) (autodiff through Padé)"),
-    BenchCase("tanhm", lambda n, r: (well_conditioned(n, r),), op("tanhm"), _jax_tanhm,
-              "(e^A + e^−A)⁻¹(e^A − e^−A) on jax.scipy.linalg.expm"),
+    BenchCase(
+        "solve_continuous_are",
+        _system,
+        op("solve_continuous_are"),
+        None,
+        "none in JAX",
+        alt=newton_kleinman_care,
+        alt_name=f"autodiff through {NEWTON_STEPS} Newton–Kleinman steps (Kronecker Lyapunov, n ≤ 48)",
+    ),
+    BenchCase(
+        "solve_discrete_are",
+        _discrete_system,
+        op("solve_discrete_are"),
+        None,
+        "none in JAX",
+        alt=newton_hewer_dare,
+        alt_name=f"autodiff through {NEWTON_STEPS} Newton–Hewer steps (Kronecker Stein, n ≤ 48)",
+    ),
+    BenchCase(
+        "cosm",
+        lambda n, r: (well_conditioned(n, r),),
+        op("cosm"),
+        _jax_cosm,
+        "Re jax.scipy.linalg.expm(iA) (autodiff through Padé)",
+    ),
+    BenchCase(
+        "tanhm",
+        lambda n, r: (well_conditioned(n, r),),
+        op("tanhm"),
+        _jax_tanhm,
+        "(e^A + e^−A)⁻¹(e^A − e^−A) on jax.scipy.linalg.expm",
+    ),
 ]

@@ -123,24 +123,48 @@ def _mp_logdet_div(a, b):
 _SPD = [
     ("spd.affine_invariant_distance", _two_spd, _affine, _mp_affine),
     ("spd.log_euclidean_distance", _two_spd, _log_euclidean, _mp_log_euclidean),
-    ("spd.bures_wasserstein_distance", _two_spd, lambda a, b: jnp.sqrt(_bures2(a, b)),
-     lambda a, b: _mp().sqrt(_mp_bures2(a, b))),
+    (
+        "spd.bures_wasserstein_distance",
+        _two_spd,
+        lambda a, b: jnp.sqrt(_bures2(a, b)),
+        lambda a, b: _mp().sqrt(_mp_bures2(a, b)),
+    ),
     ("spd.frechet_distance", _fid_args, _fid, _mp_fid),
     ("spd.stein_divergence", _two_spd, _stein, _mp_stein),
     ("spd.logdet_divergence", _two_spd, _logdet_div, _mp_logdet_div),
 ]
 
 CASES = [
-    BenchCase("hermitian.absm", _indefinite, lambda a: op("hermitian.absm")(a),
-              lambda a: eigh_funm(a, jnp.abs), "eigh-based U |Λ| Uᵀ (jnp.linalg.eigh autodiff)",
-              variant="indefinite", tangent_projection=symmetrize,
-              mp=lambda a: mp_sym_funm(a, abs)),
-    BenchCase("hermitian.signm", _indefinite, lambda a: op("hermitian.signm")(a),
-              lambda a: eigh_funm(a, jnp.sign), "eigh-based U sign(Λ) Uᵀ (jnp.linalg.eigh autodiff)",
-              variant="indefinite", tangent_projection=symmetrize,
-              mp=lambda a: mp_sym_funm(a, _mp().sign)),
-    *[BenchCase(name, build, (lambda *xs, name=name: op(name)(*xs)), base,
-                "the same formula through eigh/slogdet (JAX autodiff)",
-                tangent_projection=_sym_leaves, mp=ref)
-      for name, build, base, ref in _SPD],
+    BenchCase(
+        "hermitian.absm",
+        _indefinite,
+        lambda a: op("hermitian.absm")(a),
+        lambda a: eigh_funm(a, jnp.abs),
+        "eigh-based U |Λ| Uᵀ (jnp.linalg.eigh autodiff)",
+        variant="indefinite",
+        tangent_projection=symmetrize,
+        mp=lambda a: mp_sym_funm(a, abs),
+    ),
+    BenchCase(
+        "hermitian.signm",
+        _indefinite,
+        lambda a: op("hermitian.signm")(a),
+        lambda a: eigh_funm(a, jnp.sign),
+        "eigh-based U sign(Λ) Uᵀ (jnp.linalg.eigh autodiff)",
+        variant="indefinite",
+        tangent_projection=symmetrize,
+        mp=lambda a: mp_sym_funm(a, _mp().sign),
+    ),
+    *[
+        BenchCase(
+            name,
+            build,
+            (lambda *xs, name=name: op(name)(*xs)),
+            base,
+            "the same formula through eigh/slogdet (JAX autodiff)",
+            tangent_projection=_sym_leaves,
+            mp=ref,
+        )
+        for name, build, base, ref in _SPD
+    ],
 ]

@@ -31,8 +31,9 @@ _TYPES = (1, 2, 3)
 
 def _lower_solve(l, x, conjugate_transpose=False):
     """``L⁻¹ X`` (or ``L⁻ᴴ X``) for lower triangular ``L``."""
-    return lax.linalg.triangular_solve(l, x, left_side=True, lower=True, transpose_a=conjugate_transpose,
-                                       conjugate_a=conjugate_transpose)
+    return lax.linalg.triangular_solve(
+        l, x, left_side=True, lower=True, transpose_a=conjugate_transpose, conjugate_a=conjugate_transpose
+    )
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -104,8 +105,9 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     return out, (dw, dv, dy)
 
 
-def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool = True,
-                     symmetrize_input: bool = True) -> EighResult:
+def eigh_generalized(
+    a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool = True, symmetrize_input: bool = True
+) -> EighResult:
     """Generalized Hermitian-definite eigenproblem; the ``b`` case of ``scipy.linalg.eigh``.
 
     Solves, for Hermitian ``A`` and Hermitian positive definite ``B``,
@@ -194,4 +196,3 @@ def eigh_generalized(a: ArrayLike, b: ArrayLike, *, type: int = 1, lower: bool =
         a, b = _triangle_hermitian(a, uplo), _triangle_hermitian(b, uplo)
     out = _eigh_pencil(a, b, int(type))
     return EighResult(out[0], out[1])
-

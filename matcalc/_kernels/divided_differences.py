@@ -356,7 +356,7 @@ def _nested_derivatives(fn: Callable, x, k: int) -> list:
     g = fn
     for _ in range(k + 1):
         out.append(g(x))
-        g = (lambda h: (lambda t: jax.jvp(h, (t,), (jnp.ones_like(t),))[1]))(g)
+        g = (lambda h: lambda t: jax.jvp(h, (t,), (jnp.ones_like(t),))[1])(g)
     return out
 
 
@@ -403,9 +403,7 @@ class Generic(ScalarFunction):
         trunc = at5 * jnp.minimum(1, at5 / jnp.where(t3 == 0, at5, jnp.abs(t3)))
         trunc = jnp.where(at5 == 0, 0, trunc)
         rounding = eps * (jnp.abs(fa) + jnp.abs(fb)) / jnp.where(gap == 0, 1, gap)
-        use_taylor = (jnp.abs(delta) <= tau * jnp.maximum(jnp.abs(m), 1)) & (
-            (gap == 0) | (trunc <= rounding)
-        )
+        use_taylor = (jnp.abs(delta) <= tau * jnp.maximum(jnp.abs(m), 1)) & ((gap == 0) | (trunc <= rounding))
         safe = jnp.where(use_taylor, 1, a - b)
         quotient = (fa - fb) / safe
         return jnp.where(use_taylor, taylor, quotient)

@@ -49,8 +49,9 @@ def choose_method(n: int, m: int, method: str = "auto") -> str:
     """Resolve ``method`` for an ``n×n``/``m×m`` pair: ``"auto"`` becomes ``"kron"`` or
     ``"guarded"`` (sign with fallback)."""
     if method not in METHODS:
-        raise ValueError(f"unknown Sylvester method {method!r}; expected one of "
-                         f"{', '.join(map(repr, METHODS))}")
+        raise ValueError(
+            f"unknown Sylvester method {method!r}; expected one of {', '.join(map(repr, METHODS))}"
+        )
     if method == "auto":
         return "kron" if n * m <= KRON_MAX else "guarded"
     return method
@@ -62,10 +63,8 @@ def _pack(a, b):
     n, m = a.shape[-1], b.shape[-1]
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     dtype = jnp.result_type(a.dtype, b.dtype)
-    top = jnp.concatenate([jnp.broadcast_to(a, (*batch, n, n)),
-                           jnp.zeros((*batch, n, m), dtype)], -1)
-    bot = jnp.concatenate([jnp.zeros((*batch, m, n), dtype),
-                           jnp.broadcast_to(b, (*batch, m, m))], -1)
+    top = jnp.concatenate([jnp.broadcast_to(a, (*batch, n, n)), jnp.zeros((*batch, n, m), dtype)], -1)
+    bot = jnp.concatenate([jnp.zeros((*batch, m, n), dtype), jnp.broadcast_to(b, (*batch, m, m))], -1)
     return jnp.concatenate([top, bot], -2)
 
 
@@ -163,10 +162,9 @@ def _fallback_apply(ab, c, shape, dtype):
         default = lambda ab, c: _kron_solver().bind(ab, c)  # noqa: E731
     else:
         default = lambda ab, c: c * jnp.nan  # noqa: E731
-    return lax.platform_dependent(ab, c, cpu=lambda ab, c: _jax_solver("schur", 0.0).bind(ab, c),
-                                  default=default)
-
-
+    return lax.platform_dependent(
+        ab, c, cpu=lambda ab, c: _jax_solver("schur", 0.0).bind(ab, c), default=default
+    )
 
 
 def _sign_plan(a, b, structure):
@@ -203,10 +201,8 @@ def _sign_plan(a, b, structure):
             muc = mu.astype(a.dtype)[..., None, None]
             p_new = (muc * p + p_inv / muc) / 2
             r_new = (muc * r + r_inv / muc) / 2 if structure is None else r_of(p_new, None)[0]
-            dp = jnp.max(jnp.sum(jnp.abs(p_new - p), -2), -1) / jnp.max(
-                jnp.sum(jnp.abs(p_new), -2), -1)
-            dr = jnp.max(jnp.sum(jnp.abs(r_new - r), -2), -1) / jnp.max(
-                jnp.sum(jnp.abs(r_new), -2), -1)
+            dp = jnp.max(jnp.sum(jnp.abs(p_new - p), -2), -1) / jnp.max(jnp.sum(jnp.abs(p_new), -2), -1)
+            dr = jnp.max(jnp.sum(jnp.abs(r_new - r), -2), -1) / jnp.max(jnp.sum(jnp.abs(r_new), -2), -1)
             delta = jnp.maximum(dp, dr)
             act = active[..., None, None]
             p2 = jnp.where(act, p_new, p)
@@ -228,7 +224,8 @@ def _sign_plan(a, b, structure):
     r0 = -jnp.broadcast_to(b, (*batch, m, m))
     active0 = jnp.ones(batch, bool)
     carry, (p_invs, r_invs, mus, actives) = lax.scan(
-        step, (p0, r0, active0, jnp.zeros(batch, bool)), None, length=SIGN_MAX_ITERS)
+        step, (p0, r0, active0, jnp.zeros(batch, bool)), None, length=SIGN_MAX_ITERS
+    )
     p_fin, r_fin, still, _ = carry
     # sign(A) = s_A I, sign(−B) = s_B I: read them off, and mark failures (not converged, a
     # sign that is not ±I, or s_A = s_B) for NaN.
@@ -236,10 +233,8 @@ def _sign_plan(a, b, structure):
     s_b = jnp.real(diag(r_fin).mean(-1))
     eye_p = jnp.broadcast_to(eye_like(p_fin), p_fin.shape)
     eye_r = jnp.broadcast_to(eye_like(r_fin), r_fin.shape)
-    err_a = jnp.max(jnp.abs(p_fin - s_a[..., None, None].astype(a.dtype) * eye_p),
-                    axis=(-2, -1))
-    err_b = jnp.max(jnp.abs(r_fin - s_b[..., None, None].astype(a.dtype) * eye_r),
-                    axis=(-2, -1))
+    err_a = jnp.max(jnp.abs(p_fin - s_a[..., None, None].astype(a.dtype) * eye_p), axis=(-2, -1))
+    err_b = jnp.max(jnp.abs(r_fin - s_b[..., None, None].astype(a.dtype) * eye_r), axis=(-2, -1))
     ok = (~still) & (err_a < 1e-6) & (err_b < 1e-6) & (jnp.abs(s_b - s_a) > 1.5)
     denom = jnp.where(ok, jnp.round(s_b - s_a), jnp.nan)
     if structure == "neg":
@@ -254,8 +249,12 @@ def sylvester_apply(plan, c):
     if kind == "guarded":
         _, sign, ab, fail = plan
         x = sylvester_apply(sign, c)
-        alt = lax.cond(jnp.any(fail), lambda c: _fallback_apply(ab, c, x.shape, x.dtype),
-                       lambda c: jnp.zeros(x.shape, x.dtype), c)
+        alt = lax.cond(
+            jnp.any(fail),
+            lambda c: _fallback_apply(ab, c, x.shape, x.dtype),
+            lambda c: jnp.zeros(x.shape, x.dtype),
+            c,
+        )
         return jnp.where(fail[..., None, None], alt, x)
     if kind == "jax":
         _, prim, ab = plan

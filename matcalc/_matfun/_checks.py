@@ -12,8 +12,7 @@ def check_option(op: str, name: str, value, allowed) -> None:
     allowed = tuple(allowed)
     ok = isinstance(value, (str, type(None))) and value in allowed
     if not ok:
-        raise ValueError(f"{op}: {name} must be one of {', '.join(map(repr, allowed))}; "
-                         f"got {value!r}")
+        raise ValueError(f"{op}: {name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 def check_disp(op: str, disp) -> bool:
@@ -32,8 +31,10 @@ def check_dtype(op: str, name: str, x) -> None:
     """Half-precision floats (float16, bfloat16) have no LU/eig kernels in JAX: a clear
     ``TypeError`` instead of a lookup failure deep inside the lowering."""
     if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
-        raise TypeError(f"{op}: {name}.dtype={x.dtype} is not supported (shape {x.shape}); "
-                        "use float32, float64, complex64 or complex128")
+        raise TypeError(
+            f"{op}: {name}.dtype={x.dtype} is not supported (shape {x.shape}); "
+            "use float32, float64, complex64 or complex128"
+        )
 
 
 def complex_dtype(dtype):

@@ -32,7 +32,8 @@ from ._checks import check_dtype, check_option, is_empty
 # Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
 _PADE = {
     m: [
-        math.factorial(2 * m - j) * math.factorial(m)
+        math.factorial(2 * m - j)
+        * math.factorial(m)
         / (math.factorial(2 * m) * math.factorial(j) * math.factorial(m - j))
         for j in range(m + 1)
     ]
@@ -40,8 +41,13 @@ _PADE = {
 }
 # Higham (2005) θ_m: ‖A‖₁ ≤ θ_m ⇒ backward error of r_m below the unit roundoff.
 _THETA = {
-    "64": ((3, 1.495585217958292e-2), (5, 2.539398330063230e-1), (7, 9.504178996162932e-1),
-           (9, 2.097847961257068e0), (13, 5.371920351148152e0)),
+    "64": (
+        (3, 1.495585217958292e-2),
+        (5, 2.539398330063230e-1),
+        (7, 9.504178996162932e-1),
+        (9, 2.097847961257068e0),
+        (13, 5.371920351148152e0),
+    ),
     "32": ((3, 4.258730016922831e-1), (5, 1.880152677804762e0), (7, 3.925724783138660e0)),
 }
 # Al-Mohy & Higham (2009) θ_13 for the bound in terms of max(d6, d8), d_k = ‖A^k‖^{1/k}.
@@ -311,8 +317,7 @@ def _chain_impl(r0, l, s, *, max_trips):
 
 squaring_chain_p = Primitive("matcalc_expm_squaring_chain")
 squaring_chain_p.def_impl(_chain_impl)
-squaring_chain_p.def_abstract_eval(
-    lambda r0, l, s, *, max_trips: jcore.ShapedArray(l.shape, l.dtype))
+squaring_chain_p.def_abstract_eval(lambda r0, l, s, *, max_trips: jcore.ShapedArray(l.shape, l.dtype))
 mlir.register_lowering(squaring_chain_p, mlir.lower_fun(_chain_impl, multiple_results=False))
 
 
@@ -358,7 +363,7 @@ def _expm_impl(a, max_squarings, da=None):
     degrees = [m for m, _ in table]
     tops = [k == len(degrees) - 1 for k in range(len(degrees))]
     pbranches = [
-        (lambda m, top: (lambda ops: _primal_branch(m, top, *ops)))(m, t)
+        (lambda m, top: lambda ops: _primal_branch(m, top, *ops))(m, t)
         for m, t in zip(degrees, tops, strict=True)
     ]
     inter, s = lax.switch(idx, pbranches, (b, nb, mu))
@@ -384,7 +389,7 @@ def _expm_impl(a, max_squarings, da=None):
     dmu = use.astype(a.dtype) * trace(da) / a.shape[-1]
     db = da - dmu[..., None, None] * jnp.broadcast_to(eye_like(a), a.shape)
     tbranches = [
-        (lambda m, top: (lambda ops: _tangent_branch(m, top, *ops)))(m, t)
+        (lambda m, top: lambda ops: _tangent_branch(m, top, *ops))(m, t)
         for m, t in zip(degrees, tops, strict=True)
     ]
     real = jnp.finfo(a.dtype).dtype
@@ -458,8 +463,11 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
       ``(..., n, n)`` ``exp(A)``.
     """
     del upper_triangular
-    if isinstance(max_squarings, bool) or not isinstance(max_squarings, (int, np.integer)) or (
-            max_squarings < 0):
+    if (
+        isinstance(max_squarings, bool)
+        or not isinstance(max_squarings, (int, np.integer))
+        or (max_squarings < 0)
+    ):
         raise ValueError(f"expm: max_squarings must be a non-negative int, got {max_squarings!r}")
     a = as_inexact(A, "A")
     check_dtype("expm", "A", a)
@@ -496,5 +504,3 @@ def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: boo
     else:
         x, lx = _expm_frechet_jit(a, e)
     return (x, lx) if compute_expm else lx
-
-

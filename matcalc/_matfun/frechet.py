@@ -24,8 +24,10 @@ def frechet(f, a, e):
       ``L_f(A, E)``, shaped like ``f(A)``.
     """
     if not callable(f):
-        raise TypeError(f"frechet: f must be a differentiable matrix function (a callable such as "
-                        f"matcalc.expm), got {f!r}")
+        raise TypeError(
+            f"frechet: f must be a differentiable matrix function (a callable such as "
+            f"matcalc.expm), got {f!r}"
+        )
     a = as_inexact(a, "a")
     e = as_inexact(e, "e")
     check_dtype("frechet", "a", a)

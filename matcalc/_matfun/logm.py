@@ -152,15 +152,34 @@ def _logm_iter_jvp(a, da, fallback=True):
             dy2 = jnp.where(go, dy1, jnp.where(fn, dx, dy))
             m2 = jnp.where(go, m1, jnp.where(mo, y1, m))
             dm2 = jnp.where(go, dm1, jnp.where(mo, dx, dm))
-            return (y2, m2, dy2, dm2, s1, jnp.where(more, 0, jnp.where(active, kr + 1, kr)),
-                    (active & ~done & ~fail) | more, jnp.where(more, False, near | (delta < 1e-2)),
-                    jnp.where(more, jnp.inf, jnp.where(active, delta, prev)), bad | fail)
+            return (
+                y2,
+                m2,
+                dy2,
+                dm2,
+                s1,
+                jnp.where(more, 0, jnp.where(active, kr + 1, kr)),
+                (active & ~done & ~fail) | more,
+                jnp.where(more, False, near | (delta < 1e-2)),
+                jnp.where(more, jnp.inf, jnp.where(active, delta, prev)),
+                bad | fail,
+            )
 
         return lax.cond(jnp.any(c[6]), run, lambda c: c, c), None
 
     zb = jnp.zeros(batch, bool)
-    init = (a, a, da, da, jnp.zeros(batch, jnp.int32), jnp.zeros(batch, jnp.int32),
-            jnp.broadcast_to(need(a), batch), zb, jnp.full(batch, jnp.inf, real), zb)
+    init = (
+        a,
+        a,
+        da,
+        da,
+        jnp.zeros(batch, jnp.int32),
+        jnp.zeros(batch, jnp.int32),
+        jnp.broadcast_to(need(a), batch),
+        zb,
+        jnp.full(batch, jnp.inf, real),
+        zb,
+    )
     (x, _, dx, _, s, _, active, _, _, bad), _ = lax.scan(step, init, None, length=DIFF_MAX_STEPS)
     scale = jnp.exp2(s.astype(real)).astype(a.dtype)[..., None, None]
     y = x - eye
@@ -171,8 +190,7 @@ def _logm_iter_jvp(a, da, fallback=True):
         out = out + wj * _lu_solve(lu, perm, y)
         # d[(I + xY)⁻¹ Y] = (I + xY)⁻¹ dY (I + xY)⁻¹ (the factors commute with Y)
         left = _lu_solve(lu, perm, dx)
-        dout = dout + wj * jnp.swapaxes(_lu_solve(lu, perm, jnp.swapaxes(left, -1, -2), True),
-                                        -1, -2)
+        dout = dout + wj * jnp.swapaxes(_lu_solve(lu, perm, jnp.swapaxes(left, -1, -2), True), -1, -2)
     ok = lax.stop_gradient(~(active | bad))
     okm = ok[..., None, None]
     if not fallback:
@@ -187,6 +205,7 @@ def _logm_iter_jvp(a, da, fallback=True):
 def _fallback_log(a):
     """``log A = 2 log A^{1/2}`` with the principal root by complex Schur (CPU only): the root's
     eigenvalues have argument in (−π/2, π/2], where the DB square roots converge."""
+
     def on_cpu(a):
         return 2 * _logm_fwd(_complex_schur_root(a))
 
@@ -196,6 +215,7 @@ def _fallback_log(a):
 def _fallback_log_tangent(a, e):
     """``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))`` (chain rule of ``log A = 2 log X``), with
     ``X L_sqrt + L_sqrt X = E``; derivative in ``a`` NaN (no rule through Schur)."""
+
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
         cdtype = complex_dtype(a.dtype)
@@ -221,8 +241,7 @@ def _logm(a, sylvester):
 
 # L_log(A, ·) as a primitive whose transpose is L_log(Aᵀ, ·): reverse mode reruns the
 # forward-mode derivative at Aᵀ instead of storing residuals of every DB step.
-_logm_frechet_p = primary_frechet_primitive(
-    "matcalc_logm_frechet", lambda a, e: _logm_iter_jvp(a, e)[1])
+_logm_frechet_p = primary_frechet_primitive("matcalc_logm_frechet", lambda a, e: _logm_iter_jvp(a, e)[1])
 
 
 @_logm.defjvp
@@ -233,8 +252,8 @@ def _logm_jvp(sylvester, primals, tangents):
     return jax.jvp(lambda a: _logm_diff(a, sylvester), (a,), (da,))
 
 
-
 _logm_jit = jax.jit(_logm, static_argnums=1)
+
 
 def logm(A, disp: bool = True, *, sylvester: str = "auto"):
     """Principal matrix logarithm; drop-in for ``scipy.linalg.logm`` (JAX has none). GPU-capable.

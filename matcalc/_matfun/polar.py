@@ -47,8 +47,8 @@ def _polar_right_jvp(primals, tangents):
     return (u, p), (du, dp)
 
 
-
 _polar_right_jit = jax.jit(_polar_right)
+
 
 def polar(a, side: str = "right"):
     """Polar decomposition ``A = U P`` (right) or ``A = P U`` (left); drop-in for

@@ -32,8 +32,8 @@ def _signm_jvp(primals, tangents):
     return s, sylvester_apply(plan, -da)
 
 
-
 _signm_jit = jax.jit(_signm)
+
 
 def signm(A, disp: bool = True):
     """Matrix sign function; drop-in for ``scipy.linalg.signm`` (GPU-capable, no Schur).

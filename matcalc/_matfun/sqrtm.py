@@ -109,8 +109,7 @@ def _complex_schur_root(a):
 def on_cpu_else_nan(fn, *args):
     """``fn(*args)`` where the program is lowered for CPU (Schur kernels exist there), otherwise
     ``NaN · args[-1]`` (NaN, and linear in the last argument so that it transposes to NaN)."""
-    return lax.platform_dependent(
-        *args, cpu=fn, default=lambda *xs: (xs[-1] * jnp.nan).astype(xs[-1].dtype))
+    return lax.platform_dependent(*args, cpu=fn, default=lambda *xs: (xs[-1] * jnp.nan).astype(xs[-1].dtype))
 
 
 @jax.custom_jvp
@@ -149,6 +148,7 @@ def solve_root_sylvester(x, e):
 def _fallback_root_tangent(a, e):
     """``L_sqrt(A, E)`` from the Schur root (CPU): ``X L + L X = E``; real input keeps a real L
     only where X is real. Its derivative in ``a`` is NaN (no rule through Schur)."""
+
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
         cdtype = complex_dtype(a.dtype)
@@ -219,14 +219,19 @@ def _sqrtm_db_jvp(a, da):
             y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near, jnp.isinf(prev))
             act = active[..., None, None]
             done = (delta <= tol) | (prev <= 1e-7)
-            return (jnp.where(act, y1, y), jnp.where(act, m1, m), jnp.where(act, dy1, dy),
-                    jnp.where(act, dm1, dm), active & ~done, near | (delta < 1e-2),
-                    jnp.where(active, delta, prev))
+            return (
+                jnp.where(act, y1, y),
+                jnp.where(act, m1, m),
+                jnp.where(act, dy1, dy),
+                jnp.where(act, dm1, dm),
+                active & ~done,
+                near | (delta < 1e-2),
+                jnp.where(active, delta, prev),
+            )
 
         return lax.cond(jnp.any(c[4]), run, lambda c: c, c), None
 
-    init = (a, a, da, da, jnp.ones(batch, bool), jnp.zeros(batch, bool),
-            jnp.full(batch, jnp.inf, real))
+    init = (a, a, da, da, jnp.ones(batch, bool), jnp.zeros(batch, bool), jnp.full(batch, jnp.inf, real))
     (y, _, dy, dm, active, _, _), _ = lax.scan(step, init, None, length=DB_MAX_ITERS)
     ok = lax.stop_gradient(~active & jnp.all(jnp.isfinite(y), axis=(-2, -1)))
     okm = ok[..., None, None]
@@ -250,8 +255,7 @@ def _sqrtm(a, method, sylvester):
 
 # L_sqrt(A, ·) from the DB iterates, as a primitive transposing to L_sqrt(Aᵀ, ·): reverse mode
 # reruns the forward-mode derivative at Aᵀ and stores no per-step residuals.
-_sqrtm_frechet_p = primary_frechet_primitive(
-    "matcalc_sqrtm_frechet", lambda a, e: _sqrtm_db_jvp(a, e)[1])
+_sqrtm_frechet_p = primary_frechet_primitive("matcalc_sqrtm_frechet", lambda a, e: _sqrtm_db_jvp(a, e)[1])
 
 
 @_sqrtm.defjvp
@@ -269,6 +273,7 @@ def _sqrtm_jvp(method, sylvester, primals, tangents):
 
 
 _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
+
 
 def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto"):
     """Principal matrix square root; drop-in for ``jax.scipy.linalg.sqrtm`` (GPU-capable).
@@ -320,8 +325,7 @@ def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto")
     check_option("sqrtm", "method", method, ("db", "schur"))
     check_option("sqrtm", "sylvester", sylvester, ("iterate", *METHODS))
     if sylvester == "iterate" and method != "db":
-        raise ValueError('sqrtm: sylvester="iterate" differentiates the DB iterates; it '
-                         'needs method="db"')
+        raise ValueError('sqrtm: sylvester="iterate" differentiates the DB iterates; it needs method="db"')
     a = as_inexact(A, "A")
     check_dtype("sqrtm", "A", a)
     check_square(a, "sqrtm", "A")

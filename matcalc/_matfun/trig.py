@@ -68,8 +68,6 @@ def _tanhm(a):
     return solve(ep + em, ep - em)
 
 
-
-
 def cosm(A: ArrayLike) -> Array:
     """Matrix cosine; drop-in for ``scipy.linalg.cosm``: ``Re e^{iA}`` for real A,
     ``(e^{iA} + e^{−iA})/2`` for complex A, with :func:`matcalc.expm`.
@@ -173,4 +171,3 @@ def tanhm(A: ArrayLike) -> Array:
       ``(..., n, n)`` ``tanh(A)``.
     """
     return _tanhm(_prep(A, "tanhm"))
-

@@ -78,8 +78,17 @@ class Options:
 def _solve(vf, opts: Options, y0, ts, args, **kw):
     kw.setdefault("m", opts.m)
     return solve(
-        vf, y0, ts, args, solver=opts.solver, rtol=opts.rtol, atol=opts.atol,
-        max_steps=opts.max_steps, hmax=opts.hmax, land=opts.land, **kw,
+        vf,
+        y0,
+        ts,
+        args,
+        solver=opts.solver,
+        rtol=opts.rtol,
+        atol=opts.atol,
+        max_steps=opts.max_steps,
+        hmax=opts.hmax,
+        land=opts.land,
+        **kw,
     )
 
 
@@ -120,9 +129,11 @@ class _Spec:
 
     def batched(self, size):
         v = lambda f: jax.vmap(f)
-        avals = None if self.avals is None else [
-            jax.core.ShapedArray((size, *a.shape), a.dtype) for a in self.avals
-        ]
+        avals = (
+            None
+            if self.avals is None
+            else [jax.core.ShapedArray((size, *a.shape), a.dtype) for a in self.avals]
+        )
         return _Spec(v(self.bwd), v(self.lin), v(self.lin_t), avals)
 
 
@@ -187,8 +198,7 @@ ad.primitive_jvps[_bwd_lin_p] = _third_order
 for _p in (_bwd_p, _bwd_lin_p):
     batching.primitive_batchers[_p] = _batch_rule(_p)
     mlir.register_lowering(
-        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec),
-                           multiple_results=True)
+        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec), multiple_results=True)
     )
 
 
@@ -225,8 +235,7 @@ ad.primitive_jvps[_sol_lin_p] = _third_order
 for _p in (_sol_p, _sol_lin_p):
     batching.primitive_batchers[_p] = _batch_rule(_p)
     mlir.register_lowering(
-        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec),
-                           multiple_results=True)
+        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec), multiple_results=True)
     )
 
 
@@ -272,9 +281,7 @@ def _tangent_solution(rule, vf, opts, x, nd, c):
     n, p = y0.shape[0], theta.shape[0]
 
     def aug(u, t, th2, nd_):
-        fy, dfy = jax.jvp(
-            lambda y_, th_: vf(y_, t, th_, nd_), (u[:n], th2[:p]), (u[n:], th2[p:])
-        )
+        fy, dfy = jax.jvp(lambda y_, th_: vf(y_, t, th_, nd_), (u[:n], th2[:p]), (u[n:], th2[p:]))
         return jnp.concatenate([fy, dfy])
 
     f0 = vf(y0, ts[0], theta, nd)
@@ -404,9 +411,7 @@ def _make_checkpointed(kind: str):
 
     def fwd(vf, opts, y0, ts, theta, nd):
         math = functools.partial(bwd_math, vf, opts)
-        ys, rest = _solution(
-            rule, vf, opts, functools.partial(forward_fn, vf, opts), math, y0, ts, theta, nd
-        )
+        ys, rest = _solution(rule, vf, opts, functools.partial(forward_fn, vf, opts), math, y0, ts, theta, nd)
         return ys, (y0, ts, theta, nd, rest)
 
     def bwd(vf, opts, res, g):
@@ -456,7 +461,11 @@ def _make_checkpointed(kind: str):
             t_lo, t_hi = tgrid[j - 1], tgrid[j]
             # re-solve the forward problem on [t_lo, t_hi], recording its dense output
             yrep, buf, _ = _solve(
-                f, opts, ygrid[j - 1], jnp.stack([t_lo, t_hi]), (theta, nd),
+                f,
+                opts,
+                ygrid[j - 1],
+                jnp.stack([t_lo, t_hi]),
+                (theta, nd),
                 record=opts.segment_steps,
             )
             ok = jnp.all(jnp.isfinite(yrep[-1]))
@@ -469,8 +478,14 @@ def _make_checkpointed(kind: str):
                 a1, dth = z1[:n], z1[n:]
             else:
                 zs, _, dth = _solve(
-                    a_rhs, opts, a, span, (theta, nd, buf), m=n,
-                    quad=quad, quad_init=jnp.zeros((p,), dtype),
+                    a_rhs,
+                    opts,
+                    a,
+                    span,
+                    (theta, nd, buf),
+                    m=n,
+                    quad=quad,
+                    quad_init=jnp.zeros((p,), dtype),
                 )
                 a1 = zs[-1]
             a1 = jnp.where(ok, a1, jnp.nan)
@@ -525,9 +540,7 @@ def _forward_jvp(vf, opts, primals, tangents):
 
     # u = (y, ẏ): u' = (f, f_y ẏ + f_θ θ̇); the parameters of the augmented system are (θ, θ̇)
     def aug(u, t, th2, nd_):
-        (fy, dfy) = jax.jvp(
-            lambda y_, th_: vf(y_, t, th_, nd_), (u[:n], th2[:p]), (u[n:], th2[p:])
-        )
+        (fy, dfy) = jax.jvp(lambda y_, th_: vf(y_, t, th_, nd_), (u[:n], th2[:p]), (u[n:], th2[p:]))
         return jnp.concatenate([fy, dfy])
 
     f0 = vf(y0, ts[0], theta, nd)

@@ -81,9 +81,7 @@ def _initial_step(vf, t0, y0, args, order, rtol, atol, m):
     f1 = vf(y0 + h0 * f0, t0 + h0, args)
     d2 = _rms((f1 - f0)[:m] / scale) / h0
     dmax = jnp.maximum(d1, d2)
-    h1 = jnp.where(
-        dmax <= 1e-15, jnp.maximum(1e-6, h0 * 1e-3), (0.01 / dmax) ** (1.0 / (order + 1))
-    )
+    h1 = jnp.where(dmax <= 1e-15, jnp.maximum(1e-6, h0 * 1e-3), (0.01 / dmax) ** (1.0 / (order + 1)))
     return jnp.minimum(100 * h0, h1)
 
 
@@ -114,9 +112,7 @@ class _Stepper:
 
     def step(self, t, t1, y, state):
         if not self.lean:
-            y1, yerr, dense, state1, res = self.solver.step(
-                self.terms, t, t1, y, self.args, state, False
-            )
+            y1, yerr, dense, state1, res = self.solver.step(self.terms, t, t1, y, self.args, state, False)
             return y1, yerr, dense, state1, res == diffrax.RESULTS.successful
         tb = self.solver.tableau
         h = t1 - t
@@ -185,9 +181,7 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
     # dense output is carried only where outputs are interpolated or steps recorded/quadratured
     need_dense = bool(record) or quad is not None or not (land or ts.shape[0] == 2)
     dense_shape = jax.eval_shape(lambda: stepper.step(t0, tN, y0, state0)[2])
-    dense0 = (
-        jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape) if need_dense else None
-    )
+    dense0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape) if need_dense else None
     h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
     h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
     h0 = jnp.where(jnp.isfinite(h0), h0, tN - t0)  # e.g. a zero-length segment's lookup

@@ -82,8 +82,9 @@ def svdvals(x, /):
 
 
 @_adapts(_mc_svd)
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False,
-        subset_by_index=None):
+def svd(
+    a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False, subset_by_index=None
+):
     """``jnp.linalg.svd`` through :func:`matcalc.svd` (``SVDResult`` or the singular values).
 
     ``subset_by_index`` (implemented by JAX on TPU only) is passed to JAX's own ``svd`` and gets
@@ -142,7 +143,8 @@ def tensorinv(a, ind: int = 2):
     if flat[0] != flat[1]:
         raise ValueError(
             "tensorinv: the product of the first `ind` dimensions must equal that of the remaining "
-            f"ones; got shape {arr.shape} with ind={ind}")
+            f"ones; got shape {arr.shape} with ind={ind}"
+        )
     return _linalg.inv(arr.reshape(flat)).reshape(*batch, *contracting)
 
 
@@ -154,19 +156,50 @@ def tensorsolve(a, b, axes=None):
     a_arr, b_arr = jnp.asarray(a), jnp.asarray(b)
     if axes is not None:
         a_arr = jnp.moveaxis(a_arr, axes, len(axes) * (a_arr.ndim - 1,))
-    out_shape = a_arr.shape[b_arr.ndim:]
+    out_shape = a_arr.shape[b_arr.ndim :]
     if a_arr.shape[: b_arr.ndim] != b_arr.shape:
-        raise ValueError("tensorsolve: after moving axes to the end, the leading shape of a must match b's; "
-                         f"got a.shape={a_arr.shape}, b.shape={b_arr.shape}")
+        raise ValueError(
+            "tensorsolve: after moving axes to the end, the leading shape of a must match b's; "
+            f"got a.shape={a_arr.shape}, b.shape={b_arr.shape}"
+        )
     if b_arr.size != math.prod(out_shape):
-        raise ValueError("tensorsolve: prod(a.shape[:b.ndim]) must equal prod(a.shape[b.ndim:]); "
-                         f"got a.shape={a_arr.shape}, b.ndim={b_arr.ndim}")
+        raise ValueError(
+            "tensorsolve: prod(a.shape[:b.ndim]) must equal prod(a.shape[b.ndim:]); "
+            f"got a.shape={a_arr.shape}, b.ndim={b_arr.ndim}"
+        )
     return _linalg.solve(a_arr.reshape(b_arr.size, math.prod(out_shape)), b_arr.ravel()).reshape(out_shape)
 
 
 __all__ = [
-    "cholesky", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq",
-    "matmul", "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "multi_dot", "norm", "outer",
-    "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "tensorinv", "tensorsolve", "trace",
-    "vecdot", "vector_norm",
+    "cholesky",
+    "cond",
+    "cross",
+    "det",
+    "diagonal",
+    "eig",
+    "eigh",
+    "eigvals",
+    "eigvalsh",
+    "inv",
+    "lstsq",
+    "matmul",
+    "matrix_norm",
+    "matrix_power",
+    "matrix_rank",
+    "matrix_transpose",
+    "multi_dot",
+    "norm",
+    "outer",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+    "tensordot",
+    "tensorinv",
+    "tensorsolve",
+    "trace",
+    "vecdot",
+    "vector_norm",
 ]

@@ -91,9 +91,18 @@ def inv(a, overwrite_a: bool = False, check_finite: bool = True):
 
 
 @_adapts(_hermitian.eigh, _hermitian.eigvalsh, _generalized.eigh_generalized)
-def eigh(a, b=None, lower: bool = True, eigvals_only: bool = False, overwrite_a: bool = False,
-         overwrite_b: bool = False, turbo: bool = True, eigvals=None, type: int = 1,
-         check_finite: bool = True):
+def eigh(
+    a,
+    b=None,
+    lower: bool = True,
+    eigvals_only: bool = False,
+    overwrite_a: bool = False,
+    overwrite_b: bool = False,
+    turbo: bool = True,
+    eigvals=None,
+    type: int = 1,
+    check_finite: bool = True,
+):
     """``jax.scipy.linalg.eigh`` through :func:`matcalc.eigh` (plain ``(w, v)`` tuple) or
     :func:`matcalc.eigvalsh` (``eigvals_only``); with ``b``, the generalized problem of ``type``
     1, 2 or 3 (``a v = λ b v``, ``a b v = λ v``, ``b a v = λ v``) through
@@ -162,8 +171,14 @@ def polar(a, side: str = "right", *, method: str = "qdwh", eps=None, max_iterati
 
 
 @_adapts(_qr_module.qr)
-def qr(a, overwrite_a: bool = False, lwork=None, mode: str = "full", pivoting: bool = False,
-       check_finite: bool = True):
+def qr(
+    a,
+    overwrite_a: bool = False,
+    lwork=None,
+    mode: str = "full",
+    pivoting: bool = False,
+    check_finite: bool = True,
+):
     """``jax.scipy.linalg.qr`` through :func:`matcalc.qr`: ``(q, r)``, ``(r,)`` for ``mode="r"``,
     with ``p`` appended when ``pivoting``. Modes: 'full' (complete), 'economic' (reduced), 'r'.
 
@@ -185,8 +200,16 @@ def qr(a, overwrite_a: bool = False, lwork=None, mode: str = "full", pivoting: b
 
 
 @_adapts(_linalg.solve, cho_factor, cho_solve)
-def solve(a, b, lower: bool = False, overwrite_a: bool = False, overwrite_b: bool = False,
-          debug: bool = False, check_finite: bool = True, assume_a: str = "gen"):
+def solve(
+    a,
+    b,
+    lower: bool = False,
+    overwrite_a: bool = False,
+    overwrite_b: bool = False,
+    debug: bool = False,
+    check_finite: bool = True,
+    assume_a: str = "gen",
+):
     """``jax.scipy.linalg.solve``: :func:`matcalc.solve` (LU) for ``assume_a`` 'gen', 'sym',
     'her'; for 'pos', :func:`cho_solve` on :func:`cho_factor` of the ``lower``/upper triangle of
     ``a`` (the gradient in ``a`` lies on that triangle; JAX's spreads it over both, and the two
@@ -222,8 +245,14 @@ def sqrtm(A, blocksize: int = 1):
 
 
 @_adapts(_svd_module.svd)
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: bool = False,
-        check_finite: bool = True, lapack_driver: str = "gesdd"):
+def svd(
+    a,
+    full_matrices: bool = True,
+    compute_uv: bool = True,
+    overwrite_a: bool = False,
+    check_finite: bool = True,
+    lapack_driver: str = "gesdd",
+):
     """``jax.scipy.linalg.svd`` through :func:`matcalc.svd`: a plain ``(u, s, vh)`` tuple, or the
     singular values. ``lapack_driver`` ('gesdd' or 'gesvd') is accepted for compatibility."""
     if lapack_driver not in ("gesdd", "gesvd"):
@@ -233,9 +262,44 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: boo
 
 
 __all__ = [
-    "block_diag", "cho_factor", "cho_solve", "cholesky", "circulant", "companion", "convolution_matrix",
-    "det", "dft", "eigh", "eigh_tridiagonal", "expm", "expm_frechet", "fiedler", "fiedler_companion",
-    "funm", "hadamard", "hankel", "helmert", "hessenberg", "hilbert", "inv", "invhilbert", "invpascal",
-    "leslie", "lu", "lu_factor", "lu_solve", "pascal", "polar", "qr", "qr_multiply", "rsf2csf", "schur",
-    "solve", "solve_sylvester", "solve_triangular", "sqrtm", "svd", "toeplitz",
+    "block_diag",
+    "cho_factor",
+    "cho_solve",
+    "cholesky",
+    "circulant",
+    "companion",
+    "convolution_matrix",
+    "det",
+    "dft",
+    "eigh",
+    "eigh_tridiagonal",
+    "expm",
+    "expm_frechet",
+    "fiedler",
+    "fiedler_companion",
+    "funm",
+    "hadamard",
+    "hankel",
+    "helmert",
+    "hessenberg",
+    "hilbert",
+    "inv",
+    "invhilbert",
+    "invpascal",
+    "leslie",
+    "lu",
+    "lu_factor",
+    "lu_solve",
+    "pascal",
+    "polar",
+    "qr",
+    "qr_multiply",
+    "rsf2csf",
+    "schur",
+    "solve",
+    "solve_sylvester",
+    "solve_triangular",
+    "sqrtm",
+    "svd",
+    "toeplitz",
 ]

@@ -89,7 +89,8 @@ def real_schur_gauge(out):
     first, second = jnp.concatenate([flip, no], -1), jnp.concatenate([no, flip], -1)
     eye = jnp.broadcast_to(jnp.eye(n, dtype=t.dtype), t.shape)
     up = jnp.where(first, -1.0, 0.0).astype(t.dtype)[..., :, None] * jnp.broadcast_to(
-        jnp.eye(n, k=1, dtype=t.dtype), t.shape)
+        jnp.eye(n, k=1, dtype=t.dtype), t.shape
+    )
     keep = jnp.where(first | second, 0.0, 1.0).astype(t.dtype)
     g = keep[..., :, None] * eye + up - jnp.swapaxes(up, -1, -2)  # G_bb = [[0, −1], [1, 0]]
     gt = jnp.swapaxes(g, -1, -2)
@@ -111,54 +112,112 @@ def _svd_ref(full):
 CASES = [
     # --- cholesky
     Case("cholesky", matcalc.cholesky, (S4,), check=dict(reference=np.linalg.cholesky)),
-    Case("cholesky", functools.partial(matcalc.cholesky, symmetrize_input=False), (S4,),
-         "lower_only", check=dict(reference=np.linalg.cholesky)),
+    Case(
+        "cholesky",
+        functools.partial(matcalc.cholesky, symmetrize_input=False),
+        (S4,),
+        "lower_only",
+        check=dict(reference=np.linalg.cholesky),
+    ),
     Case("cholesky", matcalc.cholesky, (HC3,), "complex", check=dict(reference=np.linalg.cholesky)),
     # --- qr
     Case("qr", matcalc.qr, (TALL,), "tall", check=dict(reference=np.linalg.qr)),
     Case("qr", matcalc.qr, (WIDE,), "wide", check=dict(reference=np.linalg.qr)),
-    Case("qr", functools.partial(matcalc.qr, mode="complete"), (TALL,), "complete_tall",
-         check=dict(reference=lambda a: np.linalg.qr(a, "complete"),
-                    output_gauge=qr_complete_gauge(3))),
-    Case("qr", functools.partial(matcalc.qr, mode="r"), (WIDE_C,), "r_wide_complex",
-         check=dict(reference=lambda a: np.linalg.qr(a, "r"))),
+    Case(
+        "qr",
+        functools.partial(matcalc.qr, mode="complete"),
+        (TALL,),
+        "complete_tall",
+        check=dict(reference=lambda a: np.linalg.qr(a, "complete"), output_gauge=qr_complete_gauge(3)),
+    ),
+    Case(
+        "qr",
+        functools.partial(matcalc.qr, mode="r"),
+        (WIDE_C,),
+        "r_wide_complex",
+        check=dict(reference=lambda a: np.linalg.qr(a, "r")),
+    ),
     Case("qr", matcalc.qr, (AC3,), "complex", check=dict(reference=np.linalg.qr)),
     # --- lu
     Case("lu", matcalc.lu, (A4,), check=dict(reference=scipy.linalg.lu)),
     Case("lu", matcalc.lu, (TALL_LU,), "tall", check=dict(reference=scipy.linalg.lu)),
     Case("lu", matcalc.lu, (WIDE_C,), "wide_complex", check=dict(reference=scipy.linalg.lu)),
-    Case("lu", functools.partial(matcalc.lu, permute_l=True), (AC3,), "permute_l_complex",
-         check=dict(reference=functools.partial(scipy.linalg.lu, permute_l=True))),
+    Case(
+        "lu",
+        functools.partial(matcalc.lu, permute_l=True),
+        (AC3,),
+        "permute_l_complex",
+        check=dict(reference=functools.partial(scipy.linalg.lu, permute_l=True)),
+    ),
     # --- eig / eigvals
     Case("eig", lambda a: tuple(matcalc.eig(a)), (A4,), check=dict(reference=eig_reference)),
-    Case("eig", lambda a: tuple(matcalc.eig(a)), (AC3,), "complex",
-         check=dict(reference=eig_reference)),
+    Case("eig", lambda a: tuple(matcalc.eig(a)), (AC3,), "complex", check=dict(reference=eig_reference)),
     Case("eigvals", matcalc.eigvals, (A4,), check=dict(reference=np.linalg.eigvals)),
     Case("eigvals", matcalc.eigvals, (AC3,), "complex", check=dict(reference=np.linalg.eigvals)),
     # --- svd / svdvals
-    Case("svd", matcalc.svd, (A4,), "square",
-         check=dict(reference=_svd_ref(True), output_gauge=svd_gauge)),
-    Case("svd", matcalc.svd, (TALL,), "tall_full",
-         check=dict(reference=_svd_ref(True), output_gauge=svd_gauge)),
-    Case("svd", functools.partial(matcalc.svd, full_matrices=False), (WIDE_C,), "wide_complex",
-         check=dict(reference=_svd_ref(False), output_gauge=svd_gauge)),
-    Case("svd", matcalc.svd, (TALL_C,), "tall_full_complex",
-         check=dict(reference=_svd_ref(True), output_gauge=svd_gauge)),
+    Case("svd", matcalc.svd, (A4,), "square", check=dict(reference=_svd_ref(True), output_gauge=svd_gauge)),
+    Case(
+        "svd", matcalc.svd, (TALL,), "tall_full", check=dict(reference=_svd_ref(True), output_gauge=svd_gauge)
+    ),
+    Case(
+        "svd",
+        functools.partial(matcalc.svd, full_matrices=False),
+        (WIDE_C,),
+        "wide_complex",
+        check=dict(reference=_svd_ref(False), output_gauge=svd_gauge),
+    ),
+    Case(
+        "svd",
+        matcalc.svd,
+        (TALL_C,),
+        "tall_full_complex",
+        check=dict(reference=_svd_ref(True), output_gauge=svd_gauge),
+    ),
     Case("svdvals", matcalc.svdvals, (WIDE,), check=dict(reference=scipy.linalg.svdvals)),
-    Case("svdvals", matcalc.svdvals, (TALL_C,), "complex",
-         check=dict(reference=scipy.linalg.svdvals)),
+    Case("svdvals", matcalc.svdvals, (TALL_C,), "complex", check=dict(reference=scipy.linalg.svdvals)),
     # --- schur / hessenberg
-    Case("schur", functools.partial(matcalc.schur, output="complex"), (A4,), "complex_output",
-         check=dict(reference=functools.partial(scipy.linalg.schur, output="complex"),
-                    output_gauge=schur_gauge)),
-    Case("schur", matcalc.schur, (AC3,), "complex",
-         check=dict(reference=scipy.linalg.schur, output_gauge=schur_gauge)),
-    Case("schur", matcalc.schur, (REAL_SPEC,), "real_spectrum",
-         check=dict(reference=scipy.linalg.schur, output_gauge=schur_gauge)),
-    Case("schur", matcalc.schur, (COMPLEX_PAIRS,), "real_2x2_blocks",
-         check=dict(reference=scipy.linalg.schur, output_gauge=real_schur_gauge)),
-    Case("hessenberg", functools.partial(matcalc.hessenberg, calc_q=True), (A4,), "calc_q",
-         check=dict(reference=functools.partial(scipy.linalg.hessenberg, calc_q=True))),
-    Case("hessenberg", functools.partial(matcalc.hessenberg, calc_q=True), (AC3,), "complex",
-         check=dict(reference=functools.partial(scipy.linalg.hessenberg, calc_q=True))),
+    Case(
+        "schur",
+        functools.partial(matcalc.schur, output="complex"),
+        (A4,),
+        "complex_output",
+        check=dict(
+            reference=functools.partial(scipy.linalg.schur, output="complex"), output_gauge=schur_gauge
+        ),
+    ),
+    Case(
+        "schur",
+        matcalc.schur,
+        (AC3,),
+        "complex",
+        check=dict(reference=scipy.linalg.schur, output_gauge=schur_gauge),
+    ),
+    Case(
+        "schur",
+        matcalc.schur,
+        (REAL_SPEC,),
+        "real_spectrum",
+        check=dict(reference=scipy.linalg.schur, output_gauge=schur_gauge),
+    ),
+    Case(
+        "schur",
+        matcalc.schur,
+        (COMPLEX_PAIRS,),
+        "real_2x2_blocks",
+        check=dict(reference=scipy.linalg.schur, output_gauge=real_schur_gauge),
+    ),
+    Case(
+        "hessenberg",
+        functools.partial(matcalc.hessenberg, calc_q=True),
+        (A4,),
+        "calc_q",
+        check=dict(reference=functools.partial(scipy.linalg.hessenberg, calc_q=True)),
+    ),
+    Case(
+        "hessenberg",
+        functools.partial(matcalc.hessenberg, calc_q=True),
+        (AC3,),
+        "complex",
+        check=dict(reference=functools.partial(scipy.linalg.hessenberg, calc_q=True)),
+    ),
 ]

@@ -37,8 +37,11 @@ def _case(a, b, kind, variant):
         lambda a_, b_: tuple(matcalc.eigh_generalized(a_, b_, type=kind)),
         (a, b),
         variant,
-        check=dict(reference=functools.partial(scipy.linalg.eigh, type=kind), output_gauge=eigh_gauge,
-                   tangent_projection=symmetrize),
+        check=dict(
+            reference=functools.partial(scipy.linalg.eigh, type=kind),
+            output_gauge=eigh_gauge,
+            tangent_projection=symmetrize,
+        ),
     )
 
 

@@ -52,19 +52,38 @@ T3 = 0.6 * well_conditioned(3, seed=37)
 TC3 = 0.6 * well_conditioned(3, seed=38, complex_=True)
 
 CASES = [
-    Case("solve_continuous_are", matcalc.solve_continuous_are, (A3, B31, Q3, R1),
-         check=dict(reference=scipy.linalg.solve_continuous_are)),
-    Case("solve_continuous_are", matcalc.solve_continuous_are, (AC3, BC32, QC3, RCC2, EC3, SC32),
-         "complex_e_s", check=dict(reference=reduced_reference(scipy.linalg.solve_continuous_are)),
-         float32_rtol=None, float32_skip="the real case covers float32"),
+    Case(
+        "solve_continuous_are",
+        matcalc.solve_continuous_are,
+        (A3, B31, Q3, R1),
+        check=dict(reference=scipy.linalg.solve_continuous_are),
+    ),
+    Case(
+        "solve_continuous_are",
+        matcalc.solve_continuous_are,
+        (AC3, BC32, QC3, RCC2, EC3, SC32),
+        "complex_e_s",
+        check=dict(reference=reduced_reference(scipy.linalg.solve_continuous_are)),
+        float32_rtol=None,
+        float32_skip="the real case covers float32",
+    ),
     # (the 5-point difference at the harness's default step, 7e-3 here, has truncation error
     # ~1e-7 on SciPy's own solution too; 1e-3 brings it to ~5e-12)
-    Case("solve_discrete_are", matcalc.solve_discrete_are, (0.5 * A3, B31, Q3, R1),
-         check=dict(reference=scipy.linalg.solve_discrete_are, fd_step=1e-3)),
-    Case("solve_discrete_are", matcalc.solve_discrete_are, (0.5 * AC3, BC32, QC3, RCC2, EC3, SC32),
-         "complex_e_s", check=dict(reference=reduced_reference(scipy.linalg.solve_discrete_are),
-                                   fd_step=1e-3),
-         float32_rtol=None, float32_skip="the real case covers float32"),
+    Case(
+        "solve_discrete_are",
+        matcalc.solve_discrete_are,
+        (0.5 * A3, B31, Q3, R1),
+        check=dict(reference=scipy.linalg.solve_discrete_are, fd_step=1e-3),
+    ),
+    Case(
+        "solve_discrete_are",
+        matcalc.solve_discrete_are,
+        (0.5 * AC3, BC32, QC3, RCC2, EC3, SC32),
+        "complex_e_s",
+        check=dict(reference=reduced_reference(scipy.linalg.solve_discrete_are), fd_step=1e-3),
+        float32_rtol=None,
+        float32_skip="the real case covers float32",
+    ),
     Case("cosm", matcalc.cosm, (T3,), check=dict(reference=scipy.linalg.cosm)),
     Case("cosm", matcalc.cosm, (TC3,), "complex", check=dict(reference=scipy.linalg.cosm)),
     Case("sinm", matcalc.sinm, (T3,), check=dict(reference=scipy.linalg.sinm)),
