@@ -1,27 +1,27 @@
 """Strict JAX settings for the whole suite: float64, strict dtype promotion, no rank promotion.
 
-The suite is compile-bound: most of its time is XLA compiling small programs once. Two settings,
-made here before JAX is imported and inherited by the subprocesses some tests start (notebook
-kernels, the sharding check), cut that cost without changing what is computed:
-- LLVM's cheaper pipeline (``--xla_backend_optimization_level=0``, no expensive passes): the same
-  HLO, the same operations in the same order, compiled with less optimization of the machine code.
-  The benchmarks compile with XLA's defaults.
-- JAX's persistent compilation cache, shared by the xdist workers and kept between runs
-  (``MATCALC_TEST_CACHE`` names the folder; ``MATCALC_TEST_CACHE=off`` turns it off).
+The suite is compile-bound: most of its time is XLA compiling small programs once. LLVM's cheaper
+pipeline (``--xla_backend_optimization_level=0``, no expensive passes), set here before JAX is
+imported and inherited by the subprocesses some tests start (notebook kernels, the sharding
+check), cuts that cost without changing what is computed: the same HLO, the same operations in the
+same order, compiled with less optimization of the machine code. The benchmarks compile with XLA's
+defaults.
+
+``MATCALC_TEST_CACHE=<folder>`` also turns on JAX's persistent compilation cache there (shared by
+the xdist workers and kept between runs: a second run is several times faster). It is off by
+default: on JAX 0.10.2 serializing one of the suite's executables for the cache crashed a worker
+once in a full run (a segmentation fault inside ``executable.serialize()``).
 """
 
 import os
-import pathlib
 
 _CHEAP_LLVM = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_CHEAP_LLVM}".strip()
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-_cache = os.environ.get(
-    "MATCALC_TEST_CACHE", str(pathlib.Path.home() / ".cache" / "matcalc" / "jax-test-compilation")
-)
-if _cache != "off":
+_cache = os.environ.get("MATCALC_TEST_CACHE", "")
+if _cache and _cache != "off":
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
