@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bad_input_probes():
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not an xdist worker
+    env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [
@@ -29,6 +30,8 @@ def test_bad_input_probes():
             "no:xdist",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:benchmark",
             "-o",
             "addopts=",
             "-W",
