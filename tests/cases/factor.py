@@ -1,4 +1,4 @@
-"""Harness cases for the factorizations (issue 5): cholesky, qr, lu, eig, eigvals, svd, svdvals,
+"""Harness cases for the factorizations: cholesky, qr, lu, eig, eigvals, svd, svdvals,
 schur, hessenberg.
 
 Outputs with a gauge are compared through ``output_gauge`` maps that fix it (phases of singular

@@ -1,4 +1,4 @@
-"""Harness cases for the general matrix functions and matrix equations (issue 4)."""
+"""Harness cases for the general matrix functions and matrix equations."""
 
 import functools
 
