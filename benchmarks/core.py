@@ -490,9 +490,13 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:  # noqa
             status = "NaN"
         info["status"] = status
 
+    torch_calls = _torch_calls(case, args, w, compiled, inputs, s, row) if timed and batch is None else {}
+
     # timing, interleaved across implementations
     for kind in kinds if timed else ():
         calls = {name: (c, inputs[kind]) for name, c in compiled[kind].items()}
+        if kind in torch_calls and "ours" in calls:
+            calls["torch"] = torch_calls[kind]
         if not calls:
             continue
         try:
@@ -511,6 +515,22 @@ def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:  # noqa
 
     _choose_comparator(case, row)
     return row
+
+
+def _torch_calls(case, args, w, compiled, inputs, s: Settings, row: Row) -> dict:
+    """PyTorch's forward and forward+backward of the same function, when PyTorch is installed and
+    has the operation (see ``benchmarks.torch_compare``); its status goes into ``row.impls``."""
+    from . import torch_compare
+
+    if case.id not in torch_compare.case_ids() or "ours" not in compiled["fwd"]:
+        return {}
+    try:
+        reference = compiled["fwd"]["ours"](*inputs["fwd"])
+        calls, reason = torch_compare.calls(case.id, args, w, reference, s.dtype)
+    except Exception as e:  # noqa: BLE001
+        calls, reason = None, _short(e)
+    row.impls["torch"] = {"name": "PyTorch", "status": "ok" if calls else reason}
+    return calls or {}
 
 
 def _choose_comparator(case: BenchCase, row: Row) -> None:

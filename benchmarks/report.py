@@ -108,6 +108,9 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         "JAX's derivative",
         "ratio vs",
     ]
+    with_torch = any("torch" in r.get("impls", {}) for r in rows)
+    if with_torch:
+        head.append("vs PyTorch fwd / fwd+VJP")
     body = []
     for r in rows:
         if r.get("error"):
@@ -120,6 +123,7 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
                     *["—"] * 7,
                     "—",
                     f"error: {r['error']}",
+                    *(["—"] if with_torch else []),
                 ]
             )
             continue
@@ -143,9 +147,19 @@ def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
                 fmt_err(im.get("baseline")),
                 status_text(im.get("baseline")) if "baseline" in im else "none in JAX",
                 _comparator_name(r),
+                *([torch_cell(im.get("torch"))] if with_torch else []),
             ]
         )
     return head, body
+
+
+def torch_cell(info: dict[str, Any] | None) -> str:
+    """matcalc's time over PyTorch's, forward and forward+VJP, measured in the same rounds."""
+    if not info:
+        return "—"
+    if info.get("status") != "ok":
+        return str(info.get("status"))
+    return f"{fmt_ratio(info.get('fwd_paired_ratio'))} / {fmt_ratio(info.get('grad_paired_ratio'))}"
 
 
 def markdown_table(head, body) -> str:
@@ -188,6 +202,8 @@ def headline(rows: list[dict[str, Any]]) -> list[str]:
             + " "
             f"vs {_comparator_name(big)}"
         )
+        if big["impls"].get("torch", {}).get("status") == "ok":
+            line += f"; vs PyTorch {torch_cell(big['impls']['torch'])}"
         if acc is not None:
             line += (
                 f"; derivative error ours {fmt_err(acc['impls'].get('ours'))}, "
