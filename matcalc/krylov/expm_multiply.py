@@ -134,10 +134,10 @@ def _plan(norm: jax.Array, real_dtype: Any, max_steps: int) -> tuple[jax.Array, 
     ms, thetas = _theta_table(real_dtype)
     finite = jnp.isfinite(norm)
     norm = jnp.where(finite, norm, 0)
-    ratio = jnp.minimum(norm / jnp.asarray(thetas, norm.dtype), max_steps + 1)
-    steps = jnp.maximum(jnp.ceil(ratio), 1).astype(jnp.int32)
-    best = jnp.argmin(jnp.asarray(ms, jnp.int32) * steps)
-    s, m = steps[best], jnp.asarray(ms, jnp.int32)[best]
+    steps = jnp.maximum(jnp.ceil(norm / jnp.asarray(thetas, norm.dtype)), 1)  # in floating point: no overflow
+    best = jnp.argmin(jnp.asarray(ms, norm.dtype) * steps)
+    s = jnp.minimum(steps[best], max_steps + 1).astype(jnp.int32)
+    m = jnp.asarray(ms, jnp.int32)[best]
     ok = finite & (s <= max_steps)
     return jnp.where(ok, s, 0), m, ok
 
