@@ -430,9 +430,10 @@ def expm_multiply(
         t: real scalar time.
         max_steps: the largest number of Taylor steps ``s`` allowed (static).
         tol: the stopping tolerance of each step's series (static); the θ_m table follows the dtype.
-        trace: ``tr(A)`` if known (a hint for the shift only; any value gives the same result, a poor one
-            more steps). Computed exactly for dense, ``BCOO`` and lineax matrix/diagonal operators;
-            other lineax operators get ``μ = 0`` unless given.
+        trace: ``tr(A)`` if known, a hint for the shift ``μ = trace/n`` only (``e^{tA} = e^{tμ}e^{t(A−μI)}``
+            for any μ): an approximate value is fine, a poor one costs steps and, by cancellation in the
+            shifted series, accuracy. Computed exactly for dense, ``BCOO`` and lineax matrix/diagonal
+            operators; other lineax operators get ``μ = 0`` unless given.
         derivative: ``"reverse"`` (default): a ``custom_vjp`` for ``grad``/``vjp``; ``jax.jvp`` raises.
             ``"forward"``: a ``custom_jvp`` with the block-operator tangent for ``jvp``/``jacfwd``;
             reverse mode raises (its tangent runs data-dependent loops, which JAX cannot transpose).
@@ -477,7 +478,7 @@ def expm_multiply(
         raise ValueError(
             f"B: expected shape ({n},) or ({n}, k) to match A of shape {probe.shape}; got {b.shape}"
         )
-    dtype = jnp.promote_types(probe.dtype, b.dtype)
+    dtype = np.promote_types(probe.dtype, b.dtype)  # A's and B's promoted type, whatever JAX's mode
     real = jnp.finfo(dtype).dtype
     t = jnp.asarray(t)
     if t.ndim != 0:

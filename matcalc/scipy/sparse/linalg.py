@@ -35,8 +35,8 @@ def expm_multiply(
     ``t = 1``. With a grid, ``start``, ``stop`` and ``num`` (a positive Python int, static) are required,
     ``endpoint`` defaults to ``True``, and the result has shape ``(num, n)`` or ``(num, n, k)``: the first
     point is ``e^{t₀A}B`` and each next one is one action of ``e^{ΔA}`` on the previous (``Δ`` the grid
-    spacing), in a ``lax.scan``. ``traceA`` is a hint for the shift ``μ = tr(A)/n`` (any value gives the
-    same result; a poor one costs more steps). Non-uniform grids are SciPy's business too: not supported.
+    spacing), in a ``lax.scan``. ``traceA`` is a hint for the shift ``μ = tr(A)/n``: an approximate value
+    is fine, a poor one costs steps and accuracy. Non-uniform grids are SciPy's business too: not supported.
 
     Derivative: those of :func:`matcalc.krylov.expm_multiply` (reverse mode; ``jax.jvp`` raises), with
     respect to ``A``, ``B``, ``start`` and ``stop``, chained through the grid steps. References: Al-Mohy &
