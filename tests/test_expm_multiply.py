@@ -4,6 +4,8 @@ References: SciPy's ``expm_multiply`` and ``expm``, JAX's ``expm`` and its deriv
 of the discrete heat equation in its sine eigenbasis, and central finite differences.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import lineax as lx
@@ -34,6 +36,11 @@ def _wrap(kind, a):
     return {"dense": a, "bcoo": jsparse.BCOO.fromdense(a), "lineax": lx.MatrixLinearOperator(a)}[kind]
 
 
+# Jitted once per shape and operand kind: eager calls would compile every loop afresh.
+_action = jax.jit(expm_multiply, static_argnames=("max_steps", "derivative"))
+_grid = jax.jit(msl.expm_multiply, static_argnames=("num", "endpoint"))
+
+
 def _rel(x, ref):
     x, ref = np.asarray(x), np.asarray(ref)
     return np.abs(x - ref).max() / np.abs(ref).max()
@@ -50,11 +57,11 @@ def test_values_match_scipy(kind, complex_):
     a = _with_norm(rng, N, 6.0, complex_)
     a[rng.random((N, N)) < 0.4] = 0  # sparse pattern for BCOO
     b = _draw(rng, (N, 3), complex_)
-    got = expm_multiply(_wrap(kind, a), b, 0.8)
+    got = _action(_wrap(kind, a), b, 0.8)
     assert got.shape == (N, 3)
     assert _rel(got, ssl.expm_multiply(0.8 * a, b)) < 1e-13
     assert _rel(got, sl.expm(0.8 * a) @ b) < 1e-13
-    vector = expm_multiply(_wrap(kind, a), b[:, 0], 0.8)
+    vector = _action(_wrap(kind, a), b[:, 0], 0.8)
     assert vector.shape == (N,)
     assert _rel(vector, sl.expm(0.8 * a) @ b[:, 0]) < 1e-13
 
@@ -72,16 +79,16 @@ def test_time_grid_matches_scipy():
     a = _with_norm(rng, N, 4.0)
     b = rng.standard_normal((N, 2))
     for endpoint in (True, False):
-        got = msl.expm_multiply(a, b, start=0.5, stop=2.0, num=5, endpoint=endpoint)
+        got = _grid(a, b, start=0.5, stop=2.0, num=5, endpoint=endpoint)
         ref = ssl.expm_multiply(a, b, start=0.5, stop=2.0, num=5, endpoint=endpoint)
         assert got.shape == ref.shape == (5, N, 2)
         assert _rel(got, ref) < 1e-13
-    got = msl.expm_multiply(a, b[:, 0], start=0.0, stop=1.0, num=3)
+    got = _grid(a, b[:, 0], start=0.0, stop=1.0, num=3)
     assert got.shape == (3, N)
     assert _rel(got, ssl.expm_multiply(a, b[:, 0], start=0.0, stop=1.0, num=3)) < 1e-13
-    assert _rel(msl.expm_multiply(a, b), sl.expm(a) @ b) < 1e-13
+    assert _rel(_grid(a, b), sl.expm(a) @ b) < 1e-13
     # traceA is a hint for the shift: an approximate value gives the same result
-    assert _rel(msl.expm_multiply(a, b, traceA=np.trace(a) + 0.5), sl.expm(a) @ b) < 1e-13
+    assert _rel(_grid(a, b, traceA=np.trace(a) + 0.5), sl.expm(a) @ b) < 1e-13
 
 
 @pytest.mark.parametrize("complex_", [False, True], ids=["float32", "complex64"])
@@ -134,12 +141,22 @@ def test_schroedinger_propagator():
 # derivatives
 
 
-def _loss(fn, w):
-    return lambda a, b, t: jnp.real(jnp.sum(w * fn(a, b, t)))
-
-
 def _reference(a, b, t):
     return jax.scipy.linalg.expm(t * a) @ b
+
+
+# One compilation each, shared by the derivative tests (real and complex, B of shape (N, 2)).
+@partial(jax.jit, static_argnames="max_steps")
+def _grad(a, b, t, w, max_steps=1000):
+    def loss(a, b, t):
+        return jnp.real(jnp.sum(w * expm_multiply(a, b, t, max_steps=max_steps)))
+
+    return jax.grad(loss, (0, 1, 2))(a, b, t)
+
+
+@jax.jit
+def _reference_grad(a, b, t, w):
+    return jax.grad(lambda a, b, t: jnp.real(jnp.sum(w * _reference(a, b, t))), (0, 1, 2))(a, b, t)
 
 
 @pytest.mark.parametrize(
@@ -153,9 +170,8 @@ def test_gradient_matches_jax_expm(complex_, norm, max_steps):
     a = _with_norm(rng, N, norm, complex_)
     b = _draw(rng, (N, 2), complex_)
     w = _draw(rng, (N, 2), complex_)
-    ours = jax.grad(_loss(lambda a, b, t: expm_multiply(a, b, t, max_steps=max_steps), w), (0, 1, 2))
-    ref = jax.grad(_loss(_reference, w), (0, 1, 2))
-    for got, expected in zip(ours(a, b, 0.9), ref(a, b, 0.9), strict=True):
+    ours = _grad(a, b, 0.9, w, max_steps=max_steps)
+    for got, expected in zip(ours, _reference_grad(a, b, 0.9, w), strict=True):
         assert _rel(got, expected) < 1e-13
 
 
@@ -168,23 +184,23 @@ def test_gradient_reaches_operator_arrays(kind):
     reference = np.asarray(jax.grad(lambda m: jnp.vdot(w, _reference(m, b, 1.0)))(a))
     if kind == "bcoo":
         sparse = jsparse.BCOO.fromdense(jnp.asarray(a))
-        got = jax.grad(
+        value = jax.jit(
             lambda d: jnp.vdot(w, expm_multiply(jsparse.BCOO((d, sparse.indices), shape=(N, N)), b))
-        )(sparse.data)
+        )
+        got = jax.jit(jax.grad(value))(sparse.data)
         rows, cols = np.asarray(sparse.indices).T
         assert _rel(got, reference[rows, cols]) < 1e-13
         # and a 5-point central difference in the data
         direction = rng.standard_normal(sparse.data.shape)
 
         def f(eps):
-            data = sparse.data + eps * direction
-            return float(jnp.vdot(w, expm_multiply(jsparse.BCOO((data, sparse.indices), shape=(N, N)), b)))
+            return float(value(sparse.data + eps * direction))
 
         e = 1e-3
         fd = (-f(2 * e) + 8 * f(e) - 8 * f(-e) + f(-2 * e)) / (12 * e)
         np.testing.assert_allclose(np.vdot(got, direction), fd, rtol=1e-9)
     else:
-        got = jax.grad(lambda m: jnp.vdot(w, expm_multiply(lx.MatrixLinearOperator(m), b)))(jnp.asarray(a))
+        got = jax.jit(jax.grad(lambda m: jnp.vdot(w, expm_multiply(lx.MatrixLinearOperator(m), b))))(a)
         assert _rel(got, reference) < 1e-13
 
 
@@ -195,17 +211,19 @@ def test_forward_mode_and_transpose_identity():
     a, da = _with_norm(rng, N, 8.0), rng.standard_normal((N, N))
     b, db, w = (rng.standard_normal((N, 2)) for _ in range(3))
     t, dt = 0.7, 0.3
-    y, dy = jax.jvp(lambda *p: expm_multiply(*p, derivative="forward"), (a, b, t), (da, db, dt))
+    y, dy = jax.jit(lambda p, v: jax.jvp(lambda *p: expm_multiply(*p, derivative="forward"), p, v))(
+        (a, b, t), (da, db, dt)
+    )
     _, dy_ref = jax.jvp(_reference, (a, b, t), (da, db, dt))
     assert _rel(y, sl.expm(t * a) @ b) < 1e-13
     assert _rel(dy, dy_ref) < 1e-13
-    ga, gb, gt = jax.grad(_loss(expm_multiply, w), (0, 1, 2))(a, b, t)
+    ga, gb, gt = _grad(a, b, t, w)
     lhs = np.sum(w * np.asarray(dy))
     rhs = np.sum(ga * da) + np.sum(gb * db) + gt * dt
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
 
     def f(eps):
-        return expm_multiply(a + eps * da, b + eps * db, t + eps * dt)
+        return _action(a + eps * da, b + eps * db, t + eps * dt)
 
     e = 1e-3
     fd = (-f(2 * e) + 8 * f(e) - 8 * f(-e) + f(-2 * e)) / (12 * e)
@@ -213,16 +231,19 @@ def test_forward_mode_and_transpose_identity():
 
 
 def test_second_order_and_unsupported_modes():
+    # jvp of grad (forward over the hand-written reverse pass) against central differences of the gradient
     rng = np.random.default_rng(9)
     a, da = _with_norm(rng, N, 4.0), rng.standard_normal((N, N))
-    b, w = rng.standard_normal(N), rng.standard_normal(N)
-    hvp = jax.jvp(jax.grad(lambda m: jnp.vdot(w, expm_multiply(m, b))), (a,), (da,))[1]
-    hvp_ref = jax.jvp(jax.grad(lambda m: jnp.vdot(w, _reference(m, b, 1.0))), (a,), (da,))[1]
-    assert _rel(hvp, hvp_ref) < 1e-12
+    b, w = rng.standard_normal((N, 2)), rng.standard_normal((N, 2))
+    hvp = jax.jvp(lambda m: _grad(m, b, 1.0, w)[0], (a,), (da,))[1]
+    e = 1e-3
+    fd = [_grad(a + c * e * da, b, 1.0, w)[0] for c in (2, 1, -1, -2)]
+    fd = (-fd[0] + 8 * fd[1] - 8 * fd[2] + fd[3]) / (12 * e)
+    assert _rel(hvp, fd) < 1e-8
     with pytest.raises(TypeError, match="forward-mode"):
         jax.jvp(lambda m: expm_multiply(m, b), (a,), (da,))
     with pytest.raises(ValueError, match="Reverse-mode"):
-        jax.grad(lambda m: expm_multiply(m, b, derivative="forward")[0])(a)
+        jax.grad(lambda m: expm_multiply(m, b, derivative="forward")[0, 0])(a)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,10 +266,10 @@ def test_jit_does_not_recompile_and_vmap():
     assert len(traces) == 1
     # vmap over columns of B and over a batch of A
     a = _with_norm(rng, N, 3.0)
-    over_b = jax.vmap(expm_multiply, in_axes=(None, 1), out_axes=1)(a, b)
+    over_b = jax.jit(jax.vmap(expm_multiply, in_axes=(None, 1), out_axes=1))(a, b)
     assert _rel(over_b, sl.expm(a) @ b) < 1e-13
     batch = np.stack([_with_norm(rng, N, s) for s in (0.1, 2.0, 30.0)])
-    over_a = jax.vmap(expm_multiply, in_axes=(0, None))(batch, b)
+    over_a = jax.jit(jax.vmap(expm_multiply, in_axes=(0, None)))(batch, b)
     for i in range(3):
         assert _rel(over_a[i], sl.expm(batch[i]) @ b) < 1e-13
 
@@ -293,3 +314,32 @@ def test_bad_input_is_named():
         msl.expm_multiply(a, b, stop=1.0, num=3)
     with pytest.raises(ValueError, match="start: expected a real scalar"):
         msl.expm_multiply(a, b, start=np.zeros(2), stop=1.0, num=3)
+
+
+def test_theta_tables_match_their_definition():
+    # θ_m = max{θ : Σ_{k>m} |c_k| θ^{k−1} ≤ u}, c_k the Taylor coefficients of log(e^{−x} T_m(x))
+    # (Al-Mohy & Higham 2011, eq. (3.9)-(3.11)), recomputed in 40-digit arithmetic, 2 significant digits.
+    import mpmath as mp
+
+    from matcalc.krylov.expm_multiply import _theta_table
+
+    def theta(m, u, terms=260):
+        with mp.workdps(40):
+            a = [mp.mpf(1) / mp.factorial(j) if j <= m else mp.mpf(0) for j in range(terms + 1)]
+            log_t = [mp.mpf(0)] * (terms + 1)
+            for k in range(1, terms + 1):  # k ℓ_k = k a_k − Σ_{j<k} j ℓ_j a_{k−j}  (ℓ = log T_m)
+                log_t[k] = (k * a[k] - mp.fsum(j * log_t[j] * a[k - j] for j in range(1, k))) / k
+            c = [abs(x) for x in log_t[m + 1 :]]
+            lo, hi = mp.mpf(0), mp.mpf(m)
+            for _ in range(40):
+                mid = (lo + hi) / 2
+                if mp.fsum(ck * mid ** (m + i) for i, ck in enumerate(c)) <= u:
+                    lo = mid
+                else:
+                    hi = mid
+            return float(lo)
+
+    for dtype, u in ((np.float64, 2.0**-53), (np.float32, 2.0**-24)):
+        ms, thetas = _theta_table(dtype)
+        for m in (10, 55):
+            assert f"{theta(m, u):.2g}" == f"{thetas[list(ms).index(m)]:.2g}", (dtype, m)
