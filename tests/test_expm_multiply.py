@@ -102,6 +102,12 @@ def test_float32_accuracy(complex_):
     assert got.dtype == dtype
     ref = sl.expm(a.astype(dtype).astype(np.complex128)) @ b.astype(dtype).astype(np.complex128)
     assert _rel(got, ref) < 1e-5
+    if not complex_:  # the reverse pass in single precision (8 Gauss–Legendre nodes per step)
+        w = rng.standard_normal((N, 2))
+        got = _grad(a.astype(dtype), b.astype(dtype), np.float32(1.0), w.astype(dtype))
+        for g, expected in zip(got, _reference_grad(a, b, 1.0, w), strict=True):
+            assert g.dtype == dtype
+            assert _rel(g, expected) < 1e-5
 
 
 def test_heat_equation_closed_form():
@@ -272,6 +278,11 @@ def test_jit_does_not_recompile_and_vmap():
     over_a = jax.jit(jax.vmap(expm_multiply, in_axes=(0, None)))(batch, b)
     for i in range(3):
         assert _rel(over_a[i], sl.expm(batch[i]) @ b) < 1e-13
+    # and the reverse pass batched over A (members with different step counts)
+    w = rng.standard_normal((N, 3))
+    grads = jax.jit(jax.vmap(lambda m: _grad(m, b, 1.0, w)[0]))(batch)
+    for i in range(3):
+        assert _rel(grads[i], _reference_grad(batch[i], b, 1.0, w)[0]) < 1e-13
 
 
 def test_past_max_steps_gives_nan():

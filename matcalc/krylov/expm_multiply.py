@@ -462,8 +462,9 @@ def expm_multiply(
         >>> import jax.numpy as jnp
         >>> from matcalc.krylov import expm_multiply
         >>> A = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
-        >>> expm_multiply(A, jnp.array([1.0, 0.0]), jnp.pi / 2).round(6) + 0.0
-        Array([0., -1.], dtype=float64)
+        >>> y = expm_multiply(A, jnp.array([1.0, 0.0]), jnp.pi / 2)  # a quarter turn
+        >>> [round(float(v), 6) + 0.0 for v in y]
+        [0.0, -1.0]
     """
     if derivative not in ("reverse", "forward"):
         raise ValueError(f"derivative: expected 'reverse' or 'forward', got {derivative!r}")
