@@ -291,14 +291,15 @@ def _action_reverse_bwd(max_steps, tol, residuals, w):
         total, _ = _taylor_step(setup.apply, v, setup.h, m, tol)
         return total * setup.eta.astype(dtype)
 
-    def checkpoint(p, carry):
+    def checkpoint(p, carry):  # stores V_p at p = 0, L, 2L, ...; no step past the last start needed
         v, buffer = carry
         g = p // length
         buffer = buffer.at[g].set(jnp.where(p % length == 0, v, buffer[g]))
         return step(v), buffer
 
-    buffer = jnp.zeros((capacity, n, k), dtype)
-    _, segment_starts = lax.fori_loop(0, s, checkpoint, (b, buffer))
+    last = jnp.maximum(segments - 1, 0) * length
+    v_last, segment_starts = lax.fori_loop(0, last, checkpoint, (b, jnp.zeros((capacity, n, k), dtype)))
+    segment_starts = segment_starts.at[jnp.maximum(segments - 1, 0)].set(v_last)
 
     def flat(nodes):  # (q, n, k) -> (n, q·k)
         return jnp.moveaxis(nodes, 0, 1).reshape(n, q * k)
@@ -307,11 +308,14 @@ def _action_reverse_bwd(max_steps, tol, residuals, w):
         g = segments - 1 - gi
         count = jnp.minimum(length, s - g * length)
 
-        def fill(i, c):
+        def fill(i, c):  # the step starts V_{gL+i}, i < count, from the segment's checkpoint
             v, inner = c
-            return step(v), inner.at[i].set(v)
+            v = step(v)
+            return v, inner.at[i].set(v)
 
-        _, starts = lax.fori_loop(0, count, fill, (segment_starts[g], jnp.zeros((capacity, n, k), dtype)))
+        first = segment_starts[g]
+        inner = jnp.zeros((capacity, n, k), dtype).at[0].set(first)
+        _, starts = lax.fori_loop(1, count, fill, (first, inner))
 
         def panel(ii, c):
             u, acc = c
@@ -452,7 +456,8 @@ def expm_multiply(
         per step in float64, 8 in float32; on steps of norm ≤ θ_m its error is below the unit roundoff)
         of bilinear-form cotangents, so it reaches BCOO ``data`` and lineax leaves without forming
         ``A``. ``e^{σtA}B`` at the nodes comes from the same Taylor powers as the step; the step starts
-        are checkpointed in two levels of ``⌈√max_steps⌉`` so the pass costs about four forward passes.
+        are checkpointed in two levels of ``⌈√max_steps⌉`` vectors each, so the pass costs about three forward
+        passes (one more when ``s > ⌈√max_steps⌉``) plus the quadrature's bilinear forms.
         References: A. H. Al-Mohy, N. J. Higham, "Computing the action of the matrix exponential, with
         an application to exponential integrators", SIAM J. Sci. Comput. 33(2), 2011; "Computing the
         Fréchet derivative of the matrix exponential, with an application to condition number
