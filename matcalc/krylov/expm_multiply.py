@@ -14,6 +14,7 @@ import math
 from functools import partial
 from typing import Any, Literal
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
@@ -230,16 +231,33 @@ def _resolve_tol(tol: float | None, real_dtype: Any) -> float:
 # Reverse mode (the default): custom_vjp with a hand-written backward pass
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _action_reverse(max_steps: int, tol: float | None, op: Operator, b: jax.Array, t: jax.Array, mu):
-    setup = _Setup(op, t, mu, max_steps)
+# The operator enters the rules split into its arrays (``arrays``) and the rest (``static``: a lineax
+# operator may hold functions), recombined with ``eqx.combine``.
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+def _action_reverse(
+    max_steps: int, tol: float | None, static: Any, arrays: Any, b: jax.Array, t: jax.Array, mu
+):
+    setup = _Setup(eqx.combine(arrays, static), t, mu, max_steps)
     return _forward(setup, b, _resolve_tol(tol, t.dtype))
 
 
-def _action_reverse_fwd(max_steps, tol, op, b, t, mu):
-    setup = _Setup(op, t, mu, max_steps)
+def _action_reverse_fwd(max_steps, tol, static, arrays, b, t, mu):
+    setup = _Setup(eqx.combine(arrays, static), t, mu, max_steps)
     y = _forward(setup, b, _resolve_tol(tol, t.dtype))
-    return y, (op, b, t, mu, y, setup.s, setup.m, setup.ok)
+    return y, (arrays, b, t, mu, y, setup.s, setup.m, setup.ok)
+
+
+def _operator_cotangent(arrays: Any, static: Any, left: jax.Array, right: jax.Array) -> Any:
+    """:func:`bilinear_cotangent` for the operator's arrays: the cotangent of ``Re ⟨left, A right⟩``."""
+    op = eqx.combine(arrays, static)
+    if not jax.tree_util.tree_leaves(static):  # arrays only (dense, BCOO, matrix-backed lineax)
+        return bilinear_cotangent(op, left, right)
+    # operators that hold functions: the same vector-Jacobian product, taken over the arrays alone
+    _, pullback = jax.vjp(lambda a: eqx.combine(a, static).matmat(right), arrays)
+    (cotangent,) = pullback(jnp.conj(left).astype(jnp.result_type(op.dtype, left.dtype)))
+    return cotangent
 
 
 def _inexact_leaves(tree) -> list[jax.Array]:
@@ -257,7 +275,7 @@ def _with_inexact_leaves(template, values: list[jax.Array]):
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
-def _action_reverse_bwd(max_steps, tol, residuals, w):
+def _action_reverse_bwd(max_steps, tol, static, residuals, w):
     # Derivation (Y = e^{tA}B, real t, JAX's transpose pairing Σ W ⊙ dY):
     #   dB term: Σ W ⊙ e^{tA} dB = Σ (e^{tAᵀ} W) ⊙ dB          ⇒ B̄ = conj(e^{tAᴴ} W̄)
     #   dt term: dY = A Y dt                                   ⇒ t̄ = Re Σ W ⊙ (A Y)
@@ -265,7 +283,8 @@ def _action_reverse_bwd(max_steps, tol, residuals, w):
     #            Σ W ⊙ dY = t ∫₀¹ Σ conj(U(σ)) ⊙ (dA V(σ)) dσ,  U(σ) = e^{(1−σ)tAᴴ} W̄,  V(σ) = e^{σtA} B,
     #            i.e. t ∫₀¹ bilinear_cotangent(A, U(σ), V(σ)) dσ, by composite Gauss–Legendre on the s steps.
     # V runs forward in σ and U backward: V's step starts are checkpointed (two levels of C ≈ √max_steps).
-    op, b, t, mu, y, s, m, ok = residuals
+    arrays, b, t, mu, y, s, m, ok = residuals
+    op = eqx.combine(arrays, static)
     tol = _resolve_tol(tol, t.dtype)
     setup = _Setup.__new__(_Setup)
     setup.op, setup.t, setup.mu, setup.s, setup.m, setup.ok = op, t, mu, s, m, ok
@@ -324,16 +343,16 @@ def _action_reverse_bwd(max_steps, tol, residuals, w):
             u_next, u_nodes = _taylor_step(setup.apply_h, u, setup.h, m, tol, 1 - taus)
             left = flat(u_nodes * u_scale[:, None, None])
             right = flat(v_nodes * v_scale[:, None, None])
-            contribution = _inexact_leaves(bilinear_cotangent(op, left, right))
+            contribution = _inexact_leaves(_operator_cotangent(arrays, static, left, right))
             return u_next * eta_h.astype(dtype), [a + c for a, c in zip(acc, contribution, strict=True)]
 
         return lax.fori_loop(0, count, panel, carry)
 
-    acc0 = [jnp.zeros_like(leaf) for leaf in _inexact_leaves(op)]
+    acc0 = [jnp.zeros_like(leaf) for leaf in _inexact_leaves(arrays)]
     u0, acc = lax.fori_loop(0, segments, segment, (jnp.conj(w), acc0))
     b_bar = _nan_unless(ok, jnp.conj(u0))
     t_bar = _nan_unless(ok, jnp.real(jnp.sum(w * op.matmat(y))).astype(t.dtype))
-    op_bar = _with_inexact_leaves(op, [_nan_unless(ok, a) for a in acc])
+    op_bar = _with_inexact_leaves(arrays, [_nan_unless(ok, a) for a in acc])
     return op_bar, b_bar, t_bar, jnp.zeros_like(mu)
 
 
@@ -344,24 +363,27 @@ _action_reverse.defvjp(_action_reverse_fwd, _action_reverse_bwd)
 # Forward mode (derivative="forward"): custom_jvp with the block-operator tangent
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0, 1))
-def _action_forward(max_steps: int, tol: float | None, op: Operator, b: jax.Array, t: jax.Array, mu):
-    setup = _Setup(op, t, mu, max_steps)
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _action_forward(
+    max_steps: int, tol: float | None, static: Any, arrays: Any, b: jax.Array, t: jax.Array, mu
+):
+    setup = _Setup(eqx.combine(arrays, static), t, mu, max_steps)
     return _forward(setup, b, _resolve_tol(tol, t.dtype))
 
 
 @_action_forward.defjvp
-def _action_forward_jvp(max_steps, tol, primals, tangents):
+def _action_forward_jvp(max_steps, tol, static, primals, tangents):
     # e^{t[[A, dA], [0, A]]} [dB; B] = [e^{tA} dB + L(tA, t dA) B; e^{tA} B]  (Al-Mohy & Higham 2009, Thm 4.1)
     # on the 2n-block operator X ↦ [A X₁ + dA X₂; A X₂], with the steps chosen for A; plus dt · A Y.
-    op, b, t, mu = primals
-    d_op, d_b, d_t, _ = tangents
+    arrays, b, t, mu = primals
+    d_arrays, d_b, d_t, _ = tangents
+    op = eqx.combine(arrays, static)
     tol = _resolve_tol(tol, t.dtype)
     setup = _Setup(op, t, mu, max_steps)
     y = _forward(setup, b, tol)
 
     def d_apply(x):
-        return jax.jvp(lambda o: o.matmat(x), (op,), (d_op,))[1]
+        return jax.jvp(lambda a: eqx.combine(a, static).matmat(x), (arrays,), (d_arrays,))[1]
 
     def block(x):
         top, bottom = x
@@ -499,5 +521,6 @@ def expm_multiply(
         mu = jnp.real(mu)
     mu = lax.stop_gradient(mu.astype(dtype) / n)
     action = _action_reverse if derivative == "reverse" else _action_forward
-    y = action(int(max_steps), tol, op, b[:, None] if b.ndim == 1 else b, t, mu)
+    arrays, static = eqx.partition(op, eqx.is_array)
+    y = action(int(max_steps), tol, static, arrays, b[:, None] if b.ndim == 1 else b, t, mu)
     return y[:, 0] if b.ndim == 1 else y
