@@ -479,8 +479,12 @@ def expm_multiply(
         per step in float64, 8 in float32; on steps of norm ≤ θ_m its error is below the unit roundoff)
         of bilinear-form cotangents, so it reaches BCOO ``data`` and lineax leaves without forming
         ``A``. ``e^{σtA}B`` at the nodes comes from the same Taylor powers as the step; the step starts
-        are checkpointed in two levels of ``⌈√max_steps⌉`` vectors each, so the pass costs about three forward
-        passes (one more when ``s > ⌈√max_steps⌉``) plus the quadrature's bilinear forms.
+        are checkpointed in two levels of ``⌈√max_steps⌉`` vectors of shape ``(n, k)`` each, so the pass
+        costs about three forward passes (one more when ``s > ⌈√max_steps⌉``) plus the quadrature's
+        bilinear forms. Why a ``custom_vjp``: ``s`` and ``m`` depend on the values, so any tangent
+        computed by the algorithm runs loops with traced trip counts, which JAX cannot transpose; the
+        reverse pass is therefore written by hand, and forward mode is the opt-in ``derivative="forward"``
+        rule. Second order works as forward-over-reverse (``jax.jvp`` of ``jax.grad``, ``jax.hessian``).
         References: A. H. Al-Mohy, N. J. Higham, "Computing the action of the matrix exponential, with
         an application to exponential integrators", SIAM J. Sci. Comput. 33(2), 2011; "Computing the
         Fréchet derivative of the matrix exponential, with an application to condition number
