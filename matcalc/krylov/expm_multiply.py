@@ -200,12 +200,16 @@ def _march(apply, x, h, m, eta, tol, steps):
 class _Setup:
     """Everything a pass needs: the shifted products, the step h = t/s, η = e^{hμ}, s, m, ok."""
 
-    def __init__(self, op: Operator, t: jax.Array, mu: jax.Array, max_steps: int):
-        real = t.dtype
-        self.op, self.t, self.mu = op, t, mu
-        self.s, self.m, self.ok = _plan(jnp.abs(t) * _shifted_norm(op, mu).astype(real), real, max_steps)
-        self.h = t / jnp.maximum(self.s, 1).astype(real)
+    def __init__(self, op: Operator, t: jax.Array, mu: jax.Array, s: jax.Array, m: jax.Array, ok: jax.Array):
+        self.op, self.t, self.mu, self.s, self.m, self.ok = op, t, mu, s, m, ok
+        self.h = t / jnp.maximum(s, 1).astype(t.dtype)
         self.eta = jnp.exp(self.h.astype(mu.dtype) * mu)
+
+    @classmethod
+    def plan(cls, op: Operator, t: jax.Array, mu: jax.Array, max_steps: int) -> _Setup:
+        """Chooses s and m from ‖tA₀‖ (see :func:`_plan`)."""
+        s, m, ok = _plan(jnp.abs(t) * _shifted_norm(op, mu).astype(t.dtype), t.dtype, max_steps)
+        return cls(op, t, mu, s, m, ok)
 
     def apply(self, x):
         return self.op.matmat(x) - self.mu * x
@@ -239,12 +243,12 @@ def _resolve_tol(tol: float | None, real_dtype: Any) -> float:
 def _action_reverse(
     max_steps: int, tol: float | None, static: Any, arrays: Any, b: jax.Array, t: jax.Array, mu
 ):
-    setup = _Setup(eqx.combine(arrays, static), t, mu, max_steps)
+    setup = _Setup.plan(eqx.combine(arrays, static), t, mu, max_steps)
     return _forward(setup, b, _resolve_tol(tol, t.dtype))
 
 
 def _action_reverse_fwd(max_steps, tol, static, arrays, b, t, mu):
-    setup = _Setup(eqx.combine(arrays, static), t, mu, max_steps)
+    setup = _Setup.plan(eqx.combine(arrays, static), t, mu, max_steps)
     y = _forward(setup, b, _resolve_tol(tol, t.dtype))
     return y, (arrays, b, t, mu, y, setup.s, setup.m, setup.ok)
 
@@ -286,10 +290,7 @@ def _action_reverse_bwd(max_steps, tol, static, residuals, w):
     arrays, b, t, mu, y, s, m, ok = residuals
     op = eqx.combine(arrays, static)
     tol = _resolve_tol(tol, t.dtype)
-    setup = _Setup.__new__(_Setup)
-    setup.op, setup.t, setup.mu, setup.s, setup.m, setup.ok = op, t, mu, s, m, ok
-    setup.h = t / jnp.maximum(s, 1).astype(t.dtype)
-    setup.eta = jnp.exp(setup.h.astype(mu.dtype) * mu)
+    setup = _Setup(op, t, mu, s, m, ok)
     eta_h = jnp.conj(setup.eta)
     q = _QUADRATURE_NODES.get(np.dtype(t.dtype), 8)
     nodes01, weights01 = np.polynomial.legendre.leggauss(q)
@@ -367,7 +368,7 @@ _action_reverse.defvjp(_action_reverse_fwd, _action_reverse_bwd)
 def _action_forward(
     max_steps: int, tol: float | None, static: Any, arrays: Any, b: jax.Array, t: jax.Array, mu
 ):
-    setup = _Setup(eqx.combine(arrays, static), t, mu, max_steps)
+    setup = _Setup.plan(eqx.combine(arrays, static), t, mu, max_steps)
     return _forward(setup, b, _resolve_tol(tol, t.dtype))
 
 
@@ -379,7 +380,7 @@ def _action_forward_jvp(max_steps, tol, static, primals, tangents):
     d_arrays, d_b, d_t, _ = tangents
     op = eqx.combine(arrays, static)
     tol = _resolve_tol(tol, t.dtype)
-    setup = _Setup(op, t, mu, max_steps)
+    setup = _Setup.plan(op, t, mu, max_steps)
     y = _forward(setup, b, tol)
 
     def d_apply(x):
