@@ -3,3 +3,5 @@
 They touch the operator only through products, so they scale to problems where the dense O(n³) rules
 do not fit, and their derivatives flow to whatever arrays the operator holds.
 """
+
+from .expm_multiply import expm_multiply as expm_multiply
