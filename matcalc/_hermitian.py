@@ -27,14 +27,12 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from jax import Array, lax
-from jax import core as jcore
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
 from jax.typing import ArrayLike
 
-from ._factor.results import EighResult
+from ._core.primitives import linear_primitive
+from ._core.results import EighResult
 from ._kernels import divided_differences as dd
-from ._rules import _H, HIGHEST, as_inexact, batch_on_leading_axis, check_square, diag, mm, symmetrize
+from ._rules import _H, HIGHEST, as_inexact, check_square, diag, mm, symmetrize
 
 # ---------------------------------------------------------------------------------------------
 # the Daleckii–Krein map and the second Fréchet derivative
@@ -93,44 +91,25 @@ def _second_frechet(spec, lam, u, e1, e2):
     return mm(mm(u, _second_core(spec, lam, x, y)), uh)
 
 
-frechet_p = Primitive("matcalc_hermitian_frechet")
-frechet_p.def_impl(_frechet_impl)
-frechet_p.def_abstract_eval(lambda a, lam, u, e, *, spec: jcore.ShapedArray(e.shape, e.dtype))
-mlir.register_lowering(frechet_p, mlir.lower_fun(_frechet_impl, multiple_results=False))
+def _frechet_fixed_jvp(fixed, dfixed, e, *, spec):
+    # d[L_f(A, E)] in A = D²f(A)(E, dA), D²f with second divided differences; tangents of (λ, U)
+    # are implied by dA and ignored.
+    a, lam, u = fixed
+    da = dfixed[0]
+    if da is None:
+        return None
+    return _second_frechet(spec, lam, u, e, symmetrize(da).astype(e.dtype))
 
 
-def _frechet_jvp(primals, tangents, *, spec):
-    a, lam, u, e = primals
-    da, _, _, de = tangents  # tangents of (λ, U) are implied by dA and ignored
-    y = frechet_p.bind(a, lam, u, e, spec=spec)
-    # d[L_f(A, E)] = L_f(A, dE) + D²f(A)(E, dA), D²f with second divided differences.
-    terms = []
-    if type(de) is not ad.Zero:
-        terms.append(frechet_p.bind(a, lam, u, de, spec=spec))
-    if type(da) is not ad.Zero:
-        terms.append(_second_frechet(spec, lam, u, e, symmetrize(da).astype(e.dtype)))
-    if not terms:
-        return y, ad.Zero.from_primal_value(y)
-    return y, functools.reduce(lambda p, q: p + q, terms)
-
-
-def _frechet_transpose(ct, a, lam, u, e, *, spec):
+def _frechet_transpose(a, lam, u, ct, *, spec):
     # ⟨W, L(E)⟩ = Re Σ W ∘ L(E) with L(E) = U (F ∘ UᴴEU) Uᴴ and F real symmetric:
     # Lᵀ(W) = Ū (F ∘ Uᵀ W Ū) Uᵀ = conj(L(conj W)).
-    if ad.is_undefined_primal(a) or ad.is_undefined_primal(lam) or ad.is_undefined_primal(u):
-        raise NotImplementedError("frechet_p is linear only in its last argument")
-    if type(ct) is ad.Zero:
-        return None, None, None, ad.Zero(e.aval)
-    return None, None, None, jnp.conj(frechet_p.bind(a, lam, u, jnp.conj(ct), spec=spec))
+    return jnp.conj(frechet_p.bind(a, lam, u, jnp.conj(ct), spec=spec))
 
 
-def _frechet_batch(args, dims, *, spec):
-    return batch_on_leading_axis(frechet_p, args, dims, spec=spec)
-
-
-ad.primitive_jvps[frechet_p] = _frechet_jvp
-ad.primitive_transposes[frechet_p] = _frechet_transpose
-batching.primitive_batchers[frechet_p] = _frechet_batch
+frechet_p = linear_primitive(
+    "matcalc_hermitian_frechet", _frechet_impl, _frechet_transpose, fixed_jvp=_frechet_fixed_jvp
+)
 
 
 def _reconstruct(u, fl):

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from ._factor.results import SlogdetResult
+from ._core.results import SlogdetResult
 from ._factor.svd import _svd, _svdvals
 from ._kernels.spectral import svd_weights_jvp
 from ._rules import (

@@ -27,6 +27,7 @@ import numpy as np
 from jax import Array, lax
 from jax.typing import ArrayLike
 
+from ._core.primitives import is_tracer
 from ._equations import solve_continuous_lyapunov, solve_discrete_lyapunov
 from ._matfun.signm import signm
 from ._rules import _H, check_square, eye_like, mm, promote_inexact, symmetrize
@@ -375,7 +376,7 @@ def _diagnose(op, discrete, a, b, q, r, e, s):
 
 
 def _finish(op, discrete, x, inputs):
-    if any(isinstance(v, jax.core.Tracer) for v in inputs if v is not None):
+    if any(is_tracer(v) for v in inputs if v is not None):
         return x
     if bool(jnp.any(jnp.isnan(x))):
         raise ValueError(_diagnose(op, discrete, *inputs))

@@ -106,14 +106,3 @@ def check_matrix(a, op: str, name: str = "a"):
 def zeros_like_tangent(x):
     """A zero tangent that is safe for ``custom_jvp`` outputs."""
     return jnp.zeros_like(x)
-
-
-def batch_on_leading_axis(primitive, args, dims, **params):
-    """Batching rule for primitives that already accept leading batch axes: move every batched
-    argument's axis to the front, broadcast the unbatched ones, bind once."""
-    size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
-    moved = [
-        jnp.moveaxis(x, d, 0) if d is not None else jnp.broadcast_to(x, (size, *x.shape))
-        for x, d in zip(args, dims, strict=True)
-    ]
-    return primitive.bind(*moved, **params), 0

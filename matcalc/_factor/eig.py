@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
+from .._core.results import EigResult
 from .._rules import as_inexact, check_square, mm
-from .results import EigResult
 
 
 def _gauge_index(v):

@@ -21,10 +21,10 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from .._core.results import EighResult
 from .._hermitian import _cluster_tol, _triangle_hermitian
 from .._matfun._checks import check_dtype
 from .._rules import _H, as_inexact, check_square, diag, mm, promote_inexact, symmetrize
-from .results import EighResult
 
 _TYPES = (1, 2, 3)
 

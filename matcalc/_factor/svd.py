@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from .._core.results import SVDResult
 from .._rules import _H, as_inexact, check_matrix, check_square, mm, symmetrize
-from .results import SVDResult
 
 
 def _cluster_tol(s, m, n):

@@ -20,13 +20,11 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import core as jcore
 from jax import lax
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
 
+from .._core.primitives import linear_primitive
 from .._linalg import _lu, _lu_solve
-from .._rules import _H, as_inexact, batch_on_leading_axis, check_square, eye_like, mm, mv, trace
+from .._rules import _H, as_inexact, check_square, eye_like, mm, mv, trace
 from ._checks import check_dtype, check_option, is_empty
 
 # Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
@@ -310,48 +308,29 @@ def _square_scan(r, s, max_trips):
     return _two_tier_scan(square, r, s, max_trips)
 
 
-def _chain_impl(r0, l, s, *, max_trips):
+def _chain_impl(r0, s, l, *, max_trips):
     del max_trips
     return _chain_loop(r0, l, s)
 
 
-squaring_chain_p = Primitive("matcalc_expm_squaring_chain")
-squaring_chain_p.def_impl(_chain_impl)
-squaring_chain_p.def_abstract_eval(lambda r0, l, s, *, max_trips: jcore.ShapedArray(l.shape, l.dtype))
-mlir.register_lowering(squaring_chain_p, mlir.lower_fun(_chain_impl, multiple_results=False))
+def _chain_fixed_jvp(fixed, dfixed, l, *, max_trips):
+    # dT_k = dR_k L + L dR_k with dR_k the chain's own derivative: forward mode through the
+    # fixed-trip form, which JAX can transpose for grad-of-grad. (s is an integer: no tangent.)
+    (r0, s), (dr0, _) = fixed, dfixed
+    if dr0 is None:
+        return None
+    return jax.jvp(lambda r: _chain_scan(r, l, s, max_trips), (r0,), (dr0,))[1]
 
 
-def _chain_jvp(primals, tangents, *, max_trips):
-    r0, l, s = primals
-    dr0, dl, _ = tangents
-    y = squaring_chain_p.bind(r0, l, s, max_trips=max_trips)
-    terms = []
-    if type(dl) is not ad.Zero:
-        terms.append(squaring_chain_p.bind(r0, dl, s, max_trips=max_trips))
-    if type(dr0) is not ad.Zero:
-        # dT_k = dR_k L + L dR_k with dR_k the chain's own derivative: forward mode through the
-        # fixed-trip form, which JAX can transpose for grad-of-grad.
-        terms.append(jax.jvp(lambda r: _chain_scan(r, l, s, max_trips), (r0,), (dr0,))[1])
-    if not terms:
-        return y, ad.Zero.from_primal_value(y)
-    return y, functools.reduce(lambda p, q: p + q, terms)
+def _chain_transpose(r0, s, ct, *, max_trips):
+    # the adjoint chain is the same chain built on R_0ᴴ (see above)
+    return squaring_chain_p.bind(_H(r0), s, ct, max_trips=max_trips)
 
 
-def _chain_transpose(ct, r0, l, s, *, max_trips):
-    if ad.is_undefined_primal(r0) or ad.is_undefined_primal(s):
-        raise NotImplementedError("squaring_chain_p is linear only in L")
-    if type(ct) is ad.Zero:
-        return None, ad.Zero(l.aval), None
-    return None, squaring_chain_p.bind(_H(r0), ct, s, max_trips=max_trips), None
-
-
-def _chain_batch(args, dims, *, max_trips):
-    return batch_on_leading_axis(squaring_chain_p, args, dims, max_trips=max_trips)
-
-
-ad.primitive_jvps[squaring_chain_p] = _chain_jvp
-ad.primitive_transposes[squaring_chain_p] = _chain_transpose
-batching.primitive_batchers[squaring_chain_p] = _chain_batch
+# operands (R_0, s, L), linear in L
+squaring_chain_p = linear_primitive(
+    "matcalc_expm_squaring_chain", _chain_impl, _chain_transpose, fixed_jvp=_chain_fixed_jvp
+)
 
 
 def _expm_impl(a, max_squarings, da=None):
@@ -400,41 +379,30 @@ def _expm_impl(a, max_squarings, da=None):
     lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
 
     r_s = _square_scan(r, s, max_squarings)
-    lr = squaring_chain_p.bind(r, lr, s, max_trips=max_squarings)
+    lr = squaring_chain_p.bind(r, s, lr, max_trips=max_squarings)
     # NaN where out of range; the tangent is scaled (not selected) so that it stays linear.
     return r_s * poison, lr * poison
 
 
-def _make_expm(max_squarings: int):
-    @jax.custom_jvp
-    def _expm(a):
-        return _expm_impl(a, max_squarings)[0]
-
-    @_expm.defjvp
-    def _expm_jvp(primals, tangents):
-        (a,), (da,) = primals, tangents
-        return _expm_impl(a, max_squarings, da)
-
-    return _expm
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _expm_rule(a, max_squarings: int):
+    return _expm_impl(a, max_squarings)[0]
 
 
-_EXPM = {}
-
-
-def _expm_rule(max_squarings: int):
-    if max_squarings not in _EXPM:
-        _EXPM[max_squarings] = _make_expm(max_squarings)
-    return _EXPM[max_squarings]
+@_expm_rule.defjvp
+def _expm_rule_jvp(max_squarings, primals, tangents):
+    (a,), (da,) = primals, tangents
+    return _expm_impl(a, max_squarings, da)
 
 
 @functools.partial(jax.jit, static_argnums=1)
 def _expm_jit(a, max_squarings):
-    return _expm_rule(max_squarings)(a)
+    return _expm_rule(a, max_squarings)
 
 
 @jax.jit
 def _expm_frechet_jit(a, e):
-    return jax.jvp(_expm_rule(DEFAULT_MAX_SQUARINGS), (a,), (e,))
+    return jax.jvp(lambda x: _expm_rule(x, DEFAULT_MAX_SQUARINGS), (a,), (e,))
 
 
 def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_SQUARINGS):
