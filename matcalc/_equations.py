@@ -13,10 +13,9 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from ._core import _H, check_dtype, check_option, check_square, eye_like, is_empty, mm, promote_inexact
+from ._kernels.lu import lu_pivoted, lu_pivoted_solve
 from ._kernels.sylvester import METHODS, choose_method, sylvester_apply, sylvester_plan
-from ._linalg import _lu, _lu_solve
-from ._matfun._checks import check_dtype, check_option, is_empty
-from ._rules import _H, check_square, eye_like, mm, promote_inexact
 
 # ---------------------------------------------------------------------------------------------
 # Sylvester A X + X B = C
@@ -151,16 +150,16 @@ def _dlyap_plan(a, method):
     # Bilinear (Cayley) map to a continuous equation (as SciPy's method="bilinear"):
     # G = (A + I)⁻¹ (A − I) ⇒ G X + X Gᴴ = −2 (A + I)⁻¹ Q (Aᴴ + I)⁻¹.
     eye = jnp.broadcast_to(eye_like(a), a.shape)
-    lu, _, perm = _lu(a + eye)
-    g = _lu_solve(lu, perm, a - eye)
+    lu, _, perm = lu_pivoted(a + eye)
+    g = lu_pivoted_solve(lu, perm, a - eye)
     m = choose_method(a.shape[-1], a.shape[-1], method)
     return lu, perm, sylvester_plan(g, _H(g), m, "adjoint")
 
 
 def _dlyap_apply(plan, q):
     lu, perm, splan = plan
-    y = _lu_solve(lu, perm, q)  # (A + I)⁻¹ Q
-    c = _H(_lu_solve(lu, perm, _H(y)))  # (A + I)⁻¹ Q (Aᴴ + I)⁻¹
+    y = lu_pivoted_solve(lu, perm, q)  # (A + I)⁻¹ Q
+    c = _H(lu_pivoted_solve(lu, perm, _H(y)))  # (A + I)⁻¹ Q (Aᴴ + I)⁻¹
     return sylvester_apply(splan, -2 * c)
 
 

@@ -239,7 +239,7 @@ def _sub_cholesky(eqn, invals):
 
 
 def _sub_eigh(eqn, invals):
-    from ._hermitian import eigh
+    from ._factor.eigh import eigh
 
     (x,) = invals
     p = eqn.params

@@ -35,8 +35,8 @@ import functools
 import jax.numpy as jnp
 from jax import lax
 
-from .._linalg import _lu, _lu_solve
-from .._rules import _H, _T, diag, eye_like, mm
+from .._core import _H, _T, diag, eye_like, mm
+from .lu import lu_pivoted, lu_pivoted_solve
 from .primary_frechet import primary_frechet_primitive
 
 SIGN_MAX_ITERS = 40
@@ -75,7 +75,7 @@ def _kron_solver():
 
     def solve(ab, c):
         n = c.shape[-2]
-        lu, _, perm = _lu(_kron_matrix(ab[..., :n, :n], ab[..., n:, n:]))
+        lu, _, perm = lu_pivoted(_kron_matrix(ab[..., :n, :n], ab[..., n:, n:]))
         return sylvester_apply(("kron", lu, perm), c)
 
     return primary_frechet_primitive("matcalc_sylvester_kron", solve)
@@ -113,8 +113,8 @@ def _logabsdet(lu):
 
 
 def _inv_and_logdet(x):
-    lu, _, perm = _lu(x)
-    inv = _lu_solve(lu, perm, jnp.broadcast_to(eye_like(x), x.shape))
+    lu, _, perm = lu_pivoted(x)
+    inv = lu_pivoted_solve(lu, perm, jnp.broadcast_to(eye_like(x), x.shape))
     return inv, _logabsdet(lu)
 
 
@@ -126,7 +126,7 @@ def sylvester_plan(a, b, method: str, structure: str | None = None, tol: float =
     sign method then inverts one block per step instead of two.
     """
     if method == "kron":
-        lu, _, perm = _lu(_kron_matrix(a, b))
+        lu, _, perm = lu_pivoted(_kron_matrix(a, b))
         return ("kron", lu, perm)
     if method in ("schur", "eigen"):
         return ("jax", _jax_solver(method, float(tol)), _pack(a, b))
@@ -265,7 +265,7 @@ def sylvester_apply(plan, c):
         shape = c.shape
         batch = lu.shape[:-2]
         c = jnp.broadcast_to(c, (*batch, *shape[-2:]))
-        x = _lu_solve(lu, perm, c.reshape(*batch, -1, 1))
+        x = lu_pivoted_solve(lu, perm, c.reshape(*batch, -1, 1))
         return x.reshape(*batch, *shape[-2:])
     _, p_invs, r_invs, mus, actives, denom, _ = plan
 

@@ -22,10 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._core import _H, as_inexact, check_dtype, check_option, check_square, eye_like, is_empty, mm, mv, trace
 from .._core.primitives import linear_primitive
-from .._linalg import _lu, _lu_solve
-from .._rules import _H, as_inexact, check_square, eye_like, mm, mv, trace
-from ._checks import check_dtype, check_option, is_empty
+from .._kernels.lu import lu_pivoted, lu_pivoted_solve
 
 # Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
 _PADE = {
@@ -347,8 +346,8 @@ def _expm_impl(a, max_squarings, da=None):
     ]
     inter, s = lax.switch(idx, pbranches, (b, nb, mu))
     iv = dict(zip(_SLOTS, inter, strict=True))
-    lu, _, perm = _lu(iv["v"] - iv["u"])
-    rm = _lu_solve(lu, perm, iv["u"] + iv["v"])  # r_m(x)
+    lu, _, perm = lu_pivoted(iv["v"] - iv["u"])
+    rm = lu_pivoted_solve(lu, perm, iv["u"] + iv["v"])  # r_m(x)
     c0 = iv["c"]  # e^{μ/2^s}
     r = c0 * rm
     smax = jnp.max(s)
@@ -376,7 +375,7 @@ def _expm_impl(a, max_squarings, da=None):
     du, dv = lax.switch(idx, tbranches, (inter, sc, db))
     # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;
     # R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
-    lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
+    lr = c0 * (lu_pivoted_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
 
     r_s = _square_scan(r, s, max_squarings)
     lr = squaring_chain_p.bind(r, s, lr, max_trips=max_squarings)

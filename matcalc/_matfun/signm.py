@@ -5,9 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .._core import as_inexact, check_disp, check_dtype, check_square, is_empty, mm, norm1
 from .._kernels.sylvester import sylvester_apply, sylvester_plan
-from .._rules import as_inexact, check_square, mm
-from ._checks import check_disp, check_dtype, is_empty, norm1
 
 
 def _plan(a):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._rules import _H, as_inexact, check_matrix, mm
-from ._checks import check_dtype, check_option
+from .._core import _H, as_inexact, check_dtype, check_matrix, check_option, mm
 
 
 def _parts(a):
