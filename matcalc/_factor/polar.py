@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 
@@ -49,7 +51,7 @@ def _polar_right_jvp(primals, tangents):
 _polar_right_jit = jax.jit(_polar_right)
 
 
-def polar(a, side: str = "right"):
+def polar(a, side: Literal["right", "left"] = "right"):
     """Polar decomposition ``A = U P`` (right) or ``A = P U`` (left); drop-in for
     ``scipy.linalg.polar`` (returns ``(u, p)``). Batched; GPU-capable (SVD).
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
+from jax import Array, lax
 
 from .._core import _H, as_inexact, check_dtype, check_option, check_square, eye_like, is_empty, mm, mv, trace
 from .._core.primitives import linear_primitive
@@ -155,9 +156,22 @@ def _degree_index(nb, table):
     return jnp.max(idx) if idx.ndim else idx
 
 
-# The primal branch returns a fixed tuple of intermediates (unused slots zero), so that the
-# tangent branch (a separate switch, linear in (db, dμ)) can reuse them.
-_SLOTS = ("x", "p2", "p4", "p6", "p8", "w", "w1", "z1", "u", "v", "c")
+class PadeParts(NamedTuple):
+    """The intermediates of one Padé branch, reused by the tangent branch (a separate switch,
+    linear in ``(db, dμ)``); fields a degree does not use are zero, so that every branch returns
+    the same structure."""
+
+    x: Array  # the scaled matrix b·2^{-s}
+    p2: Array  # its even powers x², x⁴, x⁶, x⁸
+    p4: Array
+    p6: Array
+    p8: Array
+    w: Array  # U = x W (odd part), V (even part) of the Padé numerator p(x) = V + U
+    w1: Array  # degree 13: W = x⁶ W₁ + W₂, V = x⁶ Z₁ + Z₂
+    z1: Array
+    u: Array
+    v: Array
+    c: Array  # e^{μ/2^s}, broadcast to the matrix shape
 
 
 def _primal_branch(m, top, b, nb, mu):
@@ -187,7 +201,7 @@ def _primal_branch(m, top, b, nb, mu):
     bc = _PADE[m]
     eye = jnp.broadcast_to(eye_like(x), x.shape)
     zero = jnp.zeros_like(x)
-    out = dict.fromkeys(_SLOTS, zero)
+    out = dict.fromkeys(PadeParts._fields, zero)
     if m < 13:
         ks = range(2, m, 2)
         w = bc[1] * eye + sum(bc[k + 1] * pw[k] for k in ks)
@@ -208,14 +222,14 @@ def _primal_branch(m, top, b, nb, mu):
     for k, p_ in pw.items():
         out[f"p{k}"] = p_
     # (the LU of V − U is shared by all branches, outside the switch: one LU to compile)
-    return tuple(out[k] for k in _SLOTS), s
+    return PadeParts(**out), s
 
 
 def _tangent_branch(m, top, inter, sc, db):
     """``(dU, dV)`` of Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham 2009,
     Alg. 6.4), linear in db."""
-    iv = dict(zip(_SLOTS, inter, strict=True))
-    x, w = iv["x"], iv["w"]
+    iv = inter
+    x, w = iv.x, iv.w
     # tangent scaling by a multiplication (linear in db)
     dx = db * sc if top else db
     bc = _PADE[m]
@@ -224,11 +238,11 @@ def _tangent_branch(m, top, inter, sc, db):
     if top_pow >= 2:
         dp[2] = mm(x, dx) + mm(dx, x)
     if top_pow >= 4:
-        dp[4] = mm(iv["p2"], dp[2]) + mm(dp[2], iv["p2"])
+        dp[4] = mm(iv.p2, dp[2]) + mm(dp[2], iv.p2)
     if top_pow >= 6:
-        dp[6] = mm(iv["p4"], dp[2]) + mm(dp[4], iv["p2"])
+        dp[6] = mm(iv.p4, dp[2]) + mm(dp[4], iv.p2)
     if top_pow >= 8:
-        dp[8] = mm(iv["p4"], dp[4]) + mm(dp[4], iv["p4"])
+        dp[8] = mm(iv.p4, dp[4]) + mm(dp[4], iv.p4)
     if m < 13:
         ks = range(2, m, 2)
         lw = sum((bc[k + 1] * dp[k] for k in ks), jnp.zeros_like(dx))
@@ -239,8 +253,8 @@ def _tangent_branch(m, top, inter, sc, db):
         lw2 = bc[7] * m6 + bc[5] * m4 + bc[3] * m2
         lz1 = bc[12] * m6 + bc[10] * m4 + bc[8] * m2
         lz2 = bc[6] * m6 + bc[4] * m4 + bc[2] * m2
-        lw = mm(iv["p6"], lw1) + mm(m6, iv["w1"]) + lw2
-        lv = mm(iv["p6"], lz1) + mm(m6, iv["z1"]) + lz2
+        lw = mm(iv.p6, lw1) + mm(m6, iv.w1) + lw2
+        lv = mm(iv.p6, lz1) + mm(m6, iv.z1) + lz2
     # U = x W ⇒ dU = dx W + x dW
     return mm(x, lw) + mm(dx, w), lv
 
@@ -345,10 +359,10 @@ def _expm_impl(a, max_squarings, da=None):
         for m, t in zip(degrees, tops, strict=True)
     ]
     inter, s = lax.switch(idx, pbranches, (b, nb, mu))
-    iv = dict(zip(_SLOTS, inter, strict=True))
-    lu, _, perm = lu_pivoted(iv["v"] - iv["u"])
-    rm = lu_pivoted_solve(lu, perm, iv["u"] + iv["v"])  # r_m(x)
-    c0 = iv["c"]  # e^{μ/2^s}
+    iv = inter
+    lu, _, perm = lu_pivoted(iv.v - iv.u)
+    rm = lu_pivoted_solve(lu, perm, iv.u + iv.v)  # r_m(x)
+    c0 = iv.c  # e^{μ/2^s}
     r = c0 * rm
     smax = jnp.max(s)
     bad = (s > max_squarings) | ~jnp.isfinite(nb)
@@ -444,7 +458,13 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
     return _expm_jit(a, int(max_squarings))
 
 
-def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: bool = True):
+def expm_frechet(
+    A,
+    E,
+    method: Literal["SPS", "blockEnlarge"] | None = None,
+    compute_expm: bool = True,
+    check_finite: bool = True,
+):
     """Fréchet derivative of the matrix exponential; drop-in for ``scipy.linalg.expm_frechet``.
 
     Returns ``(expm(A), L(A, E))`` or, with ``compute_expm=False``, ``L(A, E)`` alone, computed by

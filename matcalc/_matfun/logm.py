@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
+from jax import Array, lax
 
 from .._core import (
     as_inexact,
@@ -36,7 +37,7 @@ from .._kernels.square_root import (
     sqrtm_db,
     sqrtm_schur,
 )
-from .._kernels.sylvester import METHODS
+from .._kernels.sylvester import METHODS, Method
 from .._linalg import matrix_power
 from .expm import expm
 from .sqrtm import _sqrtm
@@ -121,6 +122,21 @@ def _logm_diff(a, sylvester):
     return scale * out
 
 
+class _RootState(NamedTuple):
+    """Per-matrix state of the differentiated inverse scaling and squaring (batched arrays)."""
+
+    y: Array  # DB iterate Y (→ X^{1/2}); X itself between roots
+    m: Array  # DB iterate M (→ I)
+    dy: Array  # tangents of Y and M
+    dm: Array
+    s: Array  # square roots taken
+    k: Array  # DB steps taken in the current root
+    active: Array  # still iterating
+    near: Array  # ‖M − I‖₁ < 1e-2: scaling switched off
+    prev: Array  # the previous step's ‖M' − I‖₁ (inf at the start of a root)
+    bad: Array  # a root failed to converge
+
+
 def _logm_iter_jvp(a, da, fallback=True):
     """``(logm(A), L_log(A, dA))``: the algorithm of :func:`_logm_fwd` with every DB iterate
     differentiated (:func:`matcalc._kernels.square_root.db_step`, μ frozen), in ONE fixed-trip
@@ -164,7 +180,7 @@ def _logm_iter_jvp(a, da, fallback=True):
             dy2 = jnp.where(go, dy1, jnp.where(fn, dx, dy))
             m2 = jnp.where(go, m1, jnp.where(mo, y1, m))
             dm2 = jnp.where(go, dm1, jnp.where(mo, dx, dm))
-            return (
+            return _RootState(
                 y2,
                 m2,
                 dy2,
@@ -177,10 +193,10 @@ def _logm_iter_jvp(a, da, fallback=True):
                 bad | fail,
             )
 
-        return lax.cond(jnp.any(c[6]), run, lambda c: c, c), None
+        return lax.cond(jnp.any(c.active), run, lambda c: c, c), None
 
     zb = jnp.zeros(batch, bool)
-    init = (
+    init = _RootState(
         a,
         a,
         da,
@@ -267,7 +283,7 @@ def _logm_jvp(sylvester, primals, tangents):
 _logm_jit = jax.jit(_logm, static_argnums=1)
 
 
-def logm(A, disp: bool = True, *, sylvester: str = "auto"):
+def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
     """Principal matrix logarithm; drop-in for ``scipy.linalg.logm`` (JAX has none). GPU-capable.
 
     Inverse scaling and squaring: Denman–Beavers square roots until ``‖A^{1/2^s} − I‖₁ ≤ 0.25``,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -58,7 +59,13 @@ def _sqrtm_jvp(method, sylvester, primals, tangents):
 _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
 
 
-def sqrtm(A, blocksize: int = 1, *, method: str = "db", sylvester: str = "auto"):
+def sqrtm(
+    A,
+    blocksize: int = 1,
+    *,
+    method: Literal["db", "schur"] = "db",
+    sylvester: Literal["auto", "iterate", "kron", "sign", "schur", "eigen"] = "auto",
+):
     """Principal matrix square root; drop-in for ``jax.scipy.linalg.sqrtm`` (GPU-capable).
 
     Default ``method="db"``: product-form Denman–Beavers iteration with determinant scaling
