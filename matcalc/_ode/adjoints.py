@@ -553,3 +553,71 @@ ADJOINTS: dict[str, Callable] = {
     "quadrature": quadrature,
     "forward": forward,
 }
+
+
+# --------------------------------------------------------------------------------------------
+# the rules as objects (``odeint(..., adjoint=InterpolatedAdjoint(checkpoints=32))``)
+
+
+@dataclasses.dataclass(frozen=True)
+class BacksolveAdjoint:
+    """Reverse mode by solving ``(y, a, ā)`` backward as one ODE (``adjoint="backsolve"``): O(1)
+    memory in the number of steps; inaccurate where backward integration of ``y`` is unstable."""
+
+    name = "backsolve"
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return checkpoints, segment_steps
+
+
+@dataclasses.dataclass(frozen=True)
+class InterpolatedAdjoint:
+    """Reverse mode with the forward solution checkpointed and re-solved per segment with dense
+    output, ``(a, ā)`` integrated against it (``adjoint="interpolated"``). ``checkpoints`` and
+    ``segment_steps``, where given, replace ``odeint``'s arguments of those names."""
+
+    checkpoints: int | None = None
+    segment_steps: int | None = None
+    name = "interpolated"
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return (
+            checkpoints if self.checkpoints is None else self.checkpoints,
+            segment_steps if self.segment_steps is None else self.segment_steps,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class QuadratureAdjoint(InterpolatedAdjoint):
+    """As :class:`InterpolatedAdjoint`, with ``ā`` a Gauss–Legendre quadrature over each backward
+    step instead of an ODE state (``adjoint="quadrature"``)."""
+
+    name = "quadrature"
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardSensitivity:
+    """Forward mode only, by forward sensitivities solved with ``y`` (``adjoint="forward"``);
+    derivatives of any order in forward mode."""
+
+    name = "forward"
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return checkpoints, segment_steps
+
+
+Adjoint = BacksolveAdjoint | InterpolatedAdjoint | QuadratureAdjoint | ForwardSensitivity
+ADJOINT_TYPES = (BacksolveAdjoint, InterpolatedAdjoint, QuadratureAdjoint, ForwardSensitivity)
+
+
+def resolve_adjoint(adjoint, checkpoints: int, segment_steps: int) -> tuple[str, int, int]:
+    """``(rule name, checkpoints, segment_steps)`` from ``odeint``'s ``adjoint`` argument, a name
+    or one of the objects above; ``ValueError`` naming the allowed values otherwise."""
+    if isinstance(adjoint, ADJOINT_TYPES):
+        return (adjoint.name, *adjoint.options(checkpoints, segment_steps))
+    if isinstance(adjoint, str) and adjoint in ADJOINTS:
+        return adjoint, checkpoints, segment_steps
+    raise ValueError(
+        f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)} or "
+        "matcalc.ode.BacksolveAdjoint(), InterpolatedAdjoint(), QuadratureAdjoint(), ForwardSensitivity()"
+    )
