@@ -18,6 +18,7 @@ import numpy as np
 from jax import lax
 
 from ._core import jaxpr as jaxpr_
+from ._core.arrays import hermitian_from_triangle
 
 __all__ = ["RulesReport", "rules_report", "use_rules"]
 
@@ -219,13 +220,7 @@ def _hermitian_from_triangle(x, lower: bool):
     # The matrix LAPACK reads: the stored triangle, mirrored (real diagonal for complex input).
     # Its derivative, tri(dx) + tri(dx, ∓1)ᴴ, is the derivative of what JAX computes; for the
     # symmetrized input jnp.linalg emits it equals dx.
-    tri = jnp.tril if lower else jnp.triu
-    strict = tri(x, -1 if lower else 1)
-    d = jnp.diagonal(x, axis1=-2, axis2=-1)
-    if jnp.iscomplexobj(x):
-        d = jnp.real(d).astype(x.dtype)
-    eye = jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
-    return strict + jnp.conj(jnp.swapaxes(strict, -1, -2)) + d[..., None] * eye
+    return hermitian_from_triangle(x, "L" if lower else "U")
 
 
 def _sub_cholesky(eqn, invals):

@@ -70,7 +70,7 @@ def newton_refine_root(a, x):
     real = jnp.finfo(a.dtype).dtype
     xs = jnp.where(jnp.isfinite(x), x, 0)
     resid = a - mm(xs, xs)
-    big = norm1(resid) > 4 * n * jnp.finfo(real).eps * norm1(a)
+    big = norm1(resid) > relative_tol(real, n, factor=4) * norm1(a)
 
     def correct(x):
         corr = sylvester_apply(sylvester_plan(xs, xs, method, "same"), resid)
@@ -92,7 +92,7 @@ def real_or_nan(x, dtype):
     matrix whose principal root is not real)."""
     real = jnp.finfo(dtype).dtype
     scale = jnp.max(jnp.abs(x), axis=(-2, -1)) + jnp.finfo(real).tiny
-    tol = 100 * x.shape[-1] * jnp.finfo(real).eps
+    tol = relative_tol(real, x.shape[-1], factor=100)
     ok = jnp.max(jnp.abs(jnp.imag(x)), axis=(-2, -1)) <= tol * scale
     return jnp.where(ok[..., None, None], jnp.real(x), jnp.nan).astype(dtype)
 

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array, lax
 
-from .._core import _H, _T, check_option, diag, eye_like, mm
+from .._core import _H, _T, check_option, diag, eye_like, mm, relative_tol
 from .lu import lu_pivoted, lu_pivoted_solve
 from .primary_frechet import primary_frechet_primitive
 
@@ -289,8 +289,7 @@ def _sign_plan(a, b, structure):
     n, m = a.shape[-1], b.shape[-1]
     real = jnp.finfo(a.dtype).dtype
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    eps = jnp.finfo(real).eps
-    tol = 10 * max(n, m) * eps
+    tol = relative_tol(real, max(n, m), factor=10)
 
     def r_of(p, p_inv):
         # R_k when B = A: R = −P; when B = Aᴴ: R = −Pᴴ; when B = −A (Fréchet derivative of the
