@@ -3,9 +3,8 @@
 A matcalc primitive is declared in one call, section by section in a fixed order:
 
 1. the primitive itself (``name``, single or multiple results);
-2. its implementation, which is also its abstract evaluation (by default the shapes of
-   ``abstract_eval``) and its lowering (``mlir.lower_fun`` of the implementation, on every
-   platform);
+2. its implementation, its abstract evaluation (by default: shaped like the last operand) and its
+   lowering (``mlir.lower_fun`` of the implementation, on every platform);
 3. its JVP rule ``jvp(primals, tangents, **params) -> (out, tangent_out)``;
 4. its transpose rule ``transpose(ct, *operands, **params)`` (for primitives linear in some
    operands);
