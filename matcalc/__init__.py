@@ -46,7 +46,7 @@ from ._matfun.frechet import frechet as frechet
 from ._matfun.funm import funm as funm
 from ._matfun.logm import fractional_matrix_power as fractional_matrix_power
 from ._matfun.logm import logm as logm
-from ._matfun.polar import polar as polar
+from ._factor.polar import polar as polar
 from ._matfun.signm import signm as signm
 from ._matfun.sqrtm import sqrtm as sqrtm
 from ._equations import solve_continuous_lyapunov as solve_continuous_lyapunov
@@ -62,8 +62,8 @@ from ._riccati import solve_continuous_are as solve_continuous_are
 from ._riccati import solve_discrete_are as solve_discrete_are
 
 # --- Hermitian spectral calculus
-from ._hermitian import eigh as eigh
-from ._hermitian import eigvalsh as eigvalsh
+from ._factor.eigh import eigh as eigh
+from ._factor.eigh import eigvalsh as eigvalsh
 
 # --- matcalc's rules inside code that never imports matcalc
 from ._use_rules import rules_report as rules_report

@@ -9,14 +9,14 @@ transposition of that linear apply, i.e. the adjoint equation solved on the same
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
 
-from ._kernels.sylvester import METHODS, choose_method, sylvester_apply, sylvester_plan
-from ._linalg import _lu, _lu_solve
-from ._matfun._checks import check_dtype, check_option, is_empty
-from ._rules import _H, check_square, eye_like, mm, promote_inexact
+from ._core import _H, check_dtype, check_option, check_square, eye_like, is_empty, mm, promote_inexact
+from ._kernels.lu import lu_pivoted, lu_pivoted_solve
+from ._kernels.sylvester import METHODS, Method, choose_method, sylvester_apply, sylvester_plan
 
 # ---------------------------------------------------------------------------------------------
 # Sylvester A X + X B = C
@@ -45,7 +45,7 @@ def _empty(shape, dtype):
     return jnp.zeros(shape, dtype)
 
 
-def solve_sylvester(A, B, C, *, method: str = "auto", tol: float = 1e-8):
+def solve_sylvester(A, B, C, *, method: Method = "auto", tol: float = 1e-8):
     """Solve ``A X + X B = C``; drop-in for ``jax.scipy.linalg.solve_sylvester`` and
     ``scipy.linalg.solve_sylvester`` (GPU-capable by default).
 
@@ -115,7 +115,7 @@ def _clyap_jvp(method, primals, tangents):
 _clyap_jit = jax.jit(_clyap, static_argnums=2)
 
 
-def solve_continuous_lyapunov(a, q, *, method: str = "auto"):
+def solve_continuous_lyapunov(a, q, *, method: Method = "auto"):
     """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
 
     Derivative:
@@ -151,16 +151,16 @@ def _dlyap_plan(a, method):
     # Bilinear (Cayley) map to a continuous equation (as SciPy's method="bilinear"):
     # G = (A + I)⁻¹ (A − I) ⇒ G X + X Gᴴ = −2 (A + I)⁻¹ Q (Aᴴ + I)⁻¹.
     eye = jnp.broadcast_to(eye_like(a), a.shape)
-    lu, _, perm = _lu(a + eye)
-    g = _lu_solve(lu, perm, a - eye)
+    lu, _, perm = lu_pivoted(a + eye)
+    g = lu_pivoted_solve(lu, perm, a - eye)
     m = choose_method(a.shape[-1], a.shape[-1], method)
     return lu, perm, sylvester_plan(g, _H(g), m, "adjoint")
 
 
 def _dlyap_apply(plan, q):
     lu, perm, splan = plan
-    y = _lu_solve(lu, perm, q)  # (A + I)⁻¹ Q
-    c = _H(_lu_solve(lu, perm, _H(y)))  # (A + I)⁻¹ Q (Aᴴ + I)⁻¹
+    y = lu_pivoted_solve(lu, perm, q)  # (A + I)⁻¹ Q
+    c = _H(lu_pivoted_solve(lu, perm, _H(y)))  # (A + I)⁻¹ Q (Aᴴ + I)⁻¹
     return sylvester_apply(splan, -2 * c)
 
 
@@ -182,7 +182,9 @@ def _dlyap_jvp(method, primals, tangents):
 _dlyap_jit = jax.jit(_dlyap, static_argnums=2)
 
 
-def solve_discrete_lyapunov(a, q, method=None):
+def solve_discrete_lyapunov(
+    a, q, method: Literal["direct", "bilinear", "auto", "kron", "sign", "schur", "eigen"] | None = None
+):
     """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
 
     The bilinear map ``G = (A + I)⁻¹(A − I)`` turns it into ``G X + X Gᴴ = −2 (A+I)⁻¹ Q (Aᴴ+I)⁻¹``,

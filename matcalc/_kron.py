@@ -14,7 +14,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-from ._rules import _T, as_inexact
+from ._core import _T, as_inexact
 
 
 def vec(a: ArrayLike) -> Array:

@@ -15,60 +15,23 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from ._factor.results import SlogdetResult
-from ._factor.svd import _svd, _svdvals
-from ._kernels.spectral import svd_weights_jvp
-from ._rules import (
+from ._core import (
     _H,
     _T,
     as_inexact,
     check_matrix,
     check_square,
+    cluster_tol,
     diag,
     eye_like,
     mm,
     promote_inexact,
     trace,
 )
-
-# ---------------------------------------------------------------------------------------------
-# LU helpers (shared by solve, det, slogdet, adjugate)
-
-
-def _lu(a):
-    """``(lu, pivots, permutation)`` of ``P A = L U``."""
-    return lax.linalg.lu(a)
-
-
-def _lu_solve(lu, perm, b, trans: bool = False):
-    """Solve ``A x = b`` (``trans``: ``Aᵀ x = b``) for ``b[..., n, k]`` from ``P A = L U``."""
-    if not trans:
-        pb = jnp.take_along_axis(b, perm[..., :, None], axis=-2)
-        y = lax.linalg.triangular_solve(lu, pb, left_side=True, lower=True, unit_diagonal=True)
-        return lax.linalg.triangular_solve(lu, y, left_side=True, lower=False)
-    # Aᵀ = Uᵀ Lᵀ P
-    y = lax.linalg.triangular_solve(lu, b, left_side=True, lower=False, transpose_a=True)
-    z = lax.linalg.triangular_solve(lu, y, left_side=True, lower=True, unit_diagonal=True, transpose_a=True)
-    inv_perm = jnp.argsort(perm, axis=-1)
-    return jnp.take_along_axis(z, inv_perm[..., :, None], axis=-2)
-
-
-def _lu_sign_logabs(lu, piv):
-    """sign(det A) and log|det A| from ``P A = L U`` (``piv``: LAPACK row-swap pivots)."""
-    d = diag(lu)
-    n = piv.shape[-1]
-    swaps = jnp.count_nonzero(piv != jnp.broadcast_to(jnp.arange(n, dtype=piv.dtype), piv.shape), axis=-1)
-    perm_sign = jnp.where(swaps % 2 == 1, -1.0, 1.0).astype(lu.dtype)
-    absd = jnp.abs(d)
-    safe = jnp.where(absd == 0, 1.0, absd)
-    if jnp.iscomplexobj(lu):
-        unit = jnp.where(absd == 0, 0, d / safe.astype(lu.dtype))
-    else:
-        unit = jnp.sign(d)
-    sign = perm_sign * jnp.prod(unit, axis=-1)
-    logabs = jnp.sum(jnp.log(absd), axis=-1)
-    return sign, logabs
-
+from ._core.results import SlogdetResult
+from ._factor.svd import svd, svdvals
+from ._kernels.lu import lu_pivoted, lu_pivoted_solve, lu_sign_logabs
+from ._kernels.spectral import svd_weights_jvp
 
 # ---------------------------------------------------------------------------------------------
 # inv
@@ -113,19 +76,19 @@ def inv(a: ArrayLike) -> Array:
 
 @jax.custom_jvp
 def _solve(a, b):
-    lu, _, perm = _lu(a)
-    return _lu_solve(lu, perm, b)
+    lu, _, perm = lu_pivoted(a)
+    return lu_pivoted_solve(lu, perm, b)
 
 
 @_solve.defjvp
 def _solve_jvp(primals, tangents):
     (a, b), (da, db) = primals, tangents
-    lu, _, perm = _lu(a)
-    x = _lu_solve(lu, perm, b)
+    lu, _, perm = lu_pivoted(a)
+    x = lu_pivoted_solve(lu, perm, b)
     # A x = b  ⇒  A dx = db − dA x  ⇒  dx = A⁻¹ (db − dA x), solved on the forward LU.
     # Transposed (reverse mode, the adjoint method): λ = A⁻ᵀ x̄ (one adjoint solve on the same
     # factors), b̄ = λ, Ā = −λ xᵀ.
-    return x, _lu_solve(lu, perm, db - mm(da, x))
+    return x, lu_pivoted_solve(lu, perm, db - mm(da, x))
 
 
 def solve(a: ArrayLike, b: ArrayLike) -> Array:
@@ -218,8 +181,7 @@ def _adjugate_svd_jvp(a, da):
 
 def _near_singular(lu):
     d = jnp.abs(diag(lu))
-    n = lu.shape[-1]
-    return jnp.min(d, axis=-1, initial=jnp.inf) <= n * jnp.finfo(d.dtype).eps * jnp.max(d, axis=-1, initial=0)
+    return jnp.min(d, axis=-1, initial=jnp.inf) <= cluster_tol(d)[..., 0]
 
 
 @jax.custom_jvp
@@ -230,7 +192,7 @@ def _adjugate(a):
 @_adjugate.defjvp
 def _adjugate_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    lu, piv, perm = _lu(a)
+    lu, piv, perm = lu_pivoted(a)
     near = _near_singular(lu)
 
     def regular(a, da):
@@ -242,8 +204,8 @@ def _adjugate_jvp(primals, tangents):
         lu_s = jnp.where(near[..., None, None], eye, lu)
         piv_s = jnp.where(near[..., None], identity_order.astype(piv.dtype), piv)
         perm_s = jnp.where(near[..., None], identity_order, perm)
-        x = _lu_solve(lu_s, perm_s, eye)
-        sign, logabs = _lu_sign_logabs(lu_s, piv_s)
+        x = lu_pivoted_solve(lu_s, perm_s, eye)
+        sign, logabs = lu_sign_logabs(lu_s, piv_s)
         det = sign * jnp.exp(logabs).astype(a.dtype)
         adj = det[..., None, None] * x
         dadj = trace(mm(adj, da))[..., None, None] * x - mm(mm(x, da), adj)
@@ -255,8 +217,8 @@ def _adjugate_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _det(a):
-    lu, piv, _ = _lu(a)
-    sign, logabs = _lu_sign_logabs(lu, piv)
+    lu, piv, _ = lu_pivoted(a)
+    sign, logabs = lu_sign_logabs(lu, piv)
     return sign * jnp.exp(logabs).astype(a.dtype)
 
 
@@ -291,18 +253,18 @@ def det(a: ArrayLike) -> Array:
 
 @jax.custom_jvp
 def _slogdet(a):
-    lu, piv, _ = _lu(a)
-    return _lu_sign_logabs(lu, piv)
+    lu, piv, _ = lu_pivoted(a)
+    return lu_sign_logabs(lu, piv)
 
 
 @_slogdet.defjvp
 def _slogdet_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    lu, piv, perm = _lu(a)
-    sign, logabs = _lu_sign_logabs(lu, piv)
+    lu, piv, perm = lu_pivoted(a)
+    sign, logabs = lu_sign_logabs(lu, piv)
     # d log det A = tr(A⁻¹ dA), solved on the forward LU; log|det| takes the real part and
     # the sign (complex: a phase) turns by i·Im tr(A⁻¹ dA).
-    t = trace(_lu_solve(lu, perm, da))
+    t = trace(lu_pivoted_solve(lu, perm, da))
     dlogabs = jnp.real(t)
     if jnp.iscomplexobj(a):
         dsign = sign * (1j * jnp.imag(t).astype(sign.dtype))
@@ -509,7 +471,7 @@ def lstsq(
     m, n = a.shape
     b2 = b[:, None] if b.ndim == 1 else b
     x = _lstsq_x(a, b2, rcond)
-    s = _svdvals(a)
+    s = svdvals(a)
     cut = (jnp.finfo(s.dtype).eps * max(m, n)) if rcond is None else rcond
     mask = (s > 0) & (s >= cut * lax.stop_gradient(s[..., :1]))
     rank = jnp.sum(mask)
@@ -607,7 +569,7 @@ def _tied_weights(values, pick_max: bool):
     if n == 0:  # no entries: no weights
         return values
     target = jnp.max(values, axis=-1, keepdims=True) if pick_max else jnp.min(values, axis=-1, keepdims=True)
-    tol = n * jnp.finfo(values.dtype).eps * jnp.max(jnp.abs(values), axis=-1, keepdims=True)
+    tol = cluster_tol(values)
     hit = (jnp.abs(values - target) <= tol).astype(values.dtype)
     return hit / jnp.sum(hit, axis=-1, keepdims=True)
 
@@ -641,7 +603,7 @@ def _matrix_norm_jvp(ord, primals, tangents):
         dsums = jnp.sum(_abs_jvp(a, da), axis=axis)
         return y, jnp.sum(weights * dsums, axis=-1)
     # singular-value norms (U, V from the SVD rule, so second derivatives use its JVP)
-    u, s, vh = _svd(a, False, False)
+    u, s, vh = svd(a, full_matrices=False)
     if s.shape[-1] == 0:  # an empty matrix: the value of _matrix_norm, a zero tangent
         return _matrix_norm(a, ord), jnp.zeros(s.shape[:-1], s.dtype)
     if ord == "nuc":

@@ -27,9 +27,10 @@ import numpy as np
 from jax import Array, lax
 from jax.typing import ArrayLike
 
+from ._core import _H, check_square, eye_like, mm, promote_inexact, relative_tol, symmetrize
+from ._core.primitives import is_tracer
 from ._equations import solve_continuous_lyapunov, solve_discrete_lyapunov
 from ._matfun.signm import signm
-from ._rules import _H, check_square, eye_like, mm, promote_inexact, symmetrize
 
 NEWTON_MAX_STEPS = 8
 SDA_MAX_STEPS = 64
@@ -110,8 +111,7 @@ def _newton(x, step, tol):
 
 
 def _tol(x):
-    n = x.shape[-1]
-    return 10 * n * jnp.finfo(x.dtype).eps
+    return relative_tol(x.dtype, x.shape[-1], factor=10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +375,7 @@ def _diagnose(op, discrete, a, b, q, r, e, s):
 
 
 def _finish(op, discrete, x, inputs):
-    if any(isinstance(v, jax.core.Tracer) for v in inputs if v is not None):
+    if any(is_tracer(v) for v in inputs if v is not None):
         return x
     if bool(jnp.any(jnp.isnan(x))):
         raise ValueError(_diagnose(op, discrete, *inputs))

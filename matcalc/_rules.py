@@ -1,119 +1,25 @@
-"""How a rule is declared, and the tiny helpers every rule uses.
-
-A matcalc rule is a ``jax.custom_jvp`` whose JVP is linear in the tangent, so that JAX derives
-reverse mode by transposition and ``jvp``-of-``grad`` works. Products inside rules use
-``Precision.HIGHEST``. Input validation happens here, at trace time, with messages that name the
-offending shape.
-"""
+"""The helpers every rule uses now live in the core layer (:mod:`matcalc._core`); this module keeps
+their former import path. New code imports ``matcalc._core``."""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-from jax import lax
-
-HIGHEST = lax.Precision.HIGHEST
-
-
-def mm(a, b):
-    """``a @ b`` at full precision (batched over leading axes)."""
-    return jnp.matmul(a, b, precision=HIGHEST)
-
-
-def mv(a, x):
-    """``a @ x`` for a batch of vectors ``x[..., n]``."""
-    return jnp.einsum("...ij,...j->...i", a, x, precision=HIGHEST)
-
-
-def _T(x):
-    """Transpose of the last two axes."""
-    return jnp.swapaxes(x, -1, -2)
-
-
-def _H(x):
-    """Conjugate transpose of the last two axes."""
-    return jnp.conj(_T(x))
-
-
-def symmetrize(x):
-    """``(x + xᴴ) / 2``: projection onto Hermitian (real: symmetric) matrices."""
-    return (x + _H(x)) / 2
-
-
-def real_dot(a, b):
-    """The real pairing ``Re Σ a·b`` (no conjugate) under which JAX transposes linear maps."""
-    return jnp.sum(jnp.real(a * b))
-
-
-def trace(x):
-    """Trace over the last two axes."""
-    return jnp.trace(x, axis1=-2, axis2=-1)
-
-
-def diag(x):
-    """Diagonal of the last two axes."""
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
-
-
-def eye_like(a):
-    """Identity matrices shaped and typed like the square (batch of) matrices ``a``."""
-    return jnp.broadcast_to(jnp.eye(a.shape[-1], dtype=a.dtype), (*a.shape[:-2], a.shape[-1], a.shape[-1]))
-
-
-def default_float():
-    """The default floating dtype (float64 under ``jax_enable_x64``, else float32)."""
-    return jnp.result_type(float)
-
-
-def _inexact_for(dtype):
-    """JAX's promotion of an integer/bool dtype to an inexact one (``jnp.linalg``'s rule): up to 32
-    bits to float32, 64 bits to the default float."""
-    return jnp.dtype(jnp.float32) if jnp.dtype(dtype).itemsize <= 4 else default_float()
-
-
-def as_inexact(x, name: str = "a"):
-    """``jnp.asarray(x)`` with integer/bool input promoted to an inexact dtype, as JAX does."""
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.bool_)):
-            raise TypeError(f"{name}: unsupported dtype {x.dtype}")
-        x = x.astype(_inexact_for(x.dtype))
-    return x
-
-
-def promote_inexact(*xs):
-    """Promote several arrays to one common inexact dtype (like ``jnp.linalg.solve``)."""
-    xs = [jnp.asarray(x) for x in xs]
-    dtype = jnp.result_type(*[x.dtype for x in xs])
-    if not jnp.issubdtype(dtype, jnp.inexact):
-        dtype = _inexact_for(dtype)
-    return [x.astype(dtype) for x in xs]
-
-
-def check_square(a, op: str, name: str = "a"):
-    """Raise ``ValueError`` unless ``a`` is a (batch of) square matrices."""
-    if a.ndim < 2:
-        raise ValueError(f"{op}: {name} must have at least 2 dimensions, got shape {a.shape}")
-    if a.shape[-1] != a.shape[-2]:
-        raise ValueError(f"{op}: {name} must be square in its last two axes, got shape {a.shape}")
-
-
-def check_matrix(a, op: str, name: str = "a"):
-    """Raise ``ValueError`` unless ``a`` has at least two dimensions."""
-    if a.ndim < 2:
-        raise ValueError(f"{op}: {name} must have at least 2 dimensions, got shape {a.shape}")
-
-
-def zeros_like_tangent(x):
-    """A zero tangent that is safe for ``custom_jvp`` outputs."""
-    return jnp.zeros_like(x)
-
-
-def batch_on_leading_axis(primitive, args, dims, **params):
-    """Batching rule for primitives that already accept leading batch axes: move every batched
-    argument's axis to the front, broadcast the unbatched ones, bind once."""
-    size = next(x.shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
-    moved = [
-        jnp.moveaxis(x, d, 0) if d is not None else jnp.broadcast_to(x, (size, *x.shape))
-        for x, d in zip(args, dims, strict=True)
-    ]
-    return primitive.bind(*moved, **params), 0
+from ._core import (  # noqa: F401
+    _H,
+    _T,
+    HIGHEST,
+    as_inexact,
+    check_matrix,
+    check_square,
+    default_float,
+    diag,
+    eye_like,
+    mm,
+    mv,
+    promote_inexact,
+    real_dot,
+    symmetrize,
+    trace,
+    zeros_like_tangent,
+)
+from ._core.arrays import _inexact_for  # noqa: F401
+from ._core.primitives import batch_on_leading_axis  # noqa: F401

@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.extend import core as jex_core
-from jax.extend.core import primitives as prims
+
+from ._core import jaxpr as jaxpr_
+from ._core.arrays import hermitian_from_triangle
 
 __all__ = ["RulesReport", "rules_report", "use_rules"]
 
@@ -164,9 +165,9 @@ def _sub_jaxprs(eqn) -> list:
     out = []
     for p in eqn.params.values():
         for q in p if isinstance(p, (tuple, list)) else (p,):
-            if isinstance(q, jex_core.ClosedJaxpr):
+            if isinstance(q, jaxpr_.ClosedJaxpr):
                 out.append(q.jaxpr)
-            elif isinstance(q, jex_core.Jaxpr):
+            elif isinstance(q, jaxpr_.Jaxpr):
                 out.append(q)
     return out
 
@@ -219,13 +220,7 @@ def _hermitian_from_triangle(x, lower: bool):
     # The matrix LAPACK reads: the stored triangle, mirrored (real diagonal for complex input).
     # Its derivative, tri(dx) + tri(dx, ∓1)ᴴ, is the derivative of what JAX computes; for the
     # symmetrized input jnp.linalg emits it equals dx.
-    tri = jnp.tril if lower else jnp.triu
-    strict = tri(x, -1 if lower else 1)
-    d = jnp.diagonal(x, axis1=-2, axis2=-1)
-    if jnp.iscomplexobj(x):
-        d = jnp.real(d).astype(x.dtype)
-    eye = jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
-    return strict + jnp.conj(jnp.swapaxes(strict, -1, -2)) + d[..., None] * eye
+    return hermitian_from_triangle(x, "L" if lower else "U")
 
 
 def _sub_cholesky(eqn, invals):
@@ -239,7 +234,7 @@ def _sub_cholesky(eqn, invals):
 
 
 def _sub_eigh(eqn, invals):
-    from ._hermitian import eigh
+    from ._factor.eigh import eigh
 
     (x,) = invals
     p = eqn.params
@@ -367,27 +362,6 @@ def _sub_named(op, eqn, invals):
     return f"unrecognized variant of jit[{eqn.params['name']}] (signature or body changed)"
 
 
-_JAX_LINALG_FILES = ("jax/_src/numpy/linalg.py", "jax/_src/scipy/linalg.py")
-
-
-def _jax_origin(eqn, jname: str) -> str:
-    """'' when the named jit is JAX's own function of that name (its source is in
-    jax/_src/{numpy,scipy}/linalg.py), 'user' when it is a function of the caller's that happens
-    to have the name, else the reason it is not recognized (a JAX that moved or renamed it)."""
-    body = eqn.params.get("jaxpr")
-    info = getattr(getattr(body, "jaxpr", None), "debug_info", None)
-    src = getattr(info, "func_src_info", None)
-    if not src:
-        return f"jit[{jname}] carries no source information: cannot tell it is JAX's"
-    func, _, where = src.partition(" at ")
-    path = where.rsplit(":", 1)[0].replace("\\", "/")
-    if "jax/_src/" not in path:
-        return "user"
-    if func != jname or not path.endswith(_JAX_LINALG_FILES):
-        return f"unrecognized variant of jit[{jname}] ({src})"
-    return ""
-
-
 def _check_outputs(eqn, outs):
     if len(outs) != len(eqn.outvars):
         return "the substitute's outputs do not match (count)"
@@ -408,10 +382,10 @@ def _eval_jaxpr(jaxpr, consts, args, ctx: _Context) -> list:
     env: dict = {}
 
     def read(v):
-        return v.val if isinstance(v, jex_core.Literal) else env[v]
+        return v.val if isinstance(v, jaxpr_.Literal) else env[v]
 
     def write(v, val):
-        if not isinstance(v, jex_core.DropVar):
+        if not isinstance(v, jaxpr_.DropVar):
             env[v] = val
 
     for v, c in zip(jaxpr.constvars, consts, strict=True):
@@ -470,9 +444,9 @@ def _eval_eqn(eqn, invals, ctx: _Context) -> list:
         return _bind(eqn, invals)
 
     # (a) named jit wrappers, then any other jit: evaluated inline through the interpreter
-    if prim is prims.jit_p or name in ("pjit", "jit", "closed_call", "core_call"):
+    if prim is jaxpr_.jit_p or name in ("pjit", "jit", "closed_call", "core_call"):
         jname = str(eqn.params.get("name", ""))
-        origin = _jax_origin(eqn, jname) if jname in _NAMED_WRAPPERS else None
+        origin = jaxpr_.jax_origin(eqn, jname) if jname in _NAMED_WRAPPERS else None
         if origin == "":
             op = _NAMED_WRAPPERS[jname]
             outs = _try_substitute(eqn, invals, ctx, op, f"jit[{jname}]", functools.partial(_sub_named, op))
@@ -481,20 +455,20 @@ def _eval_eqn(eqn, invals, ctx: _Context) -> list:
         elif origin and origin != "user":
             ctx.record(eqn, _NAMED_WRAPPERS[jname], f"jit[{jname}]", False, origin)
         body = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
-        closed = body if isinstance(body, jex_core.ClosedJaxpr) else None
+        closed = body if isinstance(body, jaxpr_.ClosedJaxpr) else None
         jaxpr = closed.jaxpr if closed is not None else body
         consts = closed.consts if closed is not None else []
         return _in(ctx, f"jit[{jname}]" if jname else name, lambda: _eval_jaxpr(jaxpr, consts, invals, ctx))
 
-    if prim is prims.scan_p:
+    if prim is jaxpr_.scan_p:
         return _in(ctx, "scan", lambda: _eval_scan(eqn, invals, ctx))
-    if prim is prims.while_p:
+    if prim is jaxpr_.while_p:
         return _in(ctx, "while", lambda: _eval_while(eqn, invals, ctx))
-    if prim is prims.cond_p and eqn.params.get("branches_platforms") is None:
+    if prim is jaxpr_.cond_p and eqn.params.get("branches_platforms") is None:
         return _in(ctx, "cond", lambda: _eval_cond(eqn, invals, ctx))
-    if prim is prims.remat_p:
+    if prim is jaxpr_.remat_p:
         return _in(ctx, "checkpoint", lambda: _eval_remat(eqn, invals, ctx))
-    if prim in (prims.custom_jvp_call_p, prims.custom_vjp_call_p):
+    if prim in (jaxpr_.custom_jvp_call_p, jaxpr_.custom_vjp_call_p):
         return _eval_custom(eqn, invals, ctx)
 
     for j in subs:
@@ -554,11 +528,11 @@ def _eval_custom(eqn, invals, ctx):
     """Custom rules: the caller's rule wins unless it only wraps one recognized operation."""
     cname = _custom_name(eqn)
     body = eqn.params.get("call_jaxpr") or eqn.params.get("fun_jaxpr")
-    closed = body if isinstance(body, jex_core.ClosedJaxpr) else None
+    closed = body if isinstance(body, jaxpr_.ClosedJaxpr) else None
     inner = closed.jaxpr if closed is not None else body
     core = inner
     # strip jit wrappers around a single equation
-    while core is not None and len(core.eqns) == 1 and core.eqns[0].primitive is prims.jit_p:
+    while core is not None and len(core.eqns) == 1 and core.eqns[0].primitive is jaxpr_.jit_p:
         core = core.eqns[0].params["jaxpr"].jaxpr
     only_wraps = (
         core is not None

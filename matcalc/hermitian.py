@@ -9,13 +9,13 @@ inaccurate values. Inputs are read as ``(A + Aᴴ)/2``; batched over leading axe
 real and complex.
 """
 
-from ._hermitian import absm as absm
-from ._hermitian import expm as expm
-from ._hermitian import funm as funm
-from ._hermitian import inv_sqrtm as inv_sqrtm
-from ._hermitian import logm as logm
-from ._hermitian import powm as powm
-from ._hermitian import signm as signm
-from ._hermitian import sqrtm as sqrtm
+from ._matfun.hermitian import absm as absm
+from ._matfun.hermitian import expm as expm
+from ._matfun.hermitian import funm as funm
+from ._matfun.hermitian import inv_sqrtm as inv_sqrtm
+from ._matfun.hermitian import logm as logm
+from ._matfun.hermitian import powm as powm
+from ._matfun.hermitian import signm as signm
+from ._matfun.hermitian import sqrtm as sqrtm
 
 __all__ = ["absm", "expm", "funm", "inv_sqrtm", "logm", "powm", "signm", "sqrtm"]

@@ -8,14 +8,25 @@ mode. See :func:`odeint`.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._ode.adjoints import ADJOINTS, Options
+from ._ode.adjoints import (
+    ADJOINTS,
+    Adjoint,
+    BacksolveAdjoint,
+    ForwardSensitivity,
+    InterpolatedAdjoint,
+    Options,
+    QuadratureAdjoint,
+    resolve_adjoint,
+)
 
-__all__ = ["odeint"]
+__all__ = ["BacksolveAdjoint", "ForwardSensitivity", "InterpolatedAdjoint", "QuadratureAdjoint", "odeint"]
 
 _EXACT_OUTPUT_SOLVERS = ("Tsit5", "Dopri5", "Dopri8")
 
@@ -29,7 +40,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     atol: float = 1.4e-8,
     mxstep: int | float = 100_000,
     hmax=jnp.inf,
-    adjoint: str = "backsolve",
+    adjoint: Literal["backsolve", "interpolated", "quadrature", "forward"] | Adjoint = "backsolve",
     solver=None,
     checkpoints: int = 16,
     segment_steps: int = 512,
@@ -82,7 +93,10 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         guarantee.
       hmax: largest step size (positive).
       adjoint: the derivative rule, ``"backsolve"`` (default), ``"interpolated"``,
-        ``"quadrature"`` or ``"forward"`` (see Derivative below).
+        ``"quadrature"`` or ``"forward"`` (see Derivative below), or the same rule as an object:
+        :class:`BacksolveAdjoint`, :class:`InterpolatedAdjoint`, :class:`QuadratureAdjoint`,
+        :class:`ForwardSensitivity` (the checkpointed ones may carry their own ``checkpoints``
+        and ``segment_steps``).
       solver: a diffrax solver (default ``diffrax.Tsit5()``); e.g. ``diffrax.Kvaerno5()`` for
         stiff problems (its root-finder tolerances default to ``rtol``/``atol``). For solvers
         other than Tsit5/Dopri5/Dopri8 the steps land exactly on each output time instead of
@@ -175,8 +189,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     """
     import diffrax
 
-    if adjoint not in ADJOINTS:
-        raise ValueError(f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)}")
+    adjoint, checkpoints, segment_steps = resolve_adjoint(adjoint, checkpoints, segment_steps)
     if solver is None:
         solver = diffrax.Tsit5()
     if not isinstance(solver, diffrax.AbstractAdaptiveSolver):

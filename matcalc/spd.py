@@ -20,9 +20,8 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from . import hermitian
+from ._core import as_inexact, check_dtype, check_square, mm, symmetrize, trace
 from ._linalg import logdet, solve
-from ._matfun._checks import check_dtype
-from ._rules import as_inexact, check_square, mm, symmetrize, trace
 
 __all__ = [
     "affine_invariant_distance",

@@ -55,7 +55,8 @@ __all__ = [
 
 def public_operations() -> list[str]:
     """Every public operation name: ``matcalc.__all__`` (less ``testing``) with each public
-    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``), and the
+    submodule expanded to ``"<module>.<name>"`` (``"hermitian.expm"``, ``"ode.odeint"``; classes,
+    such as the adjoint objects of ``matcalc.ode``, are options, not operations), and the
     names of the mirrors ``matcalc.numpy.linalg`` / ``matcalc.scipy.linalg`` that carry a rule of
     their own (see ``_mirror_operations``; JAX re-exports and adapters of public operations do
     not)."""
@@ -69,7 +70,8 @@ def public_operations() -> list[str]:
         if name == "testing":
             continue
         if isinstance(obj, types.ModuleType):
-            names.extend(f"{name}.{sub}" for sub in obj.__all__)
+            # option objects (``ode.BacksolveAdjoint``) are not operations
+            names.extend(f"{name}.{sub}" for sub in obj.__all__ if not isinstance(getattr(obj, sub), type))
         else:
             names.append(name)
     names.extend(_mirror_operations(names))

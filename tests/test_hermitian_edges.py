@@ -261,7 +261,7 @@ def test_batched_matches_loop():
 
 def test_large_n_second_order_uses_slices():
     """n > 64 takes the scan path of the second derivative; it agrees with the full tensor path."""
-    from matcalc import _hermitian
+    from matcalc._matfun import hermitian as _hermitian
 
     r = np.random.default_rng(9)
     n = 70

@@ -1,5 +1,6 @@
 """Factorizations with hand-derived derivative rules.
 
-cholesky, qr, lu, eig/eigvals, svd/svdvals, schur, hessenberg; each module states the gauge
-convention of its derivative where the factorization has one.
+cholesky, qr, lu, eigh/eigvalsh, eig/eigvals, svd/svdvals, schur, hessenberg, polar, the
+generalized Hermitian-definite eigenproblem and the solves on stored factors; each module states
+the gauge convention of its derivative where the factorization has one.
 """

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from .._rules import as_inexact, check_square, mm
-from .results import EigResult
+from .._core import as_inexact, check_square, cluster_tol, mm
+from .._core.results import EigResult
 
 
 def _gauge_index(v):
@@ -31,9 +31,7 @@ def _fix_phase(v):
 
 
 def _pair_tol(w):
-    n = w.shape[-1]
-    eps = jnp.finfo(w.real.dtype).eps
-    return n * eps * jnp.max(jnp.abs(w), axis=-1, keepdims=True, initial=0)[..., None]
+    return cluster_tol(w)[..., None]
 
 
 @jax.custom_jvp

@@ -21,10 +21,19 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from .._hermitian import _cluster_tol, _triangle_hermitian
-from .._matfun._checks import check_dtype
-from .._rules import _H, as_inexact, check_square, diag, mm, promote_inexact, symmetrize
-from .results import EighResult
+from .._core import (
+    _H,
+    as_inexact,
+    check_dtype,
+    check_square,
+    cluster_tol,
+    diag,
+    mm,
+    promote_inexact,
+    symmetrize,
+)
+from .._core.arrays import hermitian_from_triangle
+from .._core.results import EighResult
 
 _TYPES = (1, 2, 3)
 
@@ -92,7 +101,7 @@ def _eigh_pencil_jvp(kind, primals, tangents):
     h = bt if kind == 3 else -bt
     dw = jnp.real(diag(g))
     gap = w[..., None, :] - w[..., :, None]  # gap[k, i] = λ_i − λ_k
-    same = jnp.abs(gap) <= _cluster_tol(w)
+    same = jnp.abs(gap) <= cluster_tol(w, factor=4)[..., None]
     k = jnp.where(same, 0, 1 / jnp.where(same, 1, gap)).astype(v.dtype)
     x = k * g + h / 2
     dv = mm(v, x)
@@ -193,6 +202,6 @@ def eigh_generalized(
         a, b = symmetrize(a), symmetrize(b)
     else:
         uplo = "L" if lower else "U"
-        a, b = _triangle_hermitian(a, uplo), _triangle_hermitian(b, uplo)
+        a, b = hermitian_from_triangle(a, uplo), hermitian_from_triangle(b, uplo)
     out = _eigh_pencil(a, b, int(type))
     return EighResult(out[0], out[1])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from .._rules import _H, as_inexact, check_square, mm
+from .._core import _H, as_inexact, check_square, mm
 
 
 def _hess_lower(h, x):

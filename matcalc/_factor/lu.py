@@ -7,8 +7,8 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
+from .._core import as_inexact, check_matrix, mm
 from .._kernels.linear_primitive import linear_primitive
-from .._rules import as_inexact, check_matrix, mm
 
 
 def _gather_rows(perm, x):

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from .._rules import _H, as_inexact, check_matrix, mm
-from .results import QRResult
+from .._core import _H, as_inexact, check_matrix, mm
+from .._core.results import QRResult
 
 _MODES = ("reduced", "complete", "r")
 

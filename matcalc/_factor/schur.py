@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from .._rules import _H, _T, as_inexact, check_square, mm
+from .._core import _H, _T, as_inexact, check_square, cluster_tol, mm
 
 
 def _lower_sylvester(t, x):
@@ -140,7 +140,7 @@ def _real_schur_jvp(t, z, da):
     tb = jnp.diagonal(t, offset=1, axis1=-2, axis2=-1)
     tc_ = jnp.diagonal(t, offset=-1, axis1=-2, axis2=-1)
     s = jnp.concatenate([tb + tc_, jnp.zeros_like(tb[..., :1])], axis=-1)
-    tol = 4 * n * jnp.finfo(t.dtype).eps * jnp.max(jnp.abs(t), axis=(-2, -1), initial=0)[..., None]
+    tol = cluster_tol(t, factor=4, size=n, axis=(-2, -1))[..., 0]
     ok = start & (jnp.abs(s) > tol)
     theta = jnp.where(ok, -(d0 - d1) / (2 * jnp.where(ok, s, 1)), 0)
     dd = theta[..., :, None] * jnp.broadcast_to(jnp.eye(n, k=1, dtype=t.dtype), t.shape)

@@ -22,7 +22,7 @@ import numpy as np
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from .._rules import _H, _T, as_inexact, check_matrix, check_square, mm, promote_inexact
+from .._core import _H, _T, as_inexact, check_matrix, check_square, mm, promote_inexact
 from .cholesky import cholesky
 from .lu import _permute_rows_p, _tri_solve_left_unit_lower, _tri_solve_right_upper
 

@@ -10,14 +10,13 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from .._rules import _H, as_inexact, check_matrix, check_square, mm, symmetrize
-from .results import SVDResult
+from .._core import _H, as_inexact, check_matrix, check_square, cluster_tol, mm, symmetrize
+from .._core.results import SVDResult
 
 
 def _cluster_tol(s, m, n):
     """Singular values closer than this are treated as one (exactly repeated) cluster."""
-    eps = jnp.finfo(s.dtype).eps
-    return max(m, n) * eps * jnp.max(s, axis=-1, keepdims=True, initial=0)[..., None]
+    return cluster_tol(s, size=max(m, n))[..., None]
 
 
 def _safe_recip(x, small):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .._rules import _H, mm
+from .._core import _H, mm
 
 
 def svd_weights_jvp(u, vh, weights, da):

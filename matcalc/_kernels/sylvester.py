@@ -31,18 +31,132 @@ solve with ``Aᵀ, Bᵀ``.
 from __future__ import annotations
 
 import functools
+from typing import Any, Literal, NamedTuple
 
+import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import Array, lax
 
-from .._linalg import _lu, _lu_solve
-from .._rules import _H, _T, diag, eye_like, mm
+from .._core import _H, _T, check_option, diag, eye_like, mm, relative_tol
+from .lu import lu_pivoted, lu_pivoted_solve
 from .primary_frechet import primary_frechet_primitive
 
 SIGN_MAX_ITERS = 40
 KRON_MAX = 144  # default "auto": kron when n·m ≤ KRON_MAX
 FALLBACK_KRON_MAX = 256  # "auto" above KRON_MAX, off CPU: kron fallback for unseparated spectra
 METHODS = ("auto", "kron", "sign", "schur", "eigen")
+Method = Literal["auto", "kron", "sign", "schur", "eigen"]
+# what the sign method may assume about B: "same" (B = A), "adjoint" (B = Aᴴ), "neg" (B = −A,
+# the Fréchet derivative of the sign function itself: H = [[A, E], [0, A]]), None (nothing)
+Structure = Literal["same", "adjoint", "neg"]
+STRUCTURES = (None, "same", "adjoint", "neg")
+
+
+def _transpose_of(apply, w):
+    """The transpose of the linear map ``apply`` (in JAX's pairing ``Re Σ W_ij X_ij``) at ``w``."""
+    return jax.linear_transpose(apply, w)(w)[0]
+
+
+class KronPlan(NamedTuple):
+    """One LU of the Kronecker form ``K = A ⊗ I + I ⊗ Bᵀ`` (row-major vec)."""
+
+    lu: Array
+    perm: Array
+
+    def apply(self, c):
+        """``X`` with ``A X + X B = C``: ``vec_r X = K⁻¹ vec_r C``."""
+        shape = c.shape
+        batch = self.lu.shape[:-2]
+        c = jnp.broadcast_to(c, (*batch, *shape[-2:]))
+        x = lu_pivoted_solve(self.lu, self.perm, c.reshape(*batch, -1, 1))
+        return x.reshape(*batch, *shape[-2:])
+
+    def transpose(self, w):
+        """``Y`` with ``Aᵀ Y + Y Bᵀ = W``: ``vec_r Y = K⁻ᵀ vec_r W`` on the same LU."""
+        batch = self.lu.shape[:-2]
+        w = jnp.broadcast_to(w, (*batch, *w.shape[-2:]))
+        y = lu_pivoted_solve(self.lu, self.perm, w.reshape(*batch, -1, 1), trans=True)
+        return y.reshape(w.shape)
+
+
+class JaxSolverPlan(NamedTuple):
+    """JAX's ``solve_sylvester`` (``"schur"``/``"eigen"``) as a primitive on ``(blockdiag(A, B), C)``."""
+
+    solver: Any
+    ab: Array
+
+    def apply(self, c):
+        batch = self.ab.shape[:-2]
+        return self.solver.bind(self.ab, jnp.broadcast_to(c, (*batch, *c.shape[-2:])))
+
+    def transpose(self, w):
+        """The same solver at ``blockdiag(Aᵀ, Bᵀ)`` (the pairing is bilinear)."""
+        return JaxSolverPlan(self.solver, _T(self.ab)).apply(w)
+
+
+class SignPlan(NamedTuple):
+    """Newton's iteration for ``sign([[A, −C], [0, −B]])``: the inverses ``P_k⁻¹``, ``R_k⁻¹`` of the
+    diagonal blocks, the scalings ``μ_k`` and activity masks (stacked over the iteration axis in
+    front of the batch axes), the divisor ``s_B − s_A`` (NaN where the spectra are not separated)
+    and the final ``(1,1)`` block ``P_∞ = sign(A)``."""
+
+    p_invs: Array
+    r_invs: Array
+    mus: Array
+    actives: Array
+    denom: Array
+    p_final: Array
+
+    def apply(self, c):
+        """``X`` with ``A X + X B = C`` (for ``structure="neg"``: the raw ``sign(H)₁₂`` of
+        ``H = [[A, −C], [A, 0]]``), by the recorded iteration on ``Q₀ = −C``; linear in ``C``."""
+
+        def step(q, xs):
+            p_inv, r_inv, mu, active = xs
+
+            def do(q):
+                muc = mu.astype(q.dtype)[..., None, None]
+                q_new = (muc * q - mm(mm(p_inv, q), r_inv) / muc) / 2
+                f = active.astype(q.dtype)[..., None, None]
+                return q + f * (q_new - q)
+
+            return lax.cond(jnp.any(active), do, lambda q: q, q), None
+
+        q, _ = lax.scan(step, -c, (self.p_invs, self.r_invs, self.mus, self.actives))
+        return q / self.denom.astype(q.dtype)[..., None, None]
+
+    def transpose(self, w):
+        return _transpose_of(self.apply, w)
+
+    def sign_of_a(self, dtype):
+        """``sign(A)`` for ``structure="neg"`` (where ``denom`` is 1, or NaN where the iteration did
+        not converge)."""
+        return self.p_final * self.denom[..., None, None].astype(dtype)
+
+
+class GuardedPlan(NamedTuple):
+    """The sign plan with its failures made harmless, and the fallback (JAX's Schur solver on
+    CPU, else the Kronecker LU or NaN) for the matrices in ``fail``."""
+
+    sign: SignPlan
+    ab: Array
+    fail: Array
+
+    def apply(self, c):
+        x = self.sign.apply(c)
+        alt = lax.cond(
+            jnp.any(self.fail),
+            lambda c: _fallback_apply(self.ab, c, x.shape, x.dtype),
+            lambda c: jnp.zeros(x.shape, x.dtype),
+            c,
+        )
+        return jnp.where(self.fail[..., None, None], alt, x)
+
+    def transpose(self, w):
+        return _transpose_of(self.apply, w)
+
+
+SylvesterPlan = KronPlan | JaxSolverPlan | SignPlan | GuardedPlan
 
 
 def choose_method(n: int, m: int, method: str = "auto") -> str:
@@ -75,8 +189,8 @@ def _kron_solver():
 
     def solve(ab, c):
         n = c.shape[-2]
-        lu, _, perm = _lu(_kron_matrix(ab[..., :n, :n], ab[..., n:, n:]))
-        return sylvester_apply(("kron", lu, perm), c)
+        lu, _, perm = lu_pivoted(_kron_matrix(ab[..., :n, :n], ab[..., n:, n:]))
+        return KronPlan(lu, perm).apply(c)
 
     return primary_frechet_primitive("matcalc_sylvester_kron", solve)
 
@@ -113,26 +227,30 @@ def _logabsdet(lu):
 
 
 def _inv_and_logdet(x):
-    lu, _, perm = _lu(x)
-    inv = _lu_solve(lu, perm, jnp.broadcast_to(eye_like(x), x.shape))
+    lu, _, perm = lu_pivoted(x)
+    inv = lu_pivoted_solve(lu, perm, jnp.broadcast_to(eye_like(x), x.shape))
     return inv, _logabsdet(lu)
 
 
-def sylvester_plan(a, b, method: str, structure: str | None = None, tol: float = 0.0):
+def sylvester_plan(a, b, method: str, structure: Structure | None = None, tol: float = 0.0) -> SylvesterPlan:
     """Precompute everything that depends on ``A, B`` only (``method`` as resolved by
     :func:`choose_method`; ``tol`` is passed to JAX's ``"schur"``/``"eigen"`` solvers).
 
-    ``structure``: ``None`` (general), ``"same"`` (``B = A``) or ``"adjoint"`` (``B = Aᴴ``); the
-    sign method then inverts one block per step instead of two.
+    ``structure`` tells the sign method what ``B`` is, so that it inverts one block per step
+    instead of two: ``None`` (general), ``"same"`` (``B = A``), ``"adjoint"`` (``B = Aᴴ``) or
+    ``"neg"`` (``B = −A``; then ``apply`` returns the raw ``(1,2)`` block of
+    ``sign([[A, −C], [0, A]])``, the Fréchet derivative of the sign function at ``A`` in direction
+    ``−C``, and only convergence is required, not separated spectra).
     """
+    check_option("sylvester_plan", "structure", structure, STRUCTURES)
     if method == "kron":
-        lu, _, perm = _lu(_kron_matrix(a, b))
-        return ("kron", lu, perm)
+        lu, _, perm = lu_pivoted(_kron_matrix(a, b))
+        return KronPlan(lu, perm)
     if method in ("schur", "eigen"):
-        return ("jax", _jax_solver(method, float(tol)), _pack(a, b))
+        return JaxSolverPlan(_jax_solver(method, float(tol)), _pack(a, b))
     if method == "guarded":
         return _guarded_plan(a, b, structure)
-    return ("sign", *_sign_plan(a, b, structure))
+    return SignPlan(*_sign_plan(a, b, structure))
 
 
 def _guarded_plan(a, b, structure):
@@ -147,10 +265,10 @@ def _guarded_plan(a, b, structure):
     mus = jnp.where(fail[None], 1, mus)
     actives = actives & ~fail[None]
     denom = jnp.where(fail, 1, denom)
-    sign = ("sign", p_invs, r_invs, mus, actives, denom, p_fin)
+    sign = SignPlan(p_invs, r_invs, mus, actives, denom, p_fin)
     # the fallbacks are primitives on blockdiag(A, B) that factor inside, so nothing is stored
     # for reverse mode; XLA still reserves their buffers, hence the Kronecker bound
-    return ("guarded", sign, _pack(a, b), fail)
+    return GuardedPlan(sign, _pack(a, b), fail)
 
 
 def _fallback_apply(ab, c, shape, dtype):
@@ -171,8 +289,7 @@ def _sign_plan(a, b, structure):
     n, m = a.shape[-1], b.shape[-1]
     real = jnp.finfo(a.dtype).dtype
     batch = jnp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    eps = jnp.finfo(real).eps
-    tol = 10 * max(n, m) * eps
+    tol = relative_tol(real, max(n, m), factor=10)
 
     def r_of(p, p_inv):
         # R_k when B = A: R = −P; when B = Aᴴ: R = −Pᴴ; when B = −A (Fréchet derivative of the
@@ -243,52 +360,27 @@ def _sign_plan(a, b, structure):
     return p_invs, r_invs, mus, actives, denom, p_fin
 
 
-def sylvester_apply(plan, c):
-    """``X`` with ``A X + X B = C`` from a plan; linear in ``c``."""
-    kind = plan[0]
-    if kind == "guarded":
-        _, sign, ab, fail = plan
-        x = sylvester_apply(sign, c)
-        alt = lax.cond(
-            jnp.any(fail),
-            lambda c: _fallback_apply(ab, c, x.shape, x.dtype),
-            lambda c: jnp.zeros(x.shape, x.dtype),
-            c,
-        )
-        return jnp.where(fail[..., None, None], alt, x)
-    if kind == "jax":
-        _, prim, ab = plan
-        batch = ab.shape[:-2]
-        return prim.bind(ab, jnp.broadcast_to(c, (*batch, *c.shape[-2:])))
-    if kind == "kron":
-        _, lu, perm = plan
-        shape = c.shape
-        batch = lu.shape[:-2]
-        c = jnp.broadcast_to(c, (*batch, *shape[-2:]))
-        x = _lu_solve(lu, perm, c.reshape(*batch, -1, 1))
-        return x.reshape(*batch, *shape[-2:])
-    _, p_invs, r_invs, mus, actives, denom, _ = plan
-
-    def step(q, xs):
-        p_inv, r_inv, mu, active = xs
-
-        def do(q):
-            muc = mu.astype(q.dtype)[..., None, None]
-            q_new = (muc * q - mm(mm(p_inv, q), r_inv) / muc) / 2
-            f = active.astype(q.dtype)[..., None, None]
-            return q + f * (q_new - q)
-
-        return lax.cond(jnp.any(active), do, lambda q: q, q), None
-
-    q, _ = lax.scan(step, -c, (p_invs, r_invs, mus, actives))
-    return q / denom.astype(q.dtype)[..., None, None]
+def sylvester_apply(plan: SylvesterPlan, c):
+    """``X`` with ``A X + X B = C`` from a plan; linear in ``c`` (``plan.apply(c)``)."""
+    return plan.apply(c)
 
 
-def solve_sylvester_fixed(a, b, c, method: str = "auto", structure: str | None = None):
+def solve_sylvester_fixed(a, b, c, method: Method = "auto", structure: Structure | None = None):
     """Convenience: plan and apply in one call (no custom rule; differentiable by autodiff)."""
     method = choose_method(a.shape[-1], b.shape[-1], method)
     return sylvester_apply(sylvester_plan(a, b, method, structure), c)
 
 
-__all__ = ["choose_method", "sylvester_plan", "sylvester_apply", "solve_sylvester_fixed"]
-del _T
+__all__ = [
+    "GuardedPlan",
+    "JaxSolverPlan",
+    "KronPlan",
+    "Method",
+    "SignPlan",
+    "Structure",
+    "SylvesterPlan",
+    "choose_method",
+    "solve_sylvester_fixed",
+    "sylvester_apply",
+    "sylvester_plan",
+]

@@ -1,1 +1,2 @@
-"""General (non-Hermitian) matrix functions with Fréchet-derivative rules."""
+"""Matrix functions with Fréchet-derivative rules: general ones (expm, logm, sqrtm, funm, signm,
+trigonometric) and functions of Hermitian matrices (``hermitian``, Daleckii–Krein)."""

@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import core as jcore
-from jax import lax
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
+from jax import Array, lax
 
-from .._linalg import _lu, _lu_solve
-from .._rules import _H, as_inexact, batch_on_leading_axis, check_square, eye_like, mm, mv, trace
-from ._checks import check_dtype, check_option, is_empty
+from .._core import _H, as_inexact, check_dtype, check_option, check_square, eye_like, is_empty, mm, mv, trace
+from .._core.primitives import linear_primitive
+from .._kernels.lu import lu_pivoted, lu_pivoted_solve
 
 # Padé coefficients b_j = (2m−j)! m! / ((2m)! j! (m−j)!)
 _PADE = {
@@ -158,9 +156,22 @@ def _degree_index(nb, table):
     return jnp.max(idx) if idx.ndim else idx
 
 
-# The primal branch returns a fixed tuple of intermediates (unused slots zero), so that the
-# tangent branch (a separate switch, linear in (db, dμ)) can reuse them.
-_SLOTS = ("x", "p2", "p4", "p6", "p8", "w", "w1", "z1", "u", "v", "c")
+class PadeParts(NamedTuple):
+    """The intermediates of one Padé branch, reused by the tangent branch (a separate switch,
+    linear in ``(db, dμ)``); fields a degree does not use are zero, so that every branch returns
+    the same structure."""
+
+    x: Array  # the scaled matrix b·2^{-s}
+    p2: Array  # its even powers x², x⁴, x⁶, x⁸
+    p4: Array
+    p6: Array
+    p8: Array
+    w: Array  # U = x W (odd part), V (even part) of the Padé numerator p(x) = V + U
+    w1: Array  # degree 13: W = x⁶ W₁ + W₂, V = x⁶ Z₁ + Z₂
+    z1: Array
+    u: Array
+    v: Array
+    c: Array  # e^{μ/2^s}, broadcast to the matrix shape
 
 
 def _primal_branch(m, top, b, nb, mu):
@@ -190,7 +201,7 @@ def _primal_branch(m, top, b, nb, mu):
     bc = _PADE[m]
     eye = jnp.broadcast_to(eye_like(x), x.shape)
     zero = jnp.zeros_like(x)
-    out = dict.fromkeys(_SLOTS, zero)
+    out = dict.fromkeys(PadeParts._fields, zero)
     if m < 13:
         ks = range(2, m, 2)
         w = bc[1] * eye + sum(bc[k + 1] * pw[k] for k in ks)
@@ -211,14 +222,14 @@ def _primal_branch(m, top, b, nb, mu):
     for k, p_ in pw.items():
         out[f"p{k}"] = p_
     # (the LU of V − U is shared by all branches, outside the switch: one LU to compile)
-    return tuple(out[k] for k in _SLOTS), s
+    return PadeParts(**out), s
 
 
 def _tangent_branch(m, top, inter, sc, db):
     """``(dU, dV)`` of Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham 2009,
     Alg. 6.4), linear in db."""
-    iv = dict(zip(_SLOTS, inter, strict=True))
-    x, w = iv["x"], iv["w"]
+    iv = inter
+    x, w = iv.x, iv.w
     # tangent scaling by a multiplication (linear in db)
     dx = db * sc if top else db
     bc = _PADE[m]
@@ -227,11 +238,11 @@ def _tangent_branch(m, top, inter, sc, db):
     if top_pow >= 2:
         dp[2] = mm(x, dx) + mm(dx, x)
     if top_pow >= 4:
-        dp[4] = mm(iv["p2"], dp[2]) + mm(dp[2], iv["p2"])
+        dp[4] = mm(iv.p2, dp[2]) + mm(dp[2], iv.p2)
     if top_pow >= 6:
-        dp[6] = mm(iv["p4"], dp[2]) + mm(dp[4], iv["p2"])
+        dp[6] = mm(iv.p4, dp[2]) + mm(dp[4], iv.p2)
     if top_pow >= 8:
-        dp[8] = mm(iv["p4"], dp[4]) + mm(dp[4], iv["p4"])
+        dp[8] = mm(iv.p4, dp[4]) + mm(dp[4], iv.p4)
     if m < 13:
         ks = range(2, m, 2)
         lw = sum((bc[k + 1] * dp[k] for k in ks), jnp.zeros_like(dx))
@@ -242,8 +253,8 @@ def _tangent_branch(m, top, inter, sc, db):
         lw2 = bc[7] * m6 + bc[5] * m4 + bc[3] * m2
         lz1 = bc[12] * m6 + bc[10] * m4 + bc[8] * m2
         lz2 = bc[6] * m6 + bc[4] * m4 + bc[2] * m2
-        lw = mm(iv["p6"], lw1) + mm(m6, iv["w1"]) + lw2
-        lv = mm(iv["p6"], lz1) + mm(m6, iv["z1"]) + lz2
+        lw = mm(iv.p6, lw1) + mm(m6, iv.w1) + lw2
+        lv = mm(iv.p6, lz1) + mm(m6, iv.z1) + lz2
     # U = x W ⇒ dU = dx W + x dW
     return mm(x, lw) + mm(dx, w), lv
 
@@ -310,48 +321,29 @@ def _square_scan(r, s, max_trips):
     return _two_tier_scan(square, r, s, max_trips)
 
 
-def _chain_impl(r0, l, s, *, max_trips):
+def _chain_impl(r0, s, l, *, max_trips):
     del max_trips
     return _chain_loop(r0, l, s)
 
 
-squaring_chain_p = Primitive("matcalc_expm_squaring_chain")
-squaring_chain_p.def_impl(_chain_impl)
-squaring_chain_p.def_abstract_eval(lambda r0, l, s, *, max_trips: jcore.ShapedArray(l.shape, l.dtype))
-mlir.register_lowering(squaring_chain_p, mlir.lower_fun(_chain_impl, multiple_results=False))
+def _chain_fixed_jvp(fixed, dfixed, l, *, max_trips):
+    # dT_k = dR_k L + L dR_k with dR_k the chain's own derivative: forward mode through the
+    # fixed-trip form, which JAX can transpose for grad-of-grad. (s is an integer: no tangent.)
+    (r0, s), (dr0, _) = fixed, dfixed
+    if dr0 is None:
+        return None
+    return jax.jvp(lambda r: _chain_scan(r, l, s, max_trips), (r0,), (dr0,))[1]
 
 
-def _chain_jvp(primals, tangents, *, max_trips):
-    r0, l, s = primals
-    dr0, dl, _ = tangents
-    y = squaring_chain_p.bind(r0, l, s, max_trips=max_trips)
-    terms = []
-    if type(dl) is not ad.Zero:
-        terms.append(squaring_chain_p.bind(r0, dl, s, max_trips=max_trips))
-    if type(dr0) is not ad.Zero:
-        # dT_k = dR_k L + L dR_k with dR_k the chain's own derivative: forward mode through the
-        # fixed-trip form, which JAX can transpose for grad-of-grad.
-        terms.append(jax.jvp(lambda r: _chain_scan(r, l, s, max_trips), (r0,), (dr0,))[1])
-    if not terms:
-        return y, ad.Zero.from_primal_value(y)
-    return y, functools.reduce(lambda p, q: p + q, terms)
+def _chain_transpose(r0, s, ct, *, max_trips):
+    # the adjoint chain is the same chain built on R_0ᴴ (see above)
+    return squaring_chain_p.bind(_H(r0), s, ct, max_trips=max_trips)
 
 
-def _chain_transpose(ct, r0, l, s, *, max_trips):
-    if ad.is_undefined_primal(r0) or ad.is_undefined_primal(s):
-        raise NotImplementedError("squaring_chain_p is linear only in L")
-    if type(ct) is ad.Zero:
-        return None, ad.Zero(l.aval), None
-    return None, squaring_chain_p.bind(_H(r0), ct, s, max_trips=max_trips), None
-
-
-def _chain_batch(args, dims, *, max_trips):
-    return batch_on_leading_axis(squaring_chain_p, args, dims, max_trips=max_trips)
-
-
-ad.primitive_jvps[squaring_chain_p] = _chain_jvp
-ad.primitive_transposes[squaring_chain_p] = _chain_transpose
-batching.primitive_batchers[squaring_chain_p] = _chain_batch
+# operands (R_0, s, L), linear in L
+squaring_chain_p = linear_primitive(
+    "matcalc_expm_squaring_chain", _chain_impl, _chain_transpose, fixed_jvp=_chain_fixed_jvp
+)
 
 
 def _expm_impl(a, max_squarings, da=None):
@@ -367,10 +359,10 @@ def _expm_impl(a, max_squarings, da=None):
         for m, t in zip(degrees, tops, strict=True)
     ]
     inter, s = lax.switch(idx, pbranches, (b, nb, mu))
-    iv = dict(zip(_SLOTS, inter, strict=True))
-    lu, _, perm = _lu(iv["v"] - iv["u"])
-    rm = _lu_solve(lu, perm, iv["u"] + iv["v"])  # r_m(x)
-    c0 = iv["c"]  # e^{μ/2^s}
+    iv = inter
+    lu, _, perm = lu_pivoted(iv.v - iv.u)
+    rm = lu_pivoted_solve(lu, perm, iv.u + iv.v)  # r_m(x)
+    c0 = iv.c  # e^{μ/2^s}
     r = c0 * rm
     smax = jnp.max(s)
     bad = (s > max_squarings) | ~jnp.isfinite(nb)
@@ -397,44 +389,33 @@ def _expm_impl(a, max_squarings, da=None):
     du, dv = lax.switch(idx, tbranches, (inter, sc, db))
     # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;
     # R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
-    lr = c0 * (_lu_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
+    lr = c0 * (lu_pivoted_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)
 
     r_s = _square_scan(r, s, max_squarings)
-    lr = squaring_chain_p.bind(r, lr, s, max_trips=max_squarings)
+    lr = squaring_chain_p.bind(r, s, lr, max_trips=max_squarings)
     # NaN where out of range; the tangent is scaled (not selected) so that it stays linear.
     return r_s * poison, lr * poison
 
 
-def _make_expm(max_squarings: int):
-    @jax.custom_jvp
-    def _expm(a):
-        return _expm_impl(a, max_squarings)[0]
-
-    @_expm.defjvp
-    def _expm_jvp(primals, tangents):
-        (a,), (da,) = primals, tangents
-        return _expm_impl(a, max_squarings, da)
-
-    return _expm
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _expm_rule(a, max_squarings: int):
+    return _expm_impl(a, max_squarings)[0]
 
 
-_EXPM = {}
-
-
-def _expm_rule(max_squarings: int):
-    if max_squarings not in _EXPM:
-        _EXPM[max_squarings] = _make_expm(max_squarings)
-    return _EXPM[max_squarings]
+@_expm_rule.defjvp
+def _expm_rule_jvp(max_squarings, primals, tangents):
+    (a,), (da,) = primals, tangents
+    return _expm_impl(a, max_squarings, da)
 
 
 @functools.partial(jax.jit, static_argnums=1)
 def _expm_jit(a, max_squarings):
-    return _expm_rule(max_squarings)(a)
+    return _expm_rule(a, max_squarings)
 
 
 @jax.jit
 def _expm_frechet_jit(a, e):
-    return jax.jvp(_expm_rule(DEFAULT_MAX_SQUARINGS), (a,), (e,))
+    return jax.jvp(lambda x: _expm_rule(x, DEFAULT_MAX_SQUARINGS), (a,), (e,))
 
 
 def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_SQUARINGS):
@@ -477,7 +458,13 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
     return _expm_jit(a, int(max_squarings))
 
 
-def expm_frechet(A, E, method=None, compute_expm: bool = True, check_finite: bool = True):
+def expm_frechet(
+    A,
+    E,
+    method: Literal["SPS", "blockEnlarge"] | None = None,
+    compute_expm: bool = True,
+    check_finite: bool = True,
+):
     """Fréchet derivative of the matrix exponential; drop-in for ``scipy.linalg.expm_frechet``.
 
     Returns ``(expm(A), L(A, E))`` or, with ``compute_expm=False``, ``L(A, E)`` alone, computed by

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from .._rules import as_inexact
-from ._checks import check_dtype
+from .._core import as_inexact, check_dtype
 
 
 def frechet(f, a, e):

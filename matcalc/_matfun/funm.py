@@ -7,9 +7,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from .._factor.eig import _eig as _eig_rule
-from .._rules import as_inexact, check_square, mm
-from ._checks import check_disp, check_dtype, complex_dtype, is_empty, norm1
+from .._core import as_inexact, check_disp, check_dtype, check_square, complex_dtype, is_empty, mm, norm1
+from .._factor.eig import eig as _eig_rule
 
 
 def _eig(a):

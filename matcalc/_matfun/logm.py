@@ -3,32 +3,44 @@
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
+from jax import Array, lax
 
-from .._kernels.primary_frechet import primary_frechet_primitive
-from .._kernels.sylvester import METHODS
-from .._linalg import _lu, _lu_solve, matrix_power
-from .._rules import as_inexact, check_square, eye_like
-from ._checks import check_disp, check_dtype, check_option, complex_dtype, is_empty, norm1
-from .expm import expm
-from .sqrtm import (
-    DB_MAX_ITERS,
-    _complex_schur_root,
-    _db_finish,
-    _db_step,
-    _no_derivative,
-    _real_or_nan,
-    _sqrtm,
-    _sqrtm_db,
-    _sqrtm_schur,
-    guarded,
-    on_cpu_else_nan,
-    solve_root_sylvester,
+from .._core import (
+    as_inexact,
+    check_disp,
+    check_dtype,
+    check_option,
+    check_square,
+    complex_dtype,
+    eye_like,
+    is_empty,
+    norm1,
+    relative_tol,
 )
+from .._kernels.lu import lu_pivoted, lu_pivoted_solve
+from .._kernels.primary_frechet import primary_frechet_primitive
+from .._kernels.square_root import (
+    DB_MAX_ITERS,
+    complex_schur_root,
+    db_finish,
+    db_step,
+    guarded,
+    no_derivative,
+    on_cpu_else_nan,
+    real_or_nan,
+    solve_root_sylvester,
+    sqrtm_db,
+    sqrtm_schur,
+)
+from .._kernels.sylvester import METHODS, Method
+from .._linalg import matrix_power
+from .expm import expm
+from .sqrtm import _sqrtm
 
 # Padé degree m of log(1+x) as the Gauss–Legendre partial fraction
 # r_m(Y) = Σ_j w_j Y (I + x_j Y)⁻¹ (x_j, w_j nodes and weights on [0, 1]); with ‖Y‖₁ ≤ θ the
@@ -50,9 +62,9 @@ def _pade_log(y):
     eye = jnp.broadcast_to(eye_like(y), y.shape)
     out = jnp.zeros_like(y)
     for xj, wj in zip(_NODES, _WEIGHTS, strict=True):
-        lu, _, perm = _lu(eye + xj * y)
+        lu, _, perm = lu_pivoted(eye + xj * y)
         # Y (I + x Y)⁻¹ = (I + x Y)⁻¹ Y (they commute)
-        out = out + wj * _lu_solve(lu, perm, y)
+        out = out + wj * lu_pivoted_solve(lu, perm, y)
     return out
 
 
@@ -73,7 +85,7 @@ def _logm_fwd(a):
     def body(c):
         k, x, s = c
         nd = need(x)
-        x = jnp.where(nd[..., None, None], _sqrtm_db(x), x)
+        x = jnp.where(nd[..., None, None], sqrtm_db(x), x)
         return k + 1, x, s + nd.astype(jnp.int32)
 
     _, x, s = lax.while_loop(cond, body, (0, a, jnp.zeros(batch, jnp.int32)))
@@ -110,16 +122,32 @@ def _logm_diff(a, sylvester):
     return scale * out
 
 
+class _RootState(NamedTuple):
+    """Per-matrix state of the differentiated inverse scaling and squaring (batched arrays)."""
+
+    y: Array  # DB iterate Y (→ X^{1/2}); X itself between roots
+    m: Array  # DB iterate M (→ I)
+    dy: Array  # tangents of Y and M
+    dm: Array
+    s: Array  # square roots taken
+    k: Array  # DB steps taken in the current root
+    active: Array  # still iterating
+    near: Array  # ‖M − I‖₁ < 1e-2: scaling switched off
+    prev: Array  # the previous step's ‖M' − I‖₁ (inf at the start of a root)
+    bad: Array  # a root failed to converge
+
+
 def _logm_iter_jvp(a, da, fallback=True):
     """``(logm(A), L_log(A, dA))``: the algorithm of :func:`_logm_fwd` with every DB iterate
-    differentiated (:func:`.sqrtm._db_step`, μ frozen), in ONE fixed-trip scan of
-    ``DIFF_MAX_STEPS`` DB steps shared by all square roots (a skipped ``lax.cond`` once every
+    differentiated (:func:`matcalc._kernels.square_root.db_step`, μ frozen), in ONE fixed-trip
+    scan of ``DIFF_MAX_STEPS`` DB steps shared by all square roots (a skipped ``lax.cond`` once every
     matrix is finished), so reverse mode stores ``O(steps · n²)`` residuals and no Sylvester plans.
 
     Per matrix, a state machine: while ``‖X − I‖₁ > θ`` (and fewer than ``MAX_ROOTS`` roots)
     run DB on ``(Y, M, dY, dM)`` from ``Y = M = X``, ``dY = dM = dX``; when the root converges
-    (the stopping rule of :func:`.sqrtm._sqrtm_db`), ``X ← Y``, ``dX ← dY − Y dM/2`` (the tangent
-    action of the remaining steps at ``M = I``), ``s ← s + 1``. Then the Padé part
+    (the stopping rule of :func:`matcalc._kernels.square_root.sqrtm_db`), ``X ← Y``,
+    ``dX ← dY − Y dM/2`` (the tangent action of the remaining steps at ``M = I``), ``s ← s + 1``.
+    Then the Padé part
     ``log A = 2^s Σ_j w_j (I + x_j Y)⁻¹ Y`` with ``Y = X − I`` and tangent
     ``2^s Σ_j w_j (I + x_j Y)⁻¹ dX (I + x_j Y)⁻¹`` (the LU factors are reused).
     NaN (value and tangent) where a root does not converge within ``DB_MAX_ITERS`` steps (as the
@@ -129,7 +157,7 @@ def _logm_iter_jvp(a, da, fallback=True):
     n = a.shape[-1]
     batch = a.shape[:-2]
     real = jnp.finfo(a.dtype).dtype
-    tol = 10 * n * jnp.finfo(real).eps
+    tol = relative_tol(real, n, factor=10)
 
     def need(x):
         return lax.stop_gradient(_norm1(x - eye) > _THETA)
@@ -137,14 +165,14 @@ def _logm_iter_jvp(a, da, fallback=True):
     def step(c, _):
         def run(c):
             y, m, dy, dm, s, kr, active, near, prev, bad = c
-            y1, m1, dy1, dm1, delta = _db_step(y, m, dy, dm, near, jnp.isinf(prev))
+            y1, m1, dy1, dm1, delta = db_step(y, m, dy, dm, near, jnp.isinf(prev))
             done = (delta <= tol) | (prev <= 1e-7)
             fin = active & done
             fail = active & ~done & (kr + 1 >= DB_MAX_ITERS)
             fail = fail | (fin & ~jnp.all(jnp.isfinite(y1), axis=(-2, -1)))
             s1 = s + fin.astype(jnp.int32)
             more = fin & need(y1) & (s1 < MAX_ROOTS)
-            dx = _db_finish(y1, dy1, dm1)
+            dx = db_finish(y1, dy1, dm1)
             go = (active & ~done)[..., None, None]
             fn = fin[..., None, None]
             mo = more[..., None, None]
@@ -152,7 +180,7 @@ def _logm_iter_jvp(a, da, fallback=True):
             dy2 = jnp.where(go, dy1, jnp.where(fn, dx, dy))
             m2 = jnp.where(go, m1, jnp.where(mo, y1, m))
             dm2 = jnp.where(go, dm1, jnp.where(mo, dx, dm))
-            return (
+            return _RootState(
                 y2,
                 m2,
                 dy2,
@@ -165,10 +193,10 @@ def _logm_iter_jvp(a, da, fallback=True):
                 bad | fail,
             )
 
-        return lax.cond(jnp.any(c[6]), run, lambda c: c, c), None
+        return lax.cond(jnp.any(c.active), run, lambda c: c, c), None
 
     zb = jnp.zeros(batch, bool)
-    init = (
+    init = _RootState(
         a,
         a,
         da,
@@ -186,11 +214,11 @@ def _logm_iter_jvp(a, da, fallback=True):
     out = jnp.zeros_like(y)
     dout = jnp.zeros_like(y)
     for xj, wj in zip(_NODES, _WEIGHTS, strict=True):
-        lu, _, perm = _lu(eye + xj * y)
-        out = out + wj * _lu_solve(lu, perm, y)
+        lu, _, perm = lu_pivoted(eye + xj * y)
+        out = out + wj * lu_pivoted_solve(lu, perm, y)
         # d[(I + xY)⁻¹ Y] = (I + xY)⁻¹ dY (I + xY)⁻¹ (the factors commute with Y)
-        left = _lu_solve(lu, perm, dx)
-        dout = dout + wj * jnp.swapaxes(_lu_solve(lu, perm, jnp.swapaxes(left, -1, -2), True), -1, -2)
+        left = lu_pivoted_solve(lu, perm, dx)
+        dout = dout + wj * jnp.swapaxes(lu_pivoted_solve(lu, perm, jnp.swapaxes(left, -1, -2), True), -1, -2)
     ok = lax.stop_gradient(~(active | bad))
     okm = ok[..., None, None]
     if not fallback:
@@ -207,7 +235,7 @@ def _fallback_log(a):
     eigenvalues have argument in (−π/2, π/2], where the DB square roots converge."""
 
     def on_cpu(a):
-        return 2 * _logm_fwd(_complex_schur_root(a))
+        return 2 * _logm_fwd(complex_schur_root(a))
 
     return on_cpu_else_nan(on_cpu, a)
 
@@ -219,14 +247,14 @@ def _fallback_log_tangent(a, e):
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
         cdtype = complex_dtype(a.dtype)
-        x = _sqrtm_schur(a_s.astype(cdtype))
+        x = sqrtm_schur(a_s.astype(cdtype))
         l1 = solve_root_sylvester(x, e.astype(cdtype))
         if not jnp.iscomplexobj(a):
-            real_x = jnp.isfinite(_real_or_nan(x, a.dtype))
+            real_x = jnp.isfinite(real_or_nan(x, a.dtype))
             x = jnp.where(real_x, jnp.real(x), jnp.nan).astype(a.dtype)
             l1 = jnp.real(l1).astype(a.dtype)
         dl = 2 * _logm_iter_jvp(x, l1, fallback=False)[1]
-        return dl * (1 + _no_derivative(a))[..., None, None].astype(dl.dtype)
+        return dl * (1 + no_derivative(a))[..., None, None].astype(dl.dtype)
 
     return on_cpu_else_nan(on_cpu, a, e)
 
@@ -255,7 +283,7 @@ def _logm_jvp(sylvester, primals, tangents):
 _logm_jit = jax.jit(_logm, static_argnums=1)
 
 
-def logm(A, disp: bool = True, *, sylvester: str = "auto"):
+def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
     """Principal matrix logarithm; drop-in for ``scipy.linalg.logm`` (JAX has none). GPU-capable.
 
     Inverse scaling and squaring: Denman–Beavers square roots until ``‖A^{1/2^s} − I‖₁ ≤ 0.25``,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._kernels.sylvester import sylvester_apply, sylvester_plan
-from .._rules import as_inexact, check_square, mm
-from ._checks import check_disp, check_dtype, is_empty, norm1
+from .._core import as_inexact, check_disp, check_dtype, check_square, is_empty, mm, norm1
+from .._kernels.sylvester import sylvester_plan
 
 
 def _plan(a):
@@ -18,18 +17,17 @@ def _plan(a):
 
 @jax.custom_jvp
 def _signm(a):
-    plan = _plan(a)
-    return plan[-1] * plan[-2][..., None, None].astype(a.dtype)
+    return _plan(a).sign_of_a(a.dtype)
 
 
 @_signm.defjvp
 def _signm_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
     plan = _plan(a)
-    s = plan[-1] * plan[-2][..., None, None].astype(a.dtype)
+    s = plan.sign_of_a(a.dtype)
     # sign([[A, E], [0, A]]) = [[sign A, L], [0, sign A]] (Mathias 1996; Higham 2008, §5.1);
     # Newton's (1,2) block Q ← (μQ − P⁻¹ Q P⁻¹/μ)/2 from Q₀ = E converges to L.
-    return s, sylvester_apply(plan, -da)
+    return s, plan.apply(-da)
 
 
 _signm_jit = jax.jit(_signm)

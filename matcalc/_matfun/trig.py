@@ -11,8 +11,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from .._core import as_inexact, check_square
 from .._linalg import solve
-from .._rules import as_inexact, check_square
 from .expm import expm
 
 

@@ -52,9 +52,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
 
+from .._core.primitives import (
+    define_primitive,
+    forward_only,
+    instantiate,
+    is_zero,
+    shaped_array,
+    zero_tangent_of,
+)
 from .integrate import lookup, solve
 
 # 3-point Gauss–Legendre on [0, 1] (exact for degree 5)
@@ -129,32 +135,38 @@ class _Spec:
 
     def batched(self, size):
         v = lambda f: jax.vmap(f)
-        avals = (
-            None
-            if self.avals is None
-            else [jax.core.ShapedArray((size, *a.shape), a.dtype) for a in self.avals]
-        )
+        avals = None if self.avals is None else [shaped_array((size, *a.shape), a.dtype) for a in self.avals]
         return _Spec(v(self.bwd), v(self.lin), v(self.lin_t), avals)
 
 
-_bwd_p = Primitive("matcalc_ode_backward_pass")
-_bwd_p.multiple_results = True
-_bwd_lin_p = Primitive("matcalc_ode_backward_pass_derivative")
-_bwd_lin_p.multiple_results = True
-
-
 def _out_avals(*ops, **_):
-    return [jax.core.ShapedArray(x.shape, x.dtype) for x in ops[:3]]
+    return [shaped_array(x.shape, x.dtype) for x in ops[:3]]
 
 
 def _instantiate(t, x):
-    return jnp.zeros(jnp.shape(x), jnp.result_type(x)) if type(t) is ad.Zero else t
+    return jnp.zeros(jnp.shape(x), jnp.result_type(x)) if is_zero(t) else t
 
 
-_bwd_p.def_impl(lambda *ops, spec: spec.bwd(*ops))
-_bwd_p.def_abstract_eval(_out_avals)
-_bwd_lin_p.def_impl(lambda *ops, spec: spec.lin(*ops))
-_bwd_lin_p.def_abstract_eval(_out_avals)
+def _third_order(*_, **__):
+    raise TypeError(
+        "matcalc.ode.odeint: forward mode over forward mode over a reverse-mode adjoint (e.g. "
+        "jax.jacfwd(jax.hessian(f)), jvp of jvp of grad) is not supported. Take the outer "
+        "derivatives in reverse mode (e.g. jax.grad(jax.grad(jax.grad(f))) or "
+        "jax.jacrev(jax.hessian(f))), or use adjoint='forward' (forward mode to any order)."
+    )
+
+
+def _batch_rule(get_prim):
+    def rule(args, dims, *, spec):
+        size = next(a.shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+        args = [
+            jnp.broadcast_to(a, (size, *jnp.shape(a))) if d is None else jnp.moveaxis(a, d, 0)
+            for a, d in zip(args, dims, strict=True)
+        ]
+        out = get_prim().bind(*args, spec=spec.batched(size))
+        return out, [0] * len(out)
+
+    return rule
 
 
 def _bwd_jvp(primals, tangents, *, spec):
@@ -170,48 +182,25 @@ def _bwd_lin_transpose(cts, *ops, spec):
     return [None] * len(prim) + list(spec.lin_t(*prim, *cts))
 
 
-def _third_order(*_, **__):
-    raise TypeError(
-        "matcalc.ode.odeint: forward mode over forward mode over a reverse-mode adjoint (e.g. "
-        "jax.jacfwd(jax.hessian(f)), jvp of jvp of grad) is not supported. Take the outer "
-        "derivatives in reverse mode (e.g. jax.grad(jax.grad(jax.grad(f))) or "
-        "jax.jacrev(jax.hessian(f))), or use adjoint='forward' (forward mode to any order)."
-    )
-
-
-def _batch_rule(prim):
-    def rule(args, dims, *, spec):
-        size = next(a.shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
-        args = [
-            jnp.broadcast_to(a, (size, *jnp.shape(a))) if d is None else jnp.moveaxis(a, d, 0)
-            for a, d in zip(args, dims, strict=True)
-        ]
-        out = prim.bind(*args, spec=spec.batched(size))
-        return out, [0] * len(out)
-
-    return rule
-
-
-ad.primitive_jvps[_bwd_p] = _bwd_jvp
-ad.primitive_transposes[_bwd_lin_p] = _bwd_lin_transpose
-ad.primitive_jvps[_bwd_lin_p] = _third_order
-for _p in (_bwd_p, _bwd_lin_p):
-    batching.primitive_batchers[_p] = _batch_rule(_p)
-    mlir.register_lowering(
-        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec), multiple_results=True)
-    )
-
-
-_sol_p = Primitive("matcalc_ode_solution")
-_sol_p.multiple_results = True
-_sol_lin_p = Primitive("matcalc_ode_solution_derivative")
-_sol_lin_p.multiple_results = True
-
-
-_sol_p.def_impl(lambda *ops, spec: spec.bwd(*ops))
-_sol_p.def_abstract_eval(lambda *ops, spec: spec.avals)
-_sol_lin_p.def_impl(lambda *ops, spec: spec.lin(*ops))
-_sol_lin_p.def_abstract_eval(lambda *ops, spec: spec.avals[:1])
+# B(x, ȳ) = J(x)ᵀ ȳ: forward mode through its derivative primitive
+_bwd_p = define_primitive(
+    "matcalc_ode_backward_pass",
+    impl=lambda *ops, spec: spec.bwd(*ops),
+    abstract_eval=_out_avals,
+    jvp=_bwd_jvp,
+    batch=_batch_rule(lambda: _bwd_p),
+    multiple_results=True,
+)
+# dB = ∂ₓB[dx] + J(x)ᵀ dȳ: linear in the tangents, transposed by the sensitivity system
+_bwd_lin_p = define_primitive(
+    "matcalc_ode_backward_pass_derivative",
+    impl=lambda *ops, spec: spec.lin(*ops),
+    abstract_eval=_out_avals,
+    jvp=_third_order,
+    transpose=_bwd_lin_transpose,
+    batch=_batch_rule(lambda: _bwd_lin_p),
+    multiple_results=True,
+)
 
 
 def _sol_jvp(primals, tangents, *, spec):
@@ -219,24 +208,35 @@ def _sol_jvp(primals, tangents, *, spec):
     tans = [_instantiate(t, x) for t, x in zip(tangents[:3], primals[:3], strict=True)]
     (dys,) = _sol_lin_p.bind(*primals, *tans, spec=spec)
     # the residual outputs carry no derivative: the backward pass rebuilds their dependence on x
-    return out, [dys, *(ad.Zero(jax.typeof(o).to_tangent_aval()) for o in out[1:])]
+    return out, [dys, *(zero_tangent_of(o) for o in out[1:])]
 
 
 def _sol_lin_transpose(cts, *ops, spec):
     prim = ops[: len(ops) - 3]
     (ct,) = cts
-    ct = jnp.zeros(ct.aval.shape, ct.aval.dtype) if type(ct) is ad.Zero else ct
+    ct = instantiate(ct, None)
     return [None] * len(prim) + list(spec.lin_t(*prim, ct))
 
 
-ad.primitive_jvps[_sol_p] = _sol_jvp
-ad.primitive_transposes[_sol_lin_p] = _sol_lin_transpose
-ad.primitive_jvps[_sol_lin_p] = _third_order
-for _p in (_sol_p, _sol_lin_p):
-    batching.primitive_batchers[_p] = _batch_rule(_p)
-    mlir.register_lowering(
-        _p, mlir.lower_fun(lambda *ops, spec, _q=_p: _q.impl(*ops, spec=spec), multiple_results=True)
-    )
+# the solution and its residuals, (ys, res) = forward(x)
+_sol_p = define_primitive(
+    "matcalc_ode_solution",
+    impl=lambda *ops, spec: spec.bwd(*ops),
+    abstract_eval=lambda *ops, spec: spec.avals,
+    jvp=_sol_jvp,
+    batch=_batch_rule(lambda: _sol_p),
+    multiple_results=True,
+)
+# its tangent map dx ↦ J(x) dx, transposed by the backward pass
+_sol_lin_p = define_primitive(
+    "matcalc_ode_solution_derivative",
+    impl=lambda *ops, spec: spec.lin(*ops),
+    abstract_eval=lambda *ops, spec: spec.avals[:1],
+    jvp=_third_order,
+    transpose=_sol_lin_transpose,
+    batch=_batch_rule(lambda: _sol_lin_p),
+    multiple_results=True,
+)
 
 
 def _solution(rule, vf, opts, forward_fn, math, y0, ts, theta, nd):
@@ -248,7 +248,7 @@ def _solution(rule, vf, opts, forward_fn, math, y0, ts, theta, nd):
     nn = len(nd)
     shapes = jax.eval_shape(lambda: forward_fn((y0, ts, theta), nd))
     res_def = jax.tree.structure(shapes[1])
-    avals = [jax.core.ShapedArray(a.shape, a.dtype) for a in jax.tree.leaves(shapes)]
+    avals = [shaped_array(a.shape, a.dtype) for a in jax.tree.leaves(shapes)]
 
     def split(ops):
         return tuple(ops[:3]), tuple(ops[3 : 3 + nn])
@@ -508,23 +508,12 @@ quadrature = _make_checkpointed("quadrature")
 # forward sensitivities
 
 
-def _no_reverse(ct, x):
-    raise TypeError(
-        "matcalc.ode.odeint(..., adjoint='forward') supports forward mode only (jax.jvp, "
-        "jax.jacfwd); for reverse mode (jax.grad, jax.vjp) use adjoint='backsolve', "
-        "'interpolated' or 'quadrature'."
-    )
-
-
-_forward_only_p = Primitive("matcalc_ode_forward_only")
-_forward_only_p.def_impl(lambda x: x)
-_forward_only_p.def_abstract_eval(lambda x: x)
-ad.deflinear2(_forward_only_p, _no_reverse)
-batching.primitive_batchers[_forward_only_p] = lambda args, dims: (
-    _forward_only_p.bind(*args),
-    dims[0],
+_forward_only_p = forward_only(
+    "matcalc_ode_forward_only",
+    "matcalc.ode.odeint(..., adjoint='forward') supports forward mode only (jax.jvp, "
+    "jax.jacfwd); for reverse mode (jax.grad, jax.vjp) use adjoint='backsolve', "
+    "'interpolated' or 'quadrature'.",
 )
-mlir.register_lowering(_forward_only_p, lambda ctx, x: [x])
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -564,3 +553,71 @@ ADJOINTS: dict[str, Callable] = {
     "quadrature": quadrature,
     "forward": forward,
 }
+
+
+# --------------------------------------------------------------------------------------------
+# the rules as objects (``odeint(..., adjoint=InterpolatedAdjoint(checkpoints=32))``)
+
+
+@dataclasses.dataclass(frozen=True)
+class BacksolveAdjoint:
+    """Reverse mode by solving ``(y, a, ā)`` backward as one ODE (``adjoint="backsolve"``): O(1)
+    memory in the number of steps; inaccurate where backward integration of ``y`` is unstable."""
+
+    name = "backsolve"
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return checkpoints, segment_steps
+
+
+@dataclasses.dataclass(frozen=True)
+class InterpolatedAdjoint:
+    """Reverse mode with the forward solution checkpointed and re-solved per segment with dense
+    output, ``(a, ā)`` integrated against it (``adjoint="interpolated"``). ``checkpoints`` and
+    ``segment_steps``, where given, replace ``odeint``'s arguments of those names."""
+
+    checkpoints: int | None = None
+    segment_steps: int | None = None
+    name = "interpolated"
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return (
+            checkpoints if self.checkpoints is None else self.checkpoints,
+            segment_steps if self.segment_steps is None else self.segment_steps,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class QuadratureAdjoint(InterpolatedAdjoint):
+    """As :class:`InterpolatedAdjoint`, with ``ā`` a Gauss–Legendre quadrature over each backward
+    step instead of an ODE state (``adjoint="quadrature"``)."""
+
+    name = "quadrature"
+
+
+@dataclasses.dataclass(frozen=True)
+class ForwardSensitivity:
+    """Forward mode only, by forward sensitivities solved with ``y`` (``adjoint="forward"``);
+    derivatives of any order in forward mode."""
+
+    name = "forward"
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return checkpoints, segment_steps
+
+
+Adjoint = BacksolveAdjoint | InterpolatedAdjoint | QuadratureAdjoint | ForwardSensitivity
+ADJOINT_TYPES = (BacksolveAdjoint, InterpolatedAdjoint, QuadratureAdjoint, ForwardSensitivity)
+
+
+def resolve_adjoint(adjoint, checkpoints: int, segment_steps: int) -> tuple[str, int, int]:
+    """``(rule name, checkpoints, segment_steps)`` from ``odeint``'s ``adjoint`` argument, a name
+    or one of the objects above; ``ValueError`` naming the allowed values otherwise."""
+    if isinstance(adjoint, ADJOINT_TYPES):
+        return (adjoint.name, *adjoint.options(checkpoints, segment_steps))
+    if isinstance(adjoint, str) and adjoint in ADJOINTS:
+        return adjoint, checkpoints, segment_steps
+    raise ValueError(
+        f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)} or "
+        "matcalc.ode.BacksolveAdjoint(), InterpolatedAdjoint(), QuadratureAdjoint(), ForwardSensitivity()"
+    )

@@ -22,7 +22,7 @@ overflow) make the affected outputs NaN, never silently wrong.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import diffrax
 import equinox as eqx
@@ -130,6 +130,36 @@ class _Stepper:
         f1 = ks[-1] if tb.fsal else self.vf(y1, t1, self.args)
         dense = dict(y0=y, y1=y1, k=h * jnp.stack(ks))  # diffrax stores increments h·f
         return y1, yerr, dense, f1, jnp.ones((), bool)
+
+
+class _Step(NamedTuple):
+    """The carry of the stepping loop within one output interval."""
+
+    t: Any  # current time
+    y: Any  # state at t
+    h: Any  # next step size
+    sstate: Any  # the stepper's own state (e.g. FSAL derivative)
+    tprev: Any  # start of the last accepted step (for dense output)
+    dense: Any  # dense output of the last accepted step, or None
+    k: Any  # steps taken in this interval
+    bad: Any  # failure flag (step underflow, non-finite step, record overflow)
+    buf: Any  # recorded steps (t0s, t1s, dense, count), or None
+    acc: Any  # quadrature accumulator, or None
+    target: Any  # the interval's end
+
+
+class _Interval(NamedTuple):
+    """The carry of the scan over output times (``_Step`` without the per-interval fields)."""
+
+    t: Any
+    y: Any
+    h: Any
+    sstate: Any
+    tprev: Any
+    dense: Any
+    bad: Any
+    buf: Any
+    acc: Any
 
 
 def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
@@ -241,16 +271,15 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         t, y, sstate, tprev, dense = _select(
             accept, (t1, y1, sstate1, t, dense1), (t, y, sstate, tprev, dense)
         )
-        return (t, y, h_new, sstate, tprev, dense, k + 1, bad, buf, acc, target)
+        return _Step(t, y, h_new, sstate, tprev, dense, k + 1, bad, buf, acc, target)
 
     def cond(c):
-        t, k, bad, target = c[0], c[6], c[7], c[10]
-        go = (t < target) & ~bad
-        return go if max_steps == jnp.inf else go & (k < int(max_steps))
+        go = (c.t < c.target) & ~c.bad
+        return go if max_steps == jnp.inf else go & (c.k < int(max_steps))
 
     def interval(carry, target):
         t, y, h, sstate, tprev, dense, bad, buf, acc = carry
-        c = (t, y, h, sstate, tprev, dense, jnp.zeros((), jnp.int32), bad, buf, acc, target)
+        c = _Step(t, y, h, sstate, tprev, dense, jnp.zeros((), jnp.int32), bad, buf, acc, target)
         c = lax.while_loop(cond, step, c)
         t, y, h, sstate, tprev, dense, _, bad, buf, acc, _ = c
         bad = bad | (t < target)
@@ -260,12 +289,12 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
             y_out = y  # the steps land on the (single, final) target
 
         y_out = jnp.where(bad, jnp.nan, y_out)
-        return (t, y, h, sstate, tprev, dense, bad, buf, acc), y_out
+        return _Interval(t, y, h, sstate, tprev, dense, bad, buf, acc), y_out
 
-    carry0 = (t0, y0, h0, state0, t0, dense0, jnp.zeros((), bool), buf0, quad_init)
+    carry0 = _Interval(t0, y0, h0, state0, t0, dense0, jnp.zeros((), bool), buf0, quad_init)
     carry, ys = lax.scan(interval, carry0, ts[1:])
     ys = jnp.concatenate([y0[None], ys], axis=0)
-    bad, buf, acc = carry[6], carry[7], carry[8]
+    bad, buf, acc = carry.bad, carry.buf, carry.acc
     if acc is not None:
         acc = jax.tree.map(lambda a: jnp.where(bad, jnp.nan, a), acc)
     return ys, buf, acc

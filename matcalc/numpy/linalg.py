@@ -32,13 +32,15 @@ from jax.numpy.linalg import trace as trace
 from jax.numpy.linalg import vecdot as vecdot
 from jax.numpy.linalg import vector_norm as vector_norm
 
-from .. import _hermitian, _linalg
+from .. import _linalg
+from .._core import as_inexact
+from .._factor import eigh as _eigh_module
 from .._factor import qr as _qr_module
 from .._factor import svd as _svd_module
 from .._factor.cholesky import cholesky as cholesky
 from .._factor.eig import eig as eig
 from .._factor.eig import eigvals as eigvals
-from .._hermitian import eigh as eigh
+from .._factor.eigh import eigh as eigh
 from .._linalg import det as det
 from .._linalg import inv as inv
 from .._linalg import lstsq as lstsq
@@ -47,7 +49,6 @@ from .._linalg import norm as norm
 from .._linalg import pinv as pinv
 from .._linalg import slogdet as slogdet
 from .._linalg import solve as solve
-from .._rules import as_inexact
 
 _mc_qr, _mc_svd, _mc_svdvals = _qr_module.qr, _svd_module.svd, _svd_module.svdvals
 
@@ -63,10 +64,10 @@ def _adapts(*rules):
     return mark
 
 
-@_adapts(_hermitian.eigvalsh)
+@_adapts(_eigh_module.eigvalsh)
 def eigvalsh(a, UPLO: str | None = "L", *, symmetrize_input: bool = True):
     """``jnp.linalg.eigvalsh`` through :func:`matcalc.eigvalsh` (``dλ_i = v_iᴴ dA v_i``)."""
-    return _hermitian.eigvalsh(a, UPLO, symmetrize_input=symmetrize_input)
+    return _eigh_module.eigvalsh(a, UPLO, symmetrize_input=symmetrize_input)
 
 
 @_adapts(_linalg.norm)

@@ -45,9 +45,12 @@ from jax.scipy.linalg import qr_multiply as qr_multiply
 from jax.scipy.linalg import rsf2csf as rsf2csf
 from jax.scipy.linalg import toeplitz as toeplitz
 
-from .. import _equations, _hermitian, _linalg
+from .. import _equations, _linalg
+from .._core import as_inexact, mm, promote_inexact
 from .._factor import cholesky as _cholesky_module
+from .._factor import eigh as _eigh_module
 from .._factor import generalized as _generalized
+from .._factor import polar as _polar_module
 from .._factor import qr as _qr_module
 from .._factor import svd as _svd_module
 from .._factor.hessenberg import hessenberg as hessenberg
@@ -60,9 +63,7 @@ from .._factor.solves import lu_solve as lu_solve
 from .._factor.solves import solve_triangular as solve_triangular
 from .._matfun import expm as _expm_module
 from .._matfun import funm as _funm_module
-from .._matfun import polar as _polar_module
 from .._matfun import sqrtm as _sqrtm_module
-from .._rules import as_inexact, mm, promote_inexact
 from ..numpy.linalg import _adapts
 
 
@@ -90,7 +91,7 @@ def inv(a, overwrite_a: bool = False, check_finite: bool = True):
     return _linalg.inv(a)
 
 
-@_adapts(_hermitian.eigh, _hermitian.eigvalsh, _generalized.eigh_generalized)
+@_adapts(_eigh_module.eigh, _eigh_module.eigvalsh, _generalized.eigh_generalized)
 def eigh(
     a,
     b=None,
@@ -117,8 +118,8 @@ def eigh(
         w, v = _generalized.eigh_generalized(a, b, type=type)
         return w if eigvals_only else (w, v)
     if eigvals_only:
-        return _hermitian.eigvalsh(a)
-    w, v = _hermitian.eigh(a)
+        return _eigh_module.eigvalsh(a)
+    w, v = _eigh_module.eigh(a)
     return w, v
 
 

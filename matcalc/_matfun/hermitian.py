@@ -1,5 +1,5 @@
-"""Hermitian spectral calculus: ``eigh``, ``eigvalsh`` and functions of Hermitian matrices whose
-first *and second* derivatives are exact at repeated eigenvalues.
+"""Functions of Hermitian matrices whose first *and second* derivatives are exact at repeated
+eigenvalues (``eigh`` and ``eigvalsh`` themselves are in :mod:`matcalc._factor.eigh`).
 
 Design (why two primitives and a ``custom_jvp``):
 
@@ -27,14 +27,11 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from jax import Array, lax
-from jax import core as jcore
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
 from jax.typing import ArrayLike
 
-from ._factor.results import EighResult
-from ._kernels import divided_differences as dd
-from ._rules import _H, HIGHEST, as_inexact, batch_on_leading_axis, check_square, diag, mm, symmetrize
+from .._core import _H, HIGHEST, as_inexact, check_square, cluster_tol, mm, symmetrize
+from .._core.primitives import linear_primitive
+from .._kernels import divided_differences as dd
 
 # ---------------------------------------------------------------------------------------------
 # the Daleckii–Krein map and the second Fréchet derivative
@@ -93,44 +90,25 @@ def _second_frechet(spec, lam, u, e1, e2):
     return mm(mm(u, _second_core(spec, lam, x, y)), uh)
 
 
-frechet_p = Primitive("matcalc_hermitian_frechet")
-frechet_p.def_impl(_frechet_impl)
-frechet_p.def_abstract_eval(lambda a, lam, u, e, *, spec: jcore.ShapedArray(e.shape, e.dtype))
-mlir.register_lowering(frechet_p, mlir.lower_fun(_frechet_impl, multiple_results=False))
+def _frechet_fixed_jvp(fixed, dfixed, e, *, spec):
+    # d[L_f(A, E)] in A = D²f(A)(E, dA), D²f with second divided differences; tangents of (λ, U)
+    # are implied by dA and ignored.
+    a, lam, u = fixed
+    da = dfixed[0]
+    if da is None:
+        return None
+    return _second_frechet(spec, lam, u, e, symmetrize(da).astype(e.dtype))
 
 
-def _frechet_jvp(primals, tangents, *, spec):
-    a, lam, u, e = primals
-    da, _, _, de = tangents  # tangents of (λ, U) are implied by dA and ignored
-    y = frechet_p.bind(a, lam, u, e, spec=spec)
-    # d[L_f(A, E)] = L_f(A, dE) + D²f(A)(E, dA), D²f with second divided differences.
-    terms = []
-    if type(de) is not ad.Zero:
-        terms.append(frechet_p.bind(a, lam, u, de, spec=spec))
-    if type(da) is not ad.Zero:
-        terms.append(_second_frechet(spec, lam, u, e, symmetrize(da).astype(e.dtype)))
-    if not terms:
-        return y, ad.Zero.from_primal_value(y)
-    return y, functools.reduce(lambda p, q: p + q, terms)
-
-
-def _frechet_transpose(ct, a, lam, u, e, *, spec):
+def _frechet_transpose(a, lam, u, ct, *, spec):
     # ⟨W, L(E)⟩ = Re Σ W ∘ L(E) with L(E) = U (F ∘ UᴴEU) Uᴴ and F real symmetric:
     # Lᵀ(W) = Ū (F ∘ Uᵀ W Ū) Uᵀ = conj(L(conj W)).
-    if ad.is_undefined_primal(a) or ad.is_undefined_primal(lam) or ad.is_undefined_primal(u):
-        raise NotImplementedError("frechet_p is linear only in its last argument")
-    if type(ct) is ad.Zero:
-        return None, None, None, ad.Zero(e.aval)
-    return None, None, None, jnp.conj(frechet_p.bind(a, lam, u, jnp.conj(ct), spec=spec))
+    return jnp.conj(frechet_p.bind(a, lam, u, jnp.conj(ct), spec=spec))
 
 
-def _frechet_batch(args, dims, *, spec):
-    return batch_on_leading_axis(frechet_p, args, dims, spec=spec)
-
-
-ad.primitive_jvps[frechet_p] = _frechet_jvp
-ad.primitive_transposes[frechet_p] = _frechet_transpose
-batching.primitive_batchers[frechet_p] = _frechet_batch
+frechet_p = linear_primitive(
+    "matcalc_hermitian_frechet", _frechet_impl, _frechet_transpose, fixed_jvp=_frechet_fixed_jvp
+)
 
 
 def _reconstruct(u, fl):
@@ -165,138 +143,9 @@ def _apply(a, spec, op):
     if isinstance(spec, dd.Power) and spec.p > 0:
         # A zero eigenvalue of a PSD matrix is computed as ±(a few eps·|A|): within the backward
         # error of eigh, clamp it to 0 instead of returning NaN. More negative ones stay NaN.
-        tol = _cluster_tol(lam)[..., 0]
+        tol = cluster_tol(lam, factor=4)
         lam = jnp.where((lam < 0) & (lam >= -tol), 0, lam)
     return _spectral_apply(spec, a, lam, u)
-
-
-# ---------------------------------------------------------------------------------------------
-# eigh and eigvalsh
-
-
-def _cluster_tol(w):
-    """Eigenvalues closer than ``4 n eps max|λ|`` (LAPACK's backward error) form a cluster."""
-    n = w.shape[-1]
-    eps = jnp.finfo(w.dtype).eps
-    return 4 * n * eps * jnp.max(jnp.abs(w), axis=-1, initial=0)[..., None, None]
-
-
-@jax.custom_jvp
-def _eigh(a):
-    w, v = jnp.linalg.eigh(a, symmetrize_input=False)
-    return w, v
-
-
-@_eigh.defjvp
-def _eigh_jvp(primals, tangents):
-    (a,), (da,) = primals, tangents
-    w, v = _eigh(a)  # through the rule, so that second derivatives use it again
-    vh = _H(v)
-    e = mm(mm(vh, symmetrize(da)), v)  # Ẽ = Vᴴ dA V
-    dw = jnp.real(diag(e))  # dλ_i = v_iᴴ dA v_i
-    # dv_i = −(A − λ_i)⁺ dA v_i = Σ_{k ∉ cluster(i)} v_k Ẽ_ki / (λ_i − λ_k): K_ki = 1/(λ_i − λ_k),
-    # and 0 (not ∞) for λ_k in the cluster of λ_i (the zero within-cluster rotation).
-    gap = w[..., None, :] - w[..., :, None]  # gap[k, i] = λ_i − λ_k
-    same = jnp.abs(gap) <= _cluster_tol(w)
-    k = jnp.where(same, 0, 1 / jnp.where(same, 1, gap))
-    dv = mm(v, k.astype(v.dtype) * e)
-    return (w, v), (dw, dv)
-
-
-def _check_uplo(uplo, op):
-    """``UPLO`` is validated whether or not it is read, so ``eigh(a, b)`` (a generalized problem,
-    which ``jnp.linalg.eigh`` does not take) fails instead of silently ignoring ``b``."""
-    if isinstance(uplo, str) and uplo in ("L", "U") or uplo is None:
-        return
-    if hasattr(uplo, "shape"):
-        raise TypeError(
-            f"{op}: UPLO must be None, 'L' or 'U', got an array of shape {uplo.shape}; "
-            f"jnp.linalg.{op} solves the standard problem only (no second matrix)"
-        )
-    raise ValueError(f"{op}: UPLO must be None, 'L' or 'U', got {uplo!r}")
-
-
-def _triangle_hermitian(a, uplo):
-    """The Hermitian matrix that LAPACK sees when only the ``uplo`` triangle of ``a`` is read."""
-    strict = jnp.triu(a, 1) if uplo == "U" else jnp.tril(a, -1)
-    d = jnp.real(diag(a)).astype(a.dtype)
-    return strict + _H(strict) + d[..., None] * jnp.eye(a.shape[-1], dtype=a.dtype)
-
-
-def eigh(a: ArrayLike, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
-    """Eigendecomposition of a Hermitian (real symmetric) matrix; drop-in for ``jnp.linalg.eigh``.
-
-    Returns ``EighResult(eigenvalues, eigenvectors)``, eigenvalues ascending, batched over leading
-    axes. With ``symmetrize_input=True`` (default) the input is read as ``(A + Aᴴ)/2``; otherwise
-    only its ``UPLO`` triangle is read (``"L"`` by default), as in JAX.
-
-    Derivative:
-      ``dλ_i = v_iᴴ dA v_i`` and ``dv_i = −(A − λ_i I)⁺ dA v_i``, where the pseudo-inverse treats
-      the whole *cluster* of ``λ_i`` (eigenvalues within ``4 n eps max|λ|``, LAPACK's backward
-      error) as its null space. In the eigenbasis: ``dV = V (K ∘ Vᴴ dA V)`` with
-      ``K_ki = 1/(λ_i − λ_k)`` across clusters and ``K_ki = 0`` inside a cluster (no ``0·∞``);
-      ``v_iᴴ dv_i = 0``.
-      Tangents act through their Hermitian part; gradients are returned Hermitian.
-      Reference: Giles (2008), §3.1; Kasim, arXiv:2011.04366 (degenerate case).
-
-      What this means at repeated eigenvalues: the basis inside a cluster is arbitrary and not
-      differentiable; the rule returns the derivative with *zero rotation inside the cluster*
-      (parallel transport). Therefore (exactly, with no NaN):
-
-      * losses that depend on eigenvectors only through the cluster projectors ``V_c V_cᴴ``, and on
-        eigenvalues only through symmetric functions of each cluster (``Σ_{i∈c} g(λ_i)``) get the
-        exact gradient (the within-cluster terms are exactly zero, not ``0·∞``);
-      * a basis-dependent loss (one eigenvector inside a cluster, an individual eigenvalue of a
-        cluster) gets the gradient of the transported basis above, i.e. the transpose of
-        ``dv_i = −(A − λ_i)⁺ dA v_i``, ``dλ_i = v_iᴴ dA v_i``;
-      * a matrix function assembled by hand, ``V f(Λ) Vᴴ``, has the limit
-        ``(f(λj) − f(λi))/(λj − λi) → f'(λ)`` inside a cluster, which no eigenvector rule can see:
-        its off-diagonal within-cluster part is missed. Use :mod:`matcalc.hermitian` (``funm``),
-        which is exact (first and second order).
-
-      Second derivatives differentiate this rule again (exact at distinct eigenvalues).
-    """
-    _check_uplo(UPLO, "eigh")
-    a = _hermitian_input(a, "eigh")
-    if symmetrize_input:
-        a = symmetrize(a)
-    else:
-        a = _triangle_hermitian(a, UPLO)
-    w, v = _eigh(a)
-    return EighResult(w, v)
-
-
-@jax.custom_jvp
-def _eigvalsh(a):
-    return jnp.linalg.eigvalsh(a, symmetrize_input=False)
-
-
-@_eigvalsh.defjvp
-def _eigvalsh_jvp(primals, tangents):
-    (a,), (da,) = primals, tangents
-    w, v = _eigh(a)
-    # dλ_i = v_iᴴ dA v_i = Σ_k conj(V_ki) (dA V)_ki (one product)
-    dw = jnp.real(jnp.sum(jnp.conj(v) * mm(symmetrize(da), v), axis=-2))
-    return w, dw
-
-
-def eigvalsh(a: ArrayLike, UPLO: str | None = None, *, symmetrize_input: bool = True) -> Array:
-    """Eigenvalues (ascending) of a Hermitian matrix; drop-in for ``jnp.linalg.eigvalsh``.
-
-    Derivative:
-      ``dλ_i = v_iᴴ dA v_i`` (Hermitian part of ``dA``). At a repeated eigenvalue the individual
-      eigenvalues are not differentiable, but every symmetric function of a cluster is, and gets its
-      exact gradient (``d Σ_{i∈c} λ_i = tr(V_cᴴ dA V_c)``, basis-independent). Second derivatives go
-      through :func:`eigh`'s rule (``d²λ_i = 2 Σ_{k∉c} |Ẽ_ik|²/(λ_i − λ_k)``): exact at distinct
-      eigenvalues and finite at repeats, where they miss the within-cluster term
-      ``g''(λ) Σ_{i≠j∈c} |Ẽ_ij|²`` of ``Σ g(λ_i)`` (the cluster splits nonlinearly). For spectral
-      functions ``tr g(A)`` use ``trace(hermitian.funm(a, g))``, exact to second order.
-      Reference: Giles (2008), §3.1.
-    """
-    _check_uplo(UPLO, "eigvalsh")
-    a = _hermitian_input(a, "eigvalsh")
-    a = symmetrize(a) if symmetrize_input else _triangle_hermitian(a, UPLO)
-    return _eigvalsh(a)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,3 +331,6 @@ def signm(a: ArrayLike) -> Array:
       uses ``sign(0) = 0``).
     """
     return _apply(a, dd.Sign(), "hermitian.signm")
+
+
+__all__ = ["absm", "expm", "funm", "inv_sqrtm", "logm", "powm", "signm", "sqrtm"]

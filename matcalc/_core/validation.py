@@ -1,10 +1,24 @@
-"""Checks at the public boundary of the matrix functions and matrix equations: string options,
-unsupported floating dtypes, and empty input (which returns an empty result, as JAX does)."""
+"""Checks at the public boundary, at trace time: shapes, dtypes, string options (one error
+naming the allowed values) and empty input (which returns an empty result, as JAX does)."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+
+
+def check_square(a, op: str, name: str = "a"):
+    """Raise ``ValueError`` unless ``a`` is a (batch of) square matrices."""
+    if a.ndim < 2:
+        raise ValueError(f"{op}: {name} must have at least 2 dimensions, got shape {a.shape}")
+    if a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{op}: {name} must be square in its last two axes, got shape {a.shape}")
+
+
+def check_matrix(a, op: str, name: str = "a"):
+    """Raise ``ValueError`` unless ``a`` has at least two dimensions."""
+    if a.ndim < 2:
+        raise ValueError(f"{op}: {name} must have at least 2 dimensions, got shape {a.shape}")
 
 
 def check_option(op: str, name: str, value, allowed) -> None:
@@ -22,11 +36,6 @@ def check_disp(op: str, disp) -> bool:
     return bool(disp)
 
 
-def norm1(x):
-    """Per-matrix 1-norm (maximum absolute column sum)."""
-    return jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1, initial=0.0)
-
-
 def check_dtype(op: str, name: str, x) -> None:
     """Half-precision floats (float16, bfloat16) have no LU/eig kernels in JAX: a clear
     ``TypeError`` instead of a lookup failure deep inside the lowering."""
@@ -37,14 +46,9 @@ def check_dtype(op: str, name: str, x) -> None:
         )
 
 
-def complex_dtype(dtype):
-    """The complex dtype of ``dtype``'s precision (complex64 for float32, complex128 for float64)."""
-    return jnp.complex64 if jnp.finfo(dtype).bits == 32 else jnp.complex128
-
-
 def is_empty(*xs) -> bool:
     """True if any array has a zero-size axis (the result is then empty or zero, no kernel runs)."""
     return any(x.size == 0 for x in xs)
 
 
-__all__ = ["check_disp", "norm1", "check_dtype", "check_option", "complex_dtype", "is_empty"]
+__all__ = ["check_disp", "check_dtype", "check_matrix", "check_option", "check_square", "is_empty"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 
-from .._rules import _H, as_inexact, check_matrix, mm
-from ._checks import check_dtype, check_option
+from .._core import _H, as_inexact, check_dtype, check_matrix, check_option, mm
 
 
 def _parts(a):
@@ -50,7 +51,7 @@ def _polar_right_jvp(primals, tangents):
 _polar_right_jit = jax.jit(_polar_right)
 
 
-def polar(a, side: str = "right"):
+def polar(a, side: Literal["right", "left"] = "right"):
     """Polar decomposition ``A = U P`` (right) or ``A = P U`` (left); drop-in for
     ``scipy.linalg.polar`` (returns ``(u, p)``). Batched; GPU-capable (SVD).
 
