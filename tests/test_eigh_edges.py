@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc._rules import symmetrize
+from matcalc._core import symmetrize
 
 H4 = 0.5 * np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]], float)
 F4 = 0.5 * np.array([[1, 1, 1, 1], [1, 1j, -1, -1j], [1, -1, 1, -1], [1, -1j, -1, 1j]])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc._rules import symmetrize
+from matcalc._core import symmetrize
 from tests._mpref import frechet_ref, funm_ref, second_ref
 
 hm = matcalc.hermitian

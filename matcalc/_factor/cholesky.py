@@ -11,7 +11,7 @@ from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .._core import _H, as_inexact, check_square, mm, symmetrize
-from .._kernels.linear_primitive import linear_primitive
+from .._core.primitives import linear_primitive
 
 # Block size of the structured triangular products in the JVP and its adjoint.
 _BLOCK = 64

@@ -8,7 +8,7 @@ from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_matrix, mm
-from .._kernels.linear_primitive import linear_primitive
+from .._core.primitives import linear_primitive
 
 
 def _gather_rows(perm, x):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .linear_primitive import linear_primitive
+from .._core.primitives import linear_primitive
 
 
 def primary_frechet_primitive(name: str, tangent_fn):

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.linalg
 
 import matcalc
-from matcalc._rules import symmetrize
+from matcalc._core import symmetrize
 from tests.cases import Case, rng, spd, well_conditioned
 
 A4 = well_conditioned(4, seed=1)

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.linalg
 
 import matcalc
-from matcalc._rules import symmetrize
+from matcalc._core import symmetrize
 from tests.cases import Case, rng, spd
 from tests.cases.hermitian import eigh_gauge
 

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.linalg
 
 import matcalc
-from matcalc._rules import symmetrize
+from matcalc._core import symmetrize
 from tests.cases import Case, rng, spd
 
 S4 = spd(4, seed=11)  # eigenvalues 1 .. 3
