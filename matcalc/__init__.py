@@ -71,6 +71,7 @@ from ._use_rules import use_rules as use_rules
 
 # --- subpackages
 from . import hermitian as hermitian
+from . import krylov as krylov
 from . import ode as ode
 from . import spd as spd
 from . import testing as testing
@@ -100,6 +101,7 @@ __all__ = [
     "frechet",
     "funm",
     "hermitian",
+    "krylov",
     "hessenberg",
     "inv",
     "jacobian_matrix",

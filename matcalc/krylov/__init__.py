@@ -5,3 +5,5 @@ do not fit, and their derivatives flow to whatever arrays the operator holds.
 """
 
 from .expm_multiply import expm_multiply as expm_multiply
+
+__all__ = ["expm_multiply"]
