@@ -3,3 +3,6 @@
 They touch the operator only through products, so they scale to problems where the dense O(n³) rules
 do not fit, and their derivatives flow to whatever arrays the operator holds.
 """
+
+from .eigsh import eigsh as eigsh
+from .eigsh import svds as svds
