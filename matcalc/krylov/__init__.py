@@ -6,3 +6,6 @@ do not fit, and their derivatives flow to whatever arrays the operator holds.
 
 from .eigsh import eigsh as eigsh
 from .eigsh import svds as svds
+from .logdet import logdet as logdet
+from .logdet import trace as trace
+from .logdet import trace_funm as trace_funm
