@@ -135,7 +135,7 @@ def _rayleigh_ritz(cfg: _Config, basis: jax.Array, products: jax.Array):
     return theta, s, jnp.all(resid <= cfg.tol * scale)
 
 
-def _fill(cfg: _Config, operator: Operator, basis, products, start: int, key):
+def _fill(cfg: _Config, operator: Operator, basis, products, start: int, spare):
     """Extend the block Krylov basis from column ``start`` (whose block is set) to ``ncv`` columns.
 
     ``basis`` has ``ncv + block`` columns (the last block is the next, residual, block), zero beyond
@@ -150,11 +150,21 @@ def _fill(cfg: _Config, operator: Operator, basis, products, start: int, key):
         a_blk = operator.matmat(blk)
         products = lax.dynamic_update_slice_in_dim(products, a_blk, c, axis=1)
         for s in range(b):
-            q = orthonormalize_against(basis, a_blk[:, s], jax.random.fold_in(key, c + s))
+            q = orthonormalize_against(basis, a_blk[:, s], spare[:, (c + b + s) % spare.shape[1]])
             basis = lax.dynamic_update_slice_in_dim(basis, q[:, None], c + b + s, axis=1)
         return basis, products
 
     return lax.fori_loop(0, (cfg.ncv - start) // b, body, (basis, products))
+
+
+def _random_block(key, n: int, cols: int, dtype) -> jax.Array:
+    key = jax.random.fold_in(key, 2)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        real = jnp.finfo(dtype).dtype
+        kr, ki = jax.random.split(key)
+        parts = jax.random.normal(kr, (n, cols), real), jax.random.normal(ki, (n, cols), real)
+        return (parts[0] + 1j * parts[1]).astype(dtype)
+    return jax.random.normal(key, (n, cols), dtype)
 
 
 def _krylov_eigsh(cfg: _Config, operator: Operator, start: jax.Array, key) -> tuple[jax.Array, jax.Array]:
@@ -164,12 +174,12 @@ def _krylov_eigsh(cfg: _Config, operator: Operator, start: jax.Array, key) -> tu
     basis = jnp.zeros((n, m + b), dtype)
     q = start / jnp.linalg.norm(start)
     basis = basis.at[:, 0].set(q)
+    # Random vectors: the other starting vectors, and replacements at a breakdown.
+    spare = _random_block(key, n, m + b, dtype)
     for s in range(1, b):
-        q = orthonormalize_against(basis, random_vector(jax.random.fold_in(key, 10**6 + s), n, dtype), key)
-        basis = basis.at[:, s].set(q)
+        basis = basis.at[:, s].set(orthonormalize_against(basis, spare[:, s], spare[:, 0]))
     products = jnp.zeros((n, m), dtype)
-    cycle_keys = jax.random.split(key, cfg.maxiter + 1)
-    basis, products = _fill(cfg, operator, basis, products, 0, cycle_keys[0])
+    basis, products = _fill(cfg, operator, basis, products, 0, spare)
     theta, s, done = _rayleigh_ritz(cfg, basis[:, :m], products)
 
     def cond(state):
@@ -185,7 +195,7 @@ def _krylov_eigsh(cfg: _Config, operator: Operator, start: jax.Array, key) -> tu
         residual = basis[:, m:]
         basis = jnp.zeros_like(basis).at[:, :p].set(y).at[:, p : p + b].set(residual)
         products = jnp.zeros_like(products).at[:, :p].set(ay)
-        basis, products = _fill(cfg, operator, basis, products, p, cycle_keys[it + 1])
+        basis, products = _fill(cfg, operator, basis, products, p, spare)
         theta, s, done = _rayleigh_ritz(cfg, basis[:, :m], products)
         return it + 1, basis, products, theta, s, done
 

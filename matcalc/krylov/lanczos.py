@@ -73,12 +73,13 @@ def random_vector(key: jax.Array, n: int, dtype: Any) -> jax.Array:
     return jax.random.normal(key, (n,), dtype)
 
 
-def orthonormalize_against(basis: jax.Array, x: jax.Array, key: jax.Array) -> jax.Array:
+def orthonormalize_against(basis: jax.Array, x: jax.Array, spare: jax.Array) -> jax.Array:
     """``x`` orthogonalized against the columns of ``basis`` (orthonormal or zero) and normalized.
 
     Classical Gram–Schmidt applied twice ("twice is enough", Giraud et al. 2005). If ``x`` lies
-    numerically in the span (an invariant subspace was found), a random vector orthogonalized the
-    same way replaces it, so the basis keeps growing; a Rayleigh–Ritz step on it stays valid.
+    numerically in the span (an invariant subspace was found), the vector ``spare`` (random, drawn by
+    the caller) orthogonalized the same way replaces it, so the basis keeps growing; a Rayleigh–Ritz
+    step on it stays valid.
     """
     eps = jnp.finfo(basis.dtype).eps
 
@@ -91,7 +92,7 @@ def orthonormalize_against(basis: jax.Array, x: jax.Array, key: jax.Array) -> ja
     y = cgs2(x)
     norm = jnp.linalg.norm(y)
     broken = norm <= 1e3 * eps * norm0
-    r = cgs2(random_vector(key, x.shape[0], basis.dtype))
+    r = cgs2(spare)
     r = r / jnp.linalg.norm(r)
     return jnp.where(broken, r, y / jnp.where(broken, 1, norm))
 
