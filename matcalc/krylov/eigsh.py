@@ -130,7 +130,7 @@ def _rayleigh_ritz(cfg: _Config, basis: jax.Array, products: jax.Array):
     order = _wanted_order(theta, cfg.which)
     theta, s = theta[order], s[:, order]
     sk = s[:, : cfg.k]
-    resid = jnp.linalg.norm(mm(products, sk) - mm(basis, sk) * theta[: cfg.k], axis=0)
+    resid = jnp.linalg.norm(mm(products, sk) - mm(basis, sk) * theta[None, : cfg.k], axis=0)
     scale = jnp.max(jnp.abs(theta))
     return theta, s, jnp.all(resid <= cfg.tol * scale)
 
@@ -244,7 +244,7 @@ def _eigsh_cotangent(cfg: _Config, operator: Operator, w, v, gw, gv) -> Operator
     gap = w[None, :] - w[:, None]  # gap[j, i] = λ_i − λ_j
     same = jnp.abs(gap) <= _cluster_tol(w, n)
     kmat = jnp.where(same, 0, 1 / jnp.where(same, 1, gap))
-    left = v * gw.astype(v.dtype) + mm(v, kmat.astype(v.dtype) * g)
+    left = v * gw.astype(v.dtype)[None, :] + mm(v, kmat.astype(v.dtype) * g)
 
     # Out-of-subspace part: x_i = (λ_i I − A)⁻¹ (I − V Vᴴ) ḡ_i on the complement of span(V), where
     # σ_i (λ_i I − A) is positive definite if λ_k is separated from the rest of the spectrum.
@@ -260,11 +260,11 @@ def _eigsh_cotangent(cfg: _Config, operator: Operator, w, v, gw, gv) -> Operator
 
     def apply(x):
         x = project(x)
-        return project(sign * (w * x - operator.matmat(x)))
+        return project(sign[None, :] * (w[None, :] * x - operator.matmat(x)))
 
     rhs = project(gv)
     y = block_cg(apply, rhs, tol=cfg.solve_tol, maxiter=cfg.solve_maxiter)
-    x = project(sign * y)
+    x = project(sign[None, :] * y)
     left = left + x
     return hermitian_bilinear_cotangent(operator, left, v)
 
@@ -439,8 +439,8 @@ def svds(
         return s
     if side == "right":
         v = vecs
-        u = operator.matmat(v) / s
+        u = operator.matmat(v) / s[None, :]
     else:
         u = vecs
-        v = operator.rmatmat(u) / s
+        v = operator.rmatmat(u) / s[None, :]
     return u, s, jnp.conj(v).T

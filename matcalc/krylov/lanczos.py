@@ -117,14 +117,14 @@ def lanczos_tridiagonal(
     real = jnp.finfo(z.dtype).dtype
     tiny = jnp.finfo(real).tiny ** 0.5
     norms = jnp.linalg.norm(z, axis=0)
-    q0 = z / jnp.where(norms > 0, norms, 1)
+    q0 = z / jnp.where(norms > 0, norms, 1)[None, :]
     basis0 = jnp.zeros((order, n, p), z.dtype) if reorthogonalize else jnp.zeros((0,), z.dtype)
 
     def step(carry, j):
         q, q_prev, beta_prev, broken, basis = carry
-        w = operator.matmat(q) - beta_prev * q_prev
+        w = operator.matmat(q) - beta_prev[None, :] * q_prev
         alpha = jnp.real(jnp.sum(jnp.conj(q) * w, axis=0))
-        w = w - alpha * q
+        w = w - alpha[None, :] * q
         if reorthogonalize:
             basis = basis.at[j].set(q)
             for _ in range(2):
@@ -133,23 +133,22 @@ def lanczos_tridiagonal(
         beta = jnp.linalg.norm(w, axis=0)
         newly = broken | (beta <= tiny + 10 * jnp.finfo(real).eps * (jnp.abs(alpha) + beta_prev))
         beta = jnp.where(newly, 0, beta)
-        q_next = jnp.where(newly, 0, w / jnp.where(newly, 1, beta))
+        q_next = jnp.where(newly[None, :], 0, w / jnp.where(newly, 1, beta)[None, :])
         return (q_next, q, beta, newly, basis), (alpha, beta, broken)
 
     init = (q0, jnp.zeros_like(q0), jnp.zeros((p,), real), jnp.zeros((p,), bool), basis0)
     _, (alpha, beta, was_broken) = lax.scan(step, init, jnp.arange(order))
     # After a breakdown the recurrence runs on zero vectors: fill with α₀ and zero coupling.
-    alpha = jnp.where(was_broken, alpha[0], alpha)
+    alpha = jnp.where(was_broken, alpha[0][None, :], alpha)
     return alpha.T, beta[:-1].T, norms
 
 
 def tridiagonal(alpha: jax.Array, beta: jax.Array) -> jax.Array:
     """The symmetric tridiagonal matrices with diagonals ``alpha[..., m]`` and ``beta[..., m−1]``."""
-    t = alpha[..., :, None] * jnp.eye(alpha.shape[-1], dtype=alpha.dtype)
-    off = jnp.zeros_like(t)
     m = alpha.shape[-1]
-    idx = jnp.arange(m - 1)
-    off = off.at[..., idx, idx + 1].set(beta)
+    idx = jnp.arange(m)
+    t = jnp.zeros(alpha.shape + (m,), alpha.dtype).at[..., idx, idx].set(alpha)
+    off = jnp.zeros_like(t).at[..., idx[:-1], idx[1:]].set(beta)
     return t + off + jnp.swapaxes(off, -1, -2)
 
 
@@ -174,11 +173,11 @@ def block_cg(apply: Callable[[jax.Array], jax.Array], b: jax.Array, *, tol: floa
         curv = jnp.real(jnp.sum(jnp.conj(p) * ap, axis=0))
         active = rs > target
         alpha = jnp.where(active, rs / jnp.where(active, curv, 1), 0)
-        x = x + alpha * p
-        r = r - alpha * ap
+        x = x + alpha[None, :] * p
+        r = r - alpha[None, :] * ap
         rs_new = jnp.real(jnp.sum(jnp.conj(r) * r, axis=0))
         beta = jnp.where(active, rs_new / jnp.where(active, rs, 1), 0)
-        p = jnp.where(active, r + beta * p, p)
+        p = jnp.where(active[None, :], r + beta[None, :] * p, p)
         return it + 1, x, r, p, rs_new.astype(real)
 
     rs0 = jnp.real(jnp.sum(jnp.conj(b) * b, axis=0)).astype(real)
