@@ -147,6 +147,30 @@ def test_eigsh_gradient_of_bcoo_data():
     np.testing.assert_allclose(grad, ref[rows, cols], atol=1e-9 * np.abs(ref).max())
 
 
+def test_eigsh_complex_hermitian_gradient_matches_dense_eigh_rule():
+    rng = np.random.default_rng(12)
+    n = 80
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n)))
+    lam = np.concatenate([np.linspace(-1, 1, n - 3), [2.0, 2.5, 3.0]])
+    a = (q * lam) @ q.conj().T
+    a = jnp.asarray((a + a.conj().T) / 2)
+    m = jnp.asarray(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n)))
+
+    def loss_from(w, v):
+        return jnp.sum(w**2) + jnp.real(jnp.sum((v @ v.conj().T) * m))
+
+    def dense_loss(x):
+        w, v = matcalc.eigh(x)
+        return loss_from(w[-3:], v[:, -3:])
+
+    (w, _), grad = jax.jit(
+        lambda x: (eigsh(x, 3, "LA"), jax.grad(lambda y: loss_from(*eigsh(y, 3, "LA")))(x))
+    )(a)
+    np.testing.assert_allclose(w, lam[-3:], atol=1e-10)
+    ref = jax.grad(dense_loss)(a)
+    np.testing.assert_allclose(grad, ref, atol=1e-9 * np.abs(ref).max())
+
+
 def test_eigsh_under_vmap():
     mats = np.stack([_with_eigenvalues(np.linspace(-1, 1 + 0.5 * s, 60), s) for s in range(3)])
     w, v = jax.jit(jax.vmap(lambda m: eigsh(m, 3, "LA")))(mats)

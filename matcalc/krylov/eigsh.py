@@ -130,7 +130,9 @@ def _rayleigh_ritz(cfg: _Config, basis: jax.Array, products: jax.Array):
     order = _wanted_order(theta, cfg.which)
     theta, s = theta[order], s[:, order]
     sk = s[:, : cfg.k]
-    resid = jnp.linalg.norm(mm(products, sk) - mm(basis, sk) * theta[None, : cfg.k], axis=0)
+    resid = jnp.linalg.norm(
+        mm(products, sk) - mm(basis, sk) * theta[None, : cfg.k].astype(basis.dtype), axis=0
+    )
     scale = jnp.max(jnp.abs(theta))
     return theta, s, jnp.all(resid <= cfg.tol * scale)
 
@@ -163,7 +165,7 @@ def _random_block(key, n: int, cols: int, dtype) -> jax.Array:
         real = jnp.finfo(dtype).dtype
         kr, ki = jax.random.split(key)
         parts = jax.random.normal(kr, (n, cols), real), jax.random.normal(ki, (n, cols), real)
-        return (parts[0] + 1j * parts[1]).astype(dtype)
+        return lax.complex(*parts).astype(dtype)
     return jax.random.normal(key, (n, cols), dtype)
 
 
@@ -172,7 +174,7 @@ def _krylov_eigsh(cfg: _Config, operator: Operator, start: jax.Array, key) -> tu
     b, m, p = cfg.block, cfg.ncv, cfg.keep
     dtype = start.dtype
     basis = jnp.zeros((n, m + b), dtype)
-    q = start / jnp.linalg.norm(start)
+    q = start / jnp.linalg.norm(start).astype(dtype)
     basis = basis.at[:, 0].set(q)
     # Random vectors: the other starting vectors, and replacements at a breakdown.
     spare = _random_block(key, n, m + b, dtype)
@@ -238,6 +240,8 @@ def _eigsh_cotangent(cfg: _Config, operator: Operator, w, v, gw, gv) -> Operator
     n = operator.shape[0]
     real = jnp.finfo(w.dtype).dtype
     gw = jnp.real(gw).astype(real)
+    # JAX's cotangent pairs without conjugation (dL = Re Σ v̄ ∘ dv): as a vector in ⟨·,·⟩ it is conj(v̄).
+    gv = jnp.conj(gv)
     # In-subspace part: the eigh formula on the k computed pairs, K_ji = 1/(λ_i − λ_j) across
     # clusters and 0 inside a cluster (guarded quotient); dL = Re ⟨V (K ∘ Vᴴ Ḡ), dA V⟩.
     g = hdot(v, gv)
@@ -260,11 +264,11 @@ def _eigsh_cotangent(cfg: _Config, operator: Operator, w, v, gw, gv) -> Operator
 
     def apply(x):
         x = project(x)
-        return project(sign[None, :] * (w[None, :] * x - operator.matmat(x)))
+        return project(sign[None, :].astype(x.dtype) * (w[None, :].astype(x.dtype) * x - operator.matmat(x)))
 
     rhs = project(gv)
     y = block_cg(apply, rhs, tol=cfg.solve_tol, maxiter=cfg.solve_maxiter)
-    x = project(sign[None, :] * y)
+    x = project(sign[None, :].astype(y.dtype) * y)
     left = left + x
     return hermitian_bilinear_cotangent(operator, left, v)
 
@@ -439,8 +443,8 @@ def svds(
         return s
     if side == "right":
         v = vecs
-        u = operator.matmat(v) / s[None, :]
+        u = operator.matmat(v) / s[None, :].astype(v.dtype)
     else:
         u = vecs
-        v = operator.rmatmat(u) / s[None, :]
+        v = operator.rmatmat(u) / s[None, :].astype(u.dtype)
     return u, s, jnp.conj(v).T

@@ -69,7 +69,7 @@ def random_vector(key: jax.Array, n: int, dtype: Any) -> jax.Array:
     if jnp.issubdtype(dtype, jnp.complexfloating):
         kr, ki = jax.random.split(key)
         real = jnp.finfo(dtype).dtype
-        return (jax.random.normal(kr, (n,), real) + 1j * jax.random.normal(ki, (n,), real)).astype(dtype)
+        return lax.complex(jax.random.normal(kr, (n,), real), jax.random.normal(ki, (n,), real)).astype(dtype)
     return jax.random.normal(key, (n,), dtype)
 
 
@@ -93,8 +93,8 @@ def orthonormalize_against(basis: jax.Array, x: jax.Array, spare: jax.Array) -> 
     norm = jnp.linalg.norm(y)
     broken = norm <= 1e3 * eps * norm0
     r = cgs2(spare)
-    r = r / jnp.linalg.norm(r)
-    return jnp.where(broken, r, y / jnp.where(broken, 1, norm))
+    r = r / jnp.linalg.norm(r).astype(r.dtype)
+    return jnp.where(broken, r, y / jnp.where(broken, 1, norm).astype(y.dtype))
 
 
 def lanczos_tridiagonal(
@@ -117,14 +117,14 @@ def lanczos_tridiagonal(
     real = jnp.finfo(z.dtype).dtype
     tiny = jnp.finfo(real).tiny ** 0.5
     norms = jnp.linalg.norm(z, axis=0)
-    q0 = z / jnp.where(norms > 0, norms, 1)[None, :]
+    q0 = z / jnp.where(norms > 0, norms, 1)[None, :].astype(z.dtype)
     basis0 = jnp.zeros((order, n, p), z.dtype) if reorthogonalize else jnp.zeros((0,), z.dtype)
 
     def step(carry, j):
         q, q_prev, beta_prev, broken, basis = carry
-        w = operator.matmat(q) - beta_prev[None, :] * q_prev
+        w = operator.matmat(q) - beta_prev[None, :].astype(q.dtype) * q_prev
         alpha = jnp.real(jnp.sum(jnp.conj(q) * w, axis=0))
-        w = w - alpha[None, :] * q
+        w = w - alpha[None, :].astype(q.dtype) * q
         if reorthogonalize:
             basis = basis.at[j].set(q)
             for _ in range(2):
@@ -133,7 +133,7 @@ def lanczos_tridiagonal(
         beta = jnp.linalg.norm(w, axis=0)
         newly = broken | (beta <= tiny + 10 * jnp.finfo(real).eps * (jnp.abs(alpha) + beta_prev))
         beta = jnp.where(newly, 0, beta)
-        q_next = jnp.where(newly[None, :], 0, w / jnp.where(newly, 1, beta)[None, :])
+        q_next = jnp.where(newly[None, :], 0, w / jnp.where(newly, 1, beta)[None, :].astype(w.dtype))
         return (q_next, q, beta, newly, basis), (alpha, beta, broken)
 
     init = (q0, jnp.zeros_like(q0), jnp.zeros((p,), real), jnp.zeros((p,), bool), basis0)
@@ -173,11 +173,11 @@ def block_cg(apply: Callable[[jax.Array], jax.Array], b: jax.Array, *, tol: floa
         curv = jnp.real(jnp.sum(jnp.conj(p) * ap, axis=0))
         active = rs > target
         alpha = jnp.where(active, rs / jnp.where(active, curv, 1), 0)
-        x = x + alpha[None, :] * p
-        r = r - alpha[None, :] * ap
+        x = x + alpha[None, :].astype(p.dtype) * p
+        r = r - alpha[None, :].astype(p.dtype) * ap
         rs_new = jnp.real(jnp.sum(jnp.conj(r) * r, axis=0))
         beta = jnp.where(active, rs_new / jnp.where(active, rs, 1), 0)
-        p = jnp.where(active[None, :], r + beta[None, :] * p, p)
+        p = jnp.where(active[None, :], r + beta[None, :].astype(p.dtype) * p, p)
         return it + 1, x, r, p, rs_new.astype(real)
 
     rs0 = jnp.real(jnp.sum(jnp.conj(b) * b, axis=0)).astype(real)
@@ -212,6 +212,6 @@ def scale_cotangent(cotangent: Any, factor: jax.Array) -> Any:
     def leaf(c):
         if c.dtype == jax.dtypes.float0:
             return c
-        return (c * factor).astype(c.dtype)
+        return c * jnp.asarray(factor).astype(c.dtype)
 
     return jax.tree_util.tree_map(leaf, cotangent)
