@@ -151,10 +151,14 @@ def _fill(cfg: _Config, operator: Operator, basis, products, start: int, spare):
         blk = lax.dynamic_slice_in_dim(basis, c, b, axis=1)
         a_blk = operator.matmat(blk)
         products = lax.dynamic_update_slice_in_dim(products, a_blk, c, axis=1)
-        for s in range(b):
-            q = orthonormalize_against(basis, a_blk[:, s], spare[:, (c + b + s) % spare.shape[1]])
-            basis = lax.dynamic_update_slice_in_dim(basis, q[:, None], c + b + s, axis=1)
-        return basis, products
+
+        def column(s, basis):  # a loop, not unrolled: the compiled body stays one column long
+            x = lax.dynamic_index_in_dim(a_blk, s, axis=1, keepdims=False)
+            r = lax.dynamic_index_in_dim(spare, (c + b + s) % spare.shape[1], axis=1, keepdims=False)
+            q = orthonormalize_against(basis, x, r)
+            return lax.dynamic_update_slice_in_dim(basis, q[:, None], c + b + s, axis=1)
+
+        return lax.fori_loop(0, b, column, basis), products
 
     return lax.fori_loop(0, (cfg.ncv - start) // b, body, (basis, products))
 
