@@ -171,9 +171,23 @@ def test_eigsh_complex_hermitian_gradient_matches_dense_eigh_rule():
     np.testing.assert_allclose(grad, ref, atol=1e-9 * np.abs(ref).max())
 
 
-def test_eigsh_under_vmap():
+def test_eigsh_under_vmap_values_and_gradients():
     mats = np.stack([_with_eigenvalues(np.linspace(-1, 1 + 0.5 * s, 60), s) for s in range(3)])
-    w, v = jax.jit(jax.vmap(lambda m: eigsh(m, 3, "LA")))(mats)
+
+    def loss_from(w, v):
+        return jnp.sum(w**2) + jnp.sum(v[:5] @ v[:5].T)
+
+    def loss(m):
+        w, v = eigsh(m, 3, "LA")
+        return loss_from(w, v), (w, v)
+
+    def dense_loss(m):
+        w, v = matcalc.eigh(m)
+        return loss_from(w[-3:], v[:, -3:])
+
+    (_, (w, v)), grad = jax.jit(jax.vmap(jax.value_and_grad(loss, has_aux=True)))(mats)
+    ref = jax.vmap(jax.grad(dense_loss))(jnp.asarray(mats))
+    np.testing.assert_allclose(grad, ref, atol=1e-9 * np.abs(ref).max())
     for m, wi, vi in zip(mats, np.asarray(w), np.asarray(v), strict=True):
         np.testing.assert_allclose(wi, np.linalg.eigvalsh(m)[-3:], atol=1e-10)
         np.testing.assert_allclose(m @ vi, vi * wi, atol=1e-10)
