@@ -130,7 +130,10 @@ def lanczos_tridiagonal(
             for _ in range(2):
                 coef = jnp.einsum("jnp,np->jp", jnp.conj(basis), w, precision=HIGHEST)
                 w = w - jnp.einsum("jnp,jp->np", basis, coef, precision=HIGHEST)
-        beta = jnp.linalg.norm(w, axis=0)
+        # ‖w‖ with a derivative at w = 0 (after a breakdown the recurrence runs on zero vectors)
+        sumsq = jnp.sum(jnp.abs(w) ** 2, axis=0)
+        nonzero = sumsq > 0
+        beta = jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sumsq, 1)), 0)
         newly = broken | (beta <= tiny + 10 * jnp.finfo(real).eps * (jnp.abs(alpha) + beta_prev))
         beta = jnp.where(newly, 0, beta)
         q_next = jnp.where(newly[None, :], 0, w / jnp.where(newly, 1, beta)[None, :].astype(w.dtype))
