@@ -421,11 +421,13 @@ def svds(
 
     Algorithm: :func:`eigsh` (``"LA"``) of the Gram operator ``AᴴA`` (if ``m ≥ n``, else ``AAᴴ``),
     applied as ``Aᴴ (A x)``; ``s = √λ``, ``u = A v / s`` (``v = Aᴴ u / s``). Accuracy trade-off:
-    squaring halves the relative gap structure and the eigenvalue error ``eps σ₁²`` becomes
-    ``eps σ₁²/σ_i`` in ``σ_i``, so the top singular values are as accurate as ``eigsh``'s, small ones
-    lose digits in proportion to ``σ₁/σ_i`` (the augmented operator ``[[0, A], [Aᴴ, 0]]`` avoids this
-    but converges more slowly: its spectrum ``±σ`` is symmetric). A zero singular value among the
-    top ``k`` gives non-finite singular vectors.
+    an eigenvalue error of order ``eps σ₁²`` in ``λ_i = σ_i²`` is an error of order ``eps σ₁²/σ_i`` in
+    ``σ_i``, so the top singular values are as accurate as ``eigsh``'s and smaller ones lose digits in
+    proportion to ``σ₁/σ_i``; the singular vectors likewise (their error scales with ``eps σ₁²`` over
+    the gap ``σ_i² − σ_j²``). The augmented operator ``[[0, A], [Aᴴ, 0]]`` avoids the squaring, but its
+    spectrum ``±σ`` spans ``2σ₁``: near the top its relative gaps ``(σ_i − σ_j)/2σ₁`` are about four
+    times smaller than those of ``AᴴA``, ``(σ_i² − σ_j²)/σ₁²``, and Krylov methods converge more
+    slowly. A zero singular value among the top ``k`` gives non-finite singular vectors.
 
     Derivative: through :func:`eigsh`'s rule on the Gram operator (its cotangent flows to ``A``'s
     arrays) and ordinary differentiation of ``√λ`` and ``A v / s``: ``dσ_i = Re u_iᴴ dA v_i``; the
