@@ -87,9 +87,10 @@ def _logdet_bwd(cfg, residuals, cotangents):
     g_mean, _ = cotangents  # the standard error is not differentiated
     # d log det A = tr(A⁻¹ dA) ≈ (1/p) Σ_j z_jᴴ A⁻¹ dA z_j = (1/p) Σ_j Re ⟨A⁻¹ z_j, dA z_j⟩ (Hutchinson),
     # A⁻¹ z_j by conjugate gradients, all probes in one product per iteration.
-    x = block_cg(operator.matmat, z, tol=cfg.cg_tol, maxiter=cfg.cg_maxiter)
+    failed = jnp.isnan(mean)  # not positive definite: no solve (CG would run to cg_maxiter), NaN
+    x = block_cg(operator.matmat, jnp.where(failed, 0, z), tol=cfg.cg_tol, maxiter=cfg.cg_maxiter)
     ct = hermitian_bilinear_cotangent(operator, x, z)
-    factor = jnp.where(jnp.isnan(mean), jnp.nan, g_mean / z.shape[1])
+    factor = jnp.where(failed, jnp.nan, g_mean / z.shape[1])
     return scale_cotangent(ct, factor), jnp.zeros_like(z)
 
 
