@@ -448,3 +448,16 @@ def test_eigsh_gradient_for_smallest_and_largest_magnitude(which):
     grad = jax.jit(jax.grad(lambda x: loss_from(*eigsh(x, K, which))))(a)
     ref = jax.grad(dense_loss)(a)
     np.testing.assert_allclose(grad, ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_float32_eigsh_and_logdet():
+    a, lam = _spd()
+    a32 = jnp.asarray(a, dtype=jnp.float32)
+
+    def both(x):
+        return eigsh(x, 3, "LA", return_eigenvectors=False), logdet(x, key=jax.random.key(0), num_probes=8)
+
+    w, log_det = jax.jit(both)(a32)
+    assert w.dtype == jnp.float32 and log_det.dtype == jnp.float32
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(np.asarray(a32, np.float64))[-3:], rtol=1e-5)
+    assert np.isfinite(log_det)
