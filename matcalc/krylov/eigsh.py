@@ -334,9 +334,11 @@ def eigsh(
     Algorithm: block Krylov (block Lanczos) with thick restarts (Wu & Simon 2000; Golub & Van Loan
     §10.3) and full reorthogonalization (classical Gram–Schmidt twice). The basis has ``ncv``
     columns (default ``max(2p, p + 4b, 20)``, ``p`` the ``k`` wanted vectors rounded up to blocks of
-    ``block_size`` plus one block, ``b = block_size = min(k, 4)``); each restart keeps ``p`` Ritz
-    vectors and the residual block. A block of ``b`` vectors finds eigenvalues of multiplicity up to
-    ``b`` (a single-vector Krylov space sees one vector of each eigenspace). Converged when every
+    ``block_size`` plus one block, ``b = block_size = min(k, 4)``; a given ``ncv > k`` is rounded up
+    to whole blocks and to at least ``p + b``); each restart keeps ``p`` Ritz vectors and the residual
+    block (``maxiter`` counts restarts after the first pass; ``0`` allows the first pass only). A
+    block of ``b`` vectors finds eigenvalues of multiplicity up to ``b`` (a single-vector Krylov
+    space sees one vector of each eigenspace). Converged when every
     wanted Ritz pair has ``‖A y − θ y‖ ≤ tol · max|θ|`` (``tol`` default ``eps^0.8``); after
     ``maxiter`` restarts (default 300) without convergence the eigenvalues are NaN (under ``jit`` no
     exception can be raised). ``v0`` is the first starting vector; the others (and the default
