@@ -93,7 +93,7 @@ def test_hermitian_exp_derivatives_above_the_full_tensor_size_match_jax_expm():
     40–60 about 0.3 apart, ``hermitian.expm`` and ``hermitian.funm(·, exp)`` agree with
     ``jax.scipy.linalg.expm``'s derivatives (Padé, scaling and squaring: an independent
     algorithm) to 1e-12 in first and second order (they differed by 1e-9 and 2e-7)."""
-    from matcalc import _hermitian
+    from matcalc._matfun import hermitian as _hermitian
 
     n = _hermitian._FULL_TENSOR_MAX_N + 2
     r = np.random.default_rng(0)
@@ -226,7 +226,7 @@ def test_hermitian_second_order_above_the_full_tensor_size_on_an_ill_conditioned
     gives D log(K)[K] = I and D² log(K)(K, K) = −I exactly, and sqrt gives ½√K and −¼√K. The
     attainable error is eps·cond (eigenvectors' rounding times the divided differences ~1/λmin);
     JAX's derivative through eigh is O(1) wrong here (clusters of eigenvalues at the jitter)."""
-    from matcalc import _hermitian
+    from matcalc._matfun import hermitian as _hermitian
 
     n, jitter = _hermitian._FULL_TENSOR_MAX_N + 2, 1e-9
     k = _gp_kernel(np.linspace(0, 8, n), jitter)

@@ -14,6 +14,7 @@ from jax import lax
 from jax.experimental import sparse as jsparse
 from jax.typing import ArrayLike
 
+from .._core.primitives import is_tracer
 from ._operators import Operator, as_operator
 from .lanczos import (
     block_cg,
@@ -46,7 +47,7 @@ class _Config(NamedTuple):
 
 
 def _is_concrete(x: Any) -> bool:
-    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
+    return not any(is_tracer(leaf) for leaf in jax.tree_util.tree_leaves(x))
 
 
 def _check_hermitian(a: Any, operator: Operator, name: str) -> None:

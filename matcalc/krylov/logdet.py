@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._matfun.hermitian import funm as hermitian_funm
 from ._operators import Operator, as_operator
 from .lanczos import (
     block_cg,
@@ -180,15 +181,13 @@ def trace_funm(
     quadrature bias; memory ``O(n·p·order)``. It is Hutchinson-unbiased for ``tr(f'(A) dA)`` only as
     the quadrature error vanishes.
     """
-    from matcalc import hermitian
-
     if not callable(f):
         raise TypeError(f"f: expected a callable, got {type(f).__name__}")
     operator, z = _prepare(A, key, num_probes, probe)
     order = min(_check_int(order, "order", 1), operator.shape[0])
     alpha, beta, norms = lanczos_tridiagonal(operator, z, order, bool(reorthogonalize))
     t = tridiagonal(alpha, beta)
-    samples = norms**2 * jnp.real(hermitian.funm(t, f)[:, 0, 0])
+    samples = norms**2 * jnp.real(hermitian_funm(t, f)[:, 0, 0])
     value, err = _stats(samples)
     return (value, {"stderr": jax.lax.stop_gradient(err)}) if return_info else value
 
