@@ -13,6 +13,8 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from ._core import _H, check_dtype, check_option, check_square, eye_like, is_empty, mm, promote_inexact
 from ._kernels.lu import lu_pivoted, lu_pivoted_solve
@@ -45,7 +47,9 @@ def _empty(shape, dtype):
     return jnp.zeros(shape, dtype)
 
 
-def solve_sylvester(A, B, C, *, method: Method = "auto", tol: float = 1e-8):
+def solve_sylvester(
+    A: ArrayLike, B: ArrayLike, C: ArrayLike, *, method: Method = "auto", tol: float = 1e-8
+) -> Array:
     """Solve ``A X + X B = C``; drop-in for ``jax.scipy.linalg.solve_sylvester`` and
     ``scipy.linalg.solve_sylvester`` (GPU-capable by default).
 
@@ -115,7 +119,7 @@ def _clyap_jvp(method, primals, tangents):
 _clyap_jit = jax.jit(_clyap, static_argnums=2)
 
 
-def solve_continuous_lyapunov(a, q, *, method: Method = "auto"):
+def solve_continuous_lyapunov(a: ArrayLike, q: ArrayLike, *, method: Method = "auto") -> Array:
     """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
 
     Derivative:
@@ -183,8 +187,10 @@ _dlyap_jit = jax.jit(_dlyap, static_argnums=2)
 
 
 def solve_discrete_lyapunov(
-    a, q, method: Literal["direct", "bilinear", "auto", "kron", "sign", "schur", "eigen"] | None = None
-):
+    a: ArrayLike,
+    q: ArrayLike,
+    method: Literal["direct", "bilinear", "auto", "kron", "sign", "schur", "eigen"] | None = None,
+) -> Array:
     """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
 
     The bilinear map ``G = (A + I)⁻¹(A − I)`` turns it into ``G X + X Gᴴ = −2 (A+I)⁻¹ Q (Aᴴ+I)⁻¹``,

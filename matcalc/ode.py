@@ -8,12 +8,14 @@ mode. See :func:`odeint`.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+from jax.typing import ArrayLike
 
 from ._ode.adjoints import (
     ADJOINTS,
@@ -26,25 +28,28 @@ from ._ode.adjoints import (
     resolve_adjoint,
 )
 
+if TYPE_CHECKING:
+    import diffrax
+
 __all__ = ["BacksolveAdjoint", "ForwardSensitivity", "InterpolatedAdjoint", "QuadratureAdjoint", "odeint"]
 
 _EXACT_OUTPUT_SOLVERS = ("Tsit5", "Dopri5", "Dopri8")
 
 
 def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
-    func,
-    y0,
-    t,
-    *args,
+    func: Callable[..., Any],
+    y0: Any,
+    t: ArrayLike,
+    *args: Any,
     rtol: float = 1.4e-8,
     atol: float = 1.4e-8,
     mxstep: int | float = 100_000,
-    hmax=jnp.inf,
+    hmax: float = jnp.inf,
     adjoint: Literal["backsolve", "interpolated", "quadrature", "forward"] | Adjoint = "backsolve",
-    solver=None,
+    solver: diffrax.AbstractAdaptiveSolver | None = None,
     checkpoints: int = 16,
     segment_steps: int = 512,
-):
+) -> Any:
     """Solve ``dy/dt = func(y, t, *args)`` and return ``y`` at each time in ``t``.
 
     Same calling convention as ``jax.experimental.ode.odeint``: ``y0`` and ``args`` may be pytrees

@@ -6,6 +6,8 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import _H, as_inexact, check_dtype, check_matrix, check_option, mm
 
@@ -51,7 +53,7 @@ def _polar_right_jvp(primals, tangents):
 _polar_right_jit = jax.jit(_polar_right)
 
 
-def polar(a, side: Literal["right", "left"] = "right"):
+def polar(a: ArrayLike, side: Literal["right", "left"] = "right") -> tuple[Array, Array]:
     """Polar decomposition ``A = U P`` (right) or ``A = P U`` (left); drop-in for
     ``scipy.linalg.polar`` (returns ``(u, p)``). Batched; GPU-capable (SVD).
 

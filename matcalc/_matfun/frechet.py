@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_dtype
 
 
-def frechet(f, a, e):
+def frechet(f: Callable[[Array], Array], a: ArrayLike, e: ArrayLike) -> Array:
     """The Fréchet derivative ``L_f(A, E)`` of a matrix function ``f`` at ``A`` in direction ``E``.
 
     ``f`` is any JAX-differentiable matrix function (``matcalc.expm``, ``matcalc.logm``,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_disp, check_dtype, check_square, complex_dtype, is_empty, mm, norm1
 from .._factor.eig import eig as _eig_rule
@@ -49,7 +52,7 @@ def _funm_jvp(func, primals, tangents):
     return out, dl
 
 
-def funm(A, func, disp: bool = True):
+def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Array | tuple[Array, Array]:
     """``f(A)`` for an analytic scalar JAX function ``func``; drop-in for
     ``jax.scipy.linalg.funm`` / ``scipy.linalg.funm`` (``func`` is applied to complex eigenvalues).
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._core import (
     as_inexact,
@@ -283,7 +284,7 @@ def _logm_jvp(sylvester, primals, tangents):
 _logm_jit = jax.jit(_logm, static_argnums=1)
 
 
-def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
+def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Array | tuple[Array, Array]:
     """Principal matrix logarithm; drop-in for ``scipy.linalg.logm`` (JAX has none). GPU-capable.
 
     Inverse scaling and squaring: Denman–Beavers square roots until ``‖A^{1/2^s} − I‖₁ ≤ 0.25``,
@@ -338,7 +339,7 @@ def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
     return f, norm1(expm(fs) - a) / norm1(a)
 
 
-def fractional_matrix_power(A, t):
+def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     """``A^t`` for real ``t``; drop-in for ``scipy.linalg.fractional_matrix_power``.
 
     Integer ``t`` uses repeated squaring (:func:`matcalc.matrix_power`); otherwise

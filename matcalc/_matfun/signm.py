@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_disp, check_dtype, check_square, is_empty, mm, norm1
 from .._kernels.sylvester import sylvester_plan
@@ -33,7 +35,7 @@ def _signm_jvp(primals, tangents):
 _signm_jit = jax.jit(_signm)
 
 
-def signm(A, disp: bool = True):
+def signm(A: ArrayLike, disp: bool = True) -> Array | tuple[Array, Array]:
     """Matrix sign function; drop-in for ``scipy.linalg.signm`` (GPU-capable, no Schur).
 
     Newton's iteration ``S ← (μS + S⁻¹/μ)/2`` with determinant scaling (Higham 2008, §5.5).

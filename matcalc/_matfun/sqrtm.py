@@ -7,6 +7,8 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import (
     as_inexact,
@@ -60,12 +62,12 @@ _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
 
 
 def sqrtm(
-    A,
+    A: ArrayLike,
     blocksize: int = 1,
     *,
     method: Literal["db", "schur"] = "db",
     sylvester: Literal["auto", "iterate", "kron", "sign", "schur", "eigen"] = "auto",
-):
+) -> Array:
     """Principal matrix square root; drop-in for ``jax.scipy.linalg.sqrtm`` (GPU-capable).
 
     Default ``method="db"``: product-form Denman–Beavers iteration with determinant scaling
