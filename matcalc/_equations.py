@@ -75,6 +75,14 @@ def solve_sylvester(
 
     Returns:
       ``(..., n, m)`` solution X.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [0., 3.]])
+      >>> B = jnp.array([[4., 0.], [1., 5.]])
+      >>> C = jnp.array([[1., 0.], [0., 1.]])
+      >>> X = matcalc.solve_sylvester(A, B, C)  # A X + X B = C
+      >>> bool(np.allclose(A @ X + X @ B, C))
+      True
     """
     check_option("solve_sylvester", "method", method, METHODS)
     a, b, c = promote_inexact(A, B, C)
@@ -131,6 +139,13 @@ def solve_continuous_lyapunov(a: ArrayLike, q: ArrayLike, *, method: Method = "a
       method: as :func:`solve_sylvester`: ``"auto"`` (Kronecker LU for ``n ≤ 12``, else the sign
         function with the fallback of :func:`solve_sylvester` where A is neither stable nor
         anti-stable), ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"``.
+
+    Examples:
+      >>> A = jnp.array([[-1., 1.], [0., -2.]])
+      >>> Q = jnp.array([[1., 0.], [0., 1.]])
+      >>> X = matcalc.solve_continuous_lyapunov(A, Q)  # A X + X Aᵀ = Q
+      >>> bool(np.allclose(A @ X + X @ A.T, Q))
+      True
     """
     check_option("solve_continuous_lyapunov", "method", method, METHODS)
     a, q = promote_inexact(a, q)
@@ -204,6 +219,13 @@ def solve_discrete_lyapunov(
     Args:
       method: ``None``/``"auto"``, ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"`` (SciPy's
         ``"direct"``/``"bilinear"`` map to ``"kron"``/``"auto"``).
+
+    Examples:
+      >>> A = jnp.array([[0.5, 0.1], [0., 0.2]])
+      >>> Q = jnp.array([[1., 0.], [0., 1.]])
+      >>> X = matcalc.solve_discrete_lyapunov(A, Q)  # A X Aᵀ − X + Q = 0
+      >>> bool(np.allclose(A @ X @ A.T - X + Q, 0))
+      True
     """
     check_option("solve_discrete_lyapunov", "method", method, (None, "direct", "bilinear", *METHODS))
     method = {None: "auto", "direct": "kron", "bilinear": "auto"}.get(method, method)

@@ -184,13 +184,16 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       ICML 2021; SciMLSensitivity.jl (InterpolatingAdjoint, QuadratureAdjoint); Hairer, Nørsett &
       Wanner, *Solving ODEs I* (1993) §II.4 (step control), §I.14 (sensitivities).
 
-    Example:
-      >>> import jax, jax.numpy as jnp
-      >>> from matcalc.ode import odeint
-      >>> jax.config.update("jax_enable_x64", True)
-      >>> ys = odeint(lambda y, t, k: -k * y, jnp.array([1.0]), jnp.array([0.0, 1.0]), 2.0)
-      >>> bool(jnp.allclose(ys[-1], jnp.exp(-2.0)))
-      True
+    Examples:
+      >>> def f(y, t, k):
+      ...     return -k * y
+      >>> t = jnp.array([0., 1.])
+      >>> y = matcalc.ode.odeint(f, jnp.array(1.), t, 2.)  # y(t) = exp(−k t)
+      >>> print(f"{float(y[1]):.6f} {np.exp(-2):.6f}")
+      0.135335 0.135335
+      >>> dk = jax.grad(lambda k: matcalc.ode.odeint(f, jnp.array(1.), t, k)[1])(2.)  # ∂y(1)/∂k = −exp(−k)
+      >>> print(f"{float(dk):.6f}")
+      -0.135335
     """
     import diffrax
 

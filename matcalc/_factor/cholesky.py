@@ -138,6 +138,12 @@ def cholesky(a: ArrayLike, *, upper: bool = False, symmetrize_input: bool = True
 
     Returns:
       ``(..., n, n)`` triangular factor.
+
+    Examples:
+      >>> A = jnp.array([[4., 2.], [2., 5.]])
+      >>> print(np.round(matcalc.cholesky(A), 6))
+      [[2. 0.]
+       [1. 2.]]
     """
     a = as_inexact(a)
     check_square(a, "cholesky")

@@ -114,6 +114,14 @@ def eig(a: ArrayLike) -> EigResult:
 
     Returns:
       ``(w, v)``: ``(..., n)`` and ``(..., n, n)`` complex.
+
+    Examples:
+      >>> A = jnp.array([[0., 1.], [-2., -3.]])
+      >>> w, v = matcalc.eig(A)
+      >>> print(np.round(np.sort(w.real), 6))
+      [-2. -1.]
+      >>> bool(np.allclose(A.astype(v.dtype) @ v, v @ jnp.diag(w)))  # A V = V Λ
+      True
     """
     a = as_inexact(a)
     check_square(a, "eig")
@@ -136,6 +144,11 @@ def eigvals(a: ArrayLike) -> Array:
 
     Returns:
       ``(..., n)`` complex.
+
+    Examples:
+      >>> A = jnp.array([[0., 1.], [-2., -3.]])
+      >>> print(np.round(np.sort(matcalc.eigvals(A).real), 6))
+      [-2. -1.]
     """
     a = as_inexact(a)
     check_square(a, "eigvals")

@@ -69,6 +69,14 @@ def polar(a: ArrayLike, side: Literal["right", "left"] = "right") -> tuple[Array
     Args:
       a: ``(..., m, n)``; ``side="right"`` needs ``m ≥ n``, ``side="left"`` needs ``m ≤ n``.
       side: ``"right"`` or ``"left"``.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> u, p = matcalc.polar(A)
+      >>> bool(np.allclose(u @ p, A)), bool(np.allclose(u.T @ u, np.eye(2)))
+      (True, True)
+      >>> print(np.round(np.linalg.eigvalsh(p), 6))  # the singular values of A
+      [0.365966 5.464986]
     """
     check_option("polar", "side", side, ("right", "left"))
     a = as_inexact(a)

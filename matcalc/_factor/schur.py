@@ -235,6 +235,14 @@ def schur(a: ArrayLike, output: str = "real") -> tuple[Array, Array]:
 
     Returns:
       ``(T, Z)``.
+
+    Examples:
+      >>> A = jnp.array([[1., 4.], [1., 1.]])  # eigenvalues 1 ± 2
+      >>> T, Z = matcalc.schur(A)
+      >>> print(np.round(np.sort(np.diag(T)), 6))
+      [-1.  3.]
+      >>> bool(np.allclose(Z @ T @ Z.T, A))
+      True
     """
     if output not in ("real", "complex"):
         raise ValueError(f"schur: output must be 'real' or 'complex', got {output!r}")

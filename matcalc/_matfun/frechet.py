@@ -25,6 +25,13 @@ def frechet(f: Callable[[Array], Array], a: ArrayLike, e: ArrayLike) -> Array:
 
     Returns:
       ``L_f(A, E)``, shaped like ``f(A)``.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> E = jnp.array([[0., 1.], [0., 0.]])
+      >>> L = matcalc.frechet(lambda X: X @ X, A, E)  # L(A, E) = A E + E A
+      >>> bool(np.allclose(L, A @ E + E @ A))
+      True
     """
     if not callable(f):
         raise TypeError(

@@ -71,6 +71,18 @@ def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Arr
       Domain: diagonalizable A with a well-conditioned eigenbasis. Second derivatives
       differentiate this rule through :func:`matcalc.eig`'s own rule (the expression is
       invariant to the eigenvector gauge), exact for distinct eigenvalues.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [0., 3.]])  # triangular: f₁₂ = 2 (f(1) − f(3)) / (1 − 3)
+      >>> F = matcalc.funm(A, jnp.exp)  # complex, as JAX's funm
+      >>> print(np.round(F.real, 6))
+      [[ 2.718282 17.367255]
+       [ 0.       20.085537]]
+      >>> bool(np.allclose(F, [[np.e, np.e**3 - np.e], [0., np.e**3]]))
+      True
+      >>> g = jax.grad(lambda A: jnp.trace(matcalc.funm(A, jnp.exp)).real)(A)  # ∇ tr exp(A) = exp(A)ᵀ
+      >>> bool(np.allclose(g, matcalc.expm(A).T))
+      True
     """
     disp = check_disp("funm", disp)
     a = as_inexact(A, "A")

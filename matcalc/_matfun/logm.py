@@ -322,6 +322,14 @@ def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Arra
 
     Returns:
       ``(..., n, n)`` principal logarithm, same dtype as ``A``.
+
+    Examples:
+      >>> A = jnp.array([[1., 1.], [0., 1.]])
+      >>> print(np.round(matcalc.logm(A), 6))
+      [[0. 1.]
+       [0. 0.]]
+      >>> bool(np.allclose(matcalc.expm(matcalc.logm(A)), A))
+      True
     """
     disp = check_disp("logm", disp)
     check_option("logm", "sylvester", sylvester, METHODS)
@@ -351,6 +359,15 @@ def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
       Domain: as :func:`logm` for non-integer t: complex input with eigenvalues on the negative
       real axis gets the principal value (CPU); real input whose principal power is not real, and
       singular input, give NaN (SciPy returns complex, resp. the Schur–Padé value).
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [0., 9.]])
+      >>> X = matcalc.fractional_matrix_power(A, 0.5)
+      >>> print(np.round(X, 6))
+      [[2.  0.2]
+       [0.  3. ]]
+      >>> bool(np.allclose(X @ X, A))
+      True
     """
     a = as_inexact(A, "A")
     check_dtype("fractional_matrix_power", "A", a)

@@ -47,6 +47,12 @@ def signm(A: ArrayLike, disp: bool = True) -> Array | tuple[Array, Array]:
       trips: transposable). Domain: no eigenvalue on the imaginary axis; there (and when the
       iteration does not converge in 40 steps) the result is NaN.
       Reference: Higham, *Functions of Matrices* (2008), ch. 5; Mathias (1996).
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [0., -1.]])  # A² = I, so sign(A) = A
+      >>> print(np.round(matcalc.signm(A), 6))
+      [[ 1.  2.]
+       [ 0. -1.]]
     """
     disp = check_disp("signm", disp)
     a = as_inexact(A, "A")

@@ -112,6 +112,17 @@ def sqrtm(
 
     Returns:
       ``(..., n, n)`` principal square root.
+
+    Examples:
+      >>> A = jnp.array([[1., 1.], [0., 1.]])
+      >>> X = matcalc.sqrtm(A)
+      >>> print(np.round(X, 6))
+      [[1.  0.5]
+       [0.  1. ]]
+      >>> E = jnp.array([[0., 0.], [1., 0.]])
+      >>> _, dX = jax.jvp(matcalc.sqrtm, (A,), (E,))  # X dX + dX X = dA
+      >>> bool(np.allclose(X @ dX + dX @ X, E))
+      True
     """
     del blocksize
     check_option("sqrtm", "method", method, ("db", "schur"))
