@@ -20,22 +20,24 @@ import pytest
 import matcalc
 import matcalc.testing
 
-# documented by its own module's tests (their examples live with those modules' own test files)
+# public functions without an ``Examples`` section here, with the reason
 EXCLUDED = {
     "expm": "documented by its own module's tests",
     "expm_frechet": "documented by its own module's tests",
 }
-EXCLUDED_PREFIXES = ("krylov.",)  # documented by its own module's tests
+EXCLUDED_PREFIXES = {"krylov.": "documented by its own module's tests"}
 PUBLIC_MODULES = ("hermitian", "spd", "ode", "testing")
 
 
 def _public_names() -> list[str]:
-    """The operations of ``public_operations()`` that live on ``matcalc`` itself (not the mirrors),
-    plus every callable name in the ``__all__`` of the public submodules."""
-    names = [n for n in matcalc.testing.public_operations() if "." in n or n in matcalc.__all__]
+    """The operations of ``public_operations()`` on ``matcalc`` itself and on its public submodules
+    (not the mirrors), plus every function in the ``__all__`` of those submodules."""
+    ops = matcalc.testing.public_operations()
+    names = [n for n in ops if n in matcalc.__all__ or n.split(".")[0] in PUBLIC_MODULES]
     for mod in PUBLIC_MODULES:
         names.extend(f"{mod}.{sub}" for sub in getattr(matcalc, mod).__all__)
-    names = [n for n in dict.fromkeys(names) if n not in EXCLUDED and not n.startswith(EXCLUDED_PREFIXES)]
+    excluded_prefixes = tuple(EXCLUDED_PREFIXES)
+    names = [n for n in dict.fromkeys(names) if n not in EXCLUDED and not n.startswith(excluded_prefixes)]
     # functions only: classes (``testing.Problem``, the adjoint objects of ``ode``) are options
     return sorted(n for n in names if inspect.isfunction(inspect.unwrap(_resolve(n))))
 
