@@ -90,6 +90,14 @@ def eigh(a: ArrayLike, UPLO: str | None = None, symmetrize_input: bool = True) -
       >>> g = jax.grad(lambda A: matcalc.eigh(A)[0][1])(A)  # dλ = vᵀ dA v, so ∇λ = v vᵀ
       >>> bool(np.allclose(g, np.outer(v[:, 1], v[:, 1])))
       True
+      >>> def projector(A):  # onto the eigenspace of the two smallest eigenvalues
+      ...     w, v = matcalc.eigh(A)
+      ...     return v[:, :2] @ v[:, :2].T
+      >>> B = jnp.diag(jnp.array([1., 1., 3.]))  # eigenvalue 1 repeated: finite, exact gradient
+      >>> print(np.round(jax.grad(lambda B: projector(B)[0, 2])(B), 6))  # dP = −(P dB Q + Q dB P)/(3 − 1)
+      [[ 0.    0.   -0.25]
+       [ 0.    0.    0.  ]
+       [-0.25  0.    0.  ]]
     """
     _check_uplo(UPLO, "eigh")
     a = as_inexact(a)
