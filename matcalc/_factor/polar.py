@@ -77,6 +77,9 @@ def polar(a: ArrayLike, side: Literal["right", "left"] = "right") -> tuple[Array
       (True, True)
       >>> print(np.round(np.linalg.eigvalsh(p), 6))  # the singular values of A
       [0.365966 5.464986]
+      >>> g = jax.grad(lambda A: jnp.trace(matcalc.polar(A)[1]))(A)  # ∇ tr P = ∇‖A‖_* = U
+      >>> bool(np.allclose(g, u))
+      True
     """
     check_option("polar", "side", side, ("right", "left"))
     a = as_inexact(a)

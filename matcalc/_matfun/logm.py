@@ -330,6 +330,10 @@ def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Arra
        [0. 0.]]
       >>> bool(np.allclose(matcalc.expm(matcalc.logm(A)), A))
       True
+      >>> g = jax.grad(lambda A: jnp.trace(matcalc.logm(A)))(A)  # d tr log A = tr(A⁻¹ dA): ∇ = A⁻ᵀ
+      >>> print(np.round(g, 6))
+      [[ 1.  0.]
+       [-1.  1.]]
     """
     disp = check_disp("logm", disp)
     check_option("logm", "sylvester", sylvester, METHODS)
