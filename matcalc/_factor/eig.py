@@ -122,6 +122,11 @@ def eig(a: ArrayLike) -> EigResult:
       [-2. -1.]
       >>> bool(np.allclose(A.astype(v.dtype) @ v, v @ jnp.diag(w)))  # A V = V Λ
       True
+      >>> E = jnp.array([[0., 0.], [1., 0.]])
+      >>> (w, v), (dw, dv) = jax.jvp(matcalc.eig, (A,), (E,))  # eigenvector derivatives too
+      >>> lhs = E.astype(v.dtype) @ v + A.astype(v.dtype) @ dv
+      >>> bool(np.allclose(lhs, dv @ jnp.diag(w) + v @ jnp.diag(dw)))  # dA V + A dV = dV Λ + V dΛ
+      True
     """
     a = as_inexact(a)
     check_square(a, "eig")
