@@ -13,6 +13,8 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from ._core import _H, check_dtype, check_option, check_square, eye_like, is_empty, mm, promote_inexact
 from ._kernels.lu import lu_pivoted, lu_pivoted_solve
@@ -45,7 +47,9 @@ def _empty(shape, dtype):
     return jnp.zeros(shape, dtype)
 
 
-def solve_sylvester(A, B, C, *, method: Method = "auto", tol: float = 1e-8):
+def solve_sylvester(
+    A: ArrayLike, B: ArrayLike, C: ArrayLike, *, method: Method = "auto", tol: float = 1e-8
+) -> Array:
     """Solve ``A X + X B = C``; drop-in for ``jax.scipy.linalg.solve_sylvester`` and
     ``scipy.linalg.solve_sylvester`` (GPU-capable by default).
 
@@ -71,6 +75,14 @@ def solve_sylvester(A, B, C, *, method: Method = "auto", tol: float = 1e-8):
 
     Returns:
       ``(..., n, m)`` solution X.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [0., 3.]])
+      >>> B = jnp.array([[4., 0.], [1., 5.]])
+      >>> C = jnp.array([[1., 0.], [0., 1.]])
+      >>> X = matcalc.solve_sylvester(A, B, C)  # A X + X B = C
+      >>> bool(np.allclose(A @ X + X @ B, C))
+      True
     """
     check_option("solve_sylvester", "method", method, METHODS)
     a, b, c = promote_inexact(A, B, C)
@@ -115,7 +127,7 @@ def _clyap_jvp(method, primals, tangents):
 _clyap_jit = jax.jit(_clyap, static_argnums=2)
 
 
-def solve_continuous_lyapunov(a, q, *, method: Method = "auto"):
+def solve_continuous_lyapunov(a: ArrayLike, q: ArrayLike, *, method: Method = "auto") -> Array:
     """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
 
     Derivative:
@@ -127,6 +139,13 @@ def solve_continuous_lyapunov(a, q, *, method: Method = "auto"):
       method: as :func:`solve_sylvester`: ``"auto"`` (Kronecker LU for ``n ≤ 12``, else the sign
         function with the fallback of :func:`solve_sylvester` where A is neither stable nor
         anti-stable), ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"``.
+
+    Examples:
+      >>> A = jnp.array([[-1., 1.], [0., -2.]])
+      >>> Q = jnp.array([[1., 0.], [0., 1.]])
+      >>> X = matcalc.solve_continuous_lyapunov(A, Q)  # A X + X Aᵀ = Q
+      >>> bool(np.allclose(A @ X + X @ A.T, Q))
+      True
     """
     check_option("solve_continuous_lyapunov", "method", method, METHODS)
     a, q = promote_inexact(a, q)
@@ -183,8 +202,10 @@ _dlyap_jit = jax.jit(_dlyap, static_argnums=2)
 
 
 def solve_discrete_lyapunov(
-    a, q, method: Literal["direct", "bilinear", "auto", "kron", "sign", "schur", "eigen"] | None = None
-):
+    a: ArrayLike,
+    q: ArrayLike,
+    method: Literal["direct", "bilinear", "auto", "kron", "sign", "schur", "eigen"] | None = None,
+) -> Array:
     """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
 
     The bilinear map ``G = (A + I)⁻¹(A − I)`` turns it into ``G X + X Gᴴ = −2 (A+I)⁻¹ Q (Aᴴ+I)⁻¹``,
@@ -198,6 +219,13 @@ def solve_discrete_lyapunov(
     Args:
       method: ``None``/``"auto"``, ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"`` (SciPy's
         ``"direct"``/``"bilinear"`` map to ``"kron"``/``"auto"``).
+
+    Examples:
+      >>> A = jnp.array([[0.5, 0.1], [0., 0.2]])
+      >>> Q = jnp.array([[1., 0.], [0., 1.]])
+      >>> X = matcalc.solve_discrete_lyapunov(A, Q)  # A X Aᵀ − X + Q = 0
+      >>> bool(np.allclose(A @ X @ A.T - X + Q, 0))
+      True
     """
     check_option("solve_discrete_lyapunov", "method", method, (None, "direct", "bilinear", *METHODS))
     method = {None: "auto", "direct": "kron", "bilinear": "auto"}.get(method, method)

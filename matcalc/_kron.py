@@ -21,6 +21,11 @@ def vec(a: ArrayLike) -> Array:
     """Column-major vectorization of the last two axes: ``(..., m, n) → (..., m·n)``.
 
     Linear, so its derivative is itself: ``d vec(A) = vec(dA)``.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> print(matcalc.vec(A))  # columns stacked
+      [1. 3. 2. 4.]
     """
     a = jnp.asarray(a)
     if a.ndim < 2:
@@ -29,7 +34,16 @@ def vec(a: ArrayLike) -> Array:
 
 
 def unvec(v: ArrayLike, shape: tuple[int, ...]) -> Array:
-    """Inverse of ``vec``: ``(..., m·n) → (..., m, n)`` for ``shape = (m, n)``."""
+    """Inverse of ``vec``: ``(..., m·n) → (..., m, n)`` for ``shape = (m, n)``.
+
+    Examples:
+      >>> v = jnp.array([1., 3., 2., 4.])
+      >>> print(matcalc.unvec(v, (2, 2)))
+      [[1. 2.]
+       [3. 4.]]
+      >>> bool(np.array_equal(matcalc.vec(matcalc.unvec(v, (2, 2))), v))
+      True
+    """
     v = jnp.asarray(v)
     if not (
         isinstance(shape, tuple | list)
@@ -51,6 +65,14 @@ def jacobian_matrix(f: Callable, a: ArrayLike) -> jax.Array:
     Built column by column with forward mode (``jax.jacfwd``), so it uses ``f``'s JVP rule.
     Complex ``f`` must be holomorphic (the Jacobian is then complex). Integer/bool ``a`` is
     promoted to a float dtype as ``jnp.linalg`` does.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> J = matcalc.jacobian_matrix(lambda X: X @ X, A)
+      >>> J.shape
+      (4, 4)
+      >>> bool(np.allclose(J, np.kron(np.eye(2), A) + np.kron(A.T, np.eye(2))))  # I ⊗ A + Aᵀ ⊗ I
+      True
     """
     a = as_inexact(a)
     if a.ndim != 2:

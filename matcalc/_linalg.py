@@ -64,6 +64,17 @@ def inv(a: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` inverse.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> X = matcalc.inv(A)
+      >>> print(np.round(X, 6))
+      [[ 0.3 -0.1]
+       [-0.2  0.4]]
+      >>> E = jnp.array([[0., 1.], [0., 0.]])
+      >>> _, dX = jax.jvp(matcalc.inv, (A,), (E,))  # d(A⁻¹) = −A⁻¹ dA A⁻¹
+      >>> bool(np.allclose(dX, -X @ E @ X))
+      True
     """
     a = as_inexact(a)
     check_square(a, "inv")
@@ -106,6 +117,15 @@ def solve(a: ArrayLike, b: ArrayLike) -> Array:
 
     Returns:
       ``(..., n)`` if ``b`` is 1-D, else ``(..., n, k)``.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> b = jnp.array([6., 8.])
+      >>> print(np.round(matcalc.solve(A, b), 6))
+      [1. 2.]
+      >>> g = jax.grad(lambda b: matcalc.solve(A, b).sum())(b)  # the adjoint solve: A⁻ᵀ 1
+      >>> bool(np.allclose(g, np.linalg.solve(np.asarray(A).T, np.ones(2))))
+      True
     """
     a, b = promote_inexact(a, b)
     check_square(a, "solve")
@@ -241,6 +261,18 @@ def det(a: ArrayLike) -> Array:
       rule. Second order uses the adjugate's own rule,
       ``d adj(S)[F] = diag(Σ_k P_ik F_kk) − P∘F`` with ``P_ij = ∏_{k≠i,j} σ_k``.
       Reference: course notes ch. 7 (Jacobi's formula); Giles (2008) §3.1.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> print(f"{float(matcalc.det(A)):.6f}")
+      10.000000
+      >>> g = jax.grad(matcalc.det)(A)  # det(A) A⁻ᵀ
+      >>> bool(np.allclose(g, 10.0 * np.linalg.inv(np.asarray(A)).T))
+      True
+      >>> S = jnp.array([[1., 2.], [2., 4.]])  # singular: the gradient is the adjugate, finite
+      >>> print(np.round(jax.grad(matcalc.det)(S), 6))
+      [[ 4. -2.]
+       [-2.  1.]]
     """
     a = as_inexact(a)
     check_square(a, "det")
@@ -286,6 +318,15 @@ def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
       a: ``(..., n, n)``.
       method: ``None``, ``"lu"`` or ``"qr"`` (JAX's options); the value is the same within
         rounding, so LU is used for all three.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> sign, logabsdet = matcalc.slogdet(A)
+      >>> print(f"{float(sign):.1f} {float(logabsdet):.6f}")
+      -1.0 0.693147
+      >>> g = jax.grad(lambda A: matcalc.slogdet(A)[1])(A)  # A⁻ᵀ
+      >>> bool(np.allclose(g, np.linalg.inv(np.asarray(A)).T))
+      True
     """
     if method not in (None, "lu", "qr"):
         raise ValueError(f"slogdet: unknown method {method!r}; supported are 'lu' (None) and 'qr'")
@@ -328,6 +369,14 @@ def logdet(a: ArrayLike, assume_a: str = "gen") -> Array:
       factor by two triangular solves (as accurate as JAX's Cholesky rule on ill-conditioned A;
       tangents act through their Hermitian part, consistent with the primal).
       Reference: course notes ch. 7; Murray (2016) for the Cholesky form.
+
+    Examples:
+      >>> A = jnp.array([[2., 1.], [1., 2.]])
+      >>> print(f"{float(matcalc.logdet(A)):.6f}")
+      1.098612
+      >>> g = jax.grad(matcalc.logdet)(A)  # A⁻ᵀ
+      >>> bool(np.allclose(g, np.linalg.inv(np.asarray(A)).T))
+      True
     """
     a = as_inexact(a)
     check_square(a, "logdet")
@@ -378,6 +427,12 @@ def pinv(
       ``rtol·σ_max`` are treated as exact zeros (so the derivative of a rank-deficient input is
       that of its truncated, constant-rank version). With ``hermitian=True`` tangents act through
       their Hermitian part.
+
+    Examples:
+      >>> A = jnp.array([[1., 0.], [0., 2.], [0., 0.]])
+      >>> print(np.round(matcalc.pinv(A), 6))
+      [[1.  0.  0. ]
+       [0.  0.5 0. ]]
     """
     if rcond is not None:
         if rtol is not None:
@@ -456,6 +511,15 @@ def lstsq(
       the gradient is finite and right at ``a = I`` (where ``jnp.linalg.lstsq``'s is NaN) and at
       any repeated singular value. ``s`` has ``dσ_i = Re(u_iᴴ dA v_i)`` (see ``svdvals``).
       Rank-deficient ``a``: the derivative of the truncated, constant-rank problem.
+
+    Examples:
+      >>> A = jnp.array([[1., 0.], [0., 1.], [1., 1.]])
+      >>> b = jnp.array([1., 2., 4.])
+      >>> x, resid, rank, s = matcalc.lstsq(A, b)
+      >>> print(np.round(x, 6), int(rank))
+      [1.333333 2.333333] 2
+      >>> bool(np.allclose(x, np.linalg.lstsq(np.asarray(A), np.asarray(b), rcond=None)[0]))
+      True
     """
     a, b = promote_inexact(a, b)
     if a.ndim != 2:
@@ -533,6 +597,12 @@ def matrix_power(a: ArrayLike, n: int) -> Array:
       the square-and-multiply chain (about 3 products per forward product); ``n = 0`` gives ``I``
       and zero derivative; ``n < 0`` is ``(A⁻¹)^|n|`` with ``d(A⁻¹) = −A⁻¹ dA A⁻¹`` (see ``inv``).
       Reference: course notes ch. 2 (product rule).
+
+    Examples:
+      >>> A = jnp.array([[1., 1.], [0., 1.]])
+      >>> print(np.round(matcalc.matrix_power(A, 3), 6))
+      [[1. 3.]
+       [0. 1.]]
     """
     a = jnp.asarray(a)
     check_square(a, "matrix_power")
@@ -704,6 +774,14 @@ def norm(
       extreme column / row absolute sum, averaged over ties; ``d|a| = Re(conj(a/|a|) da)`` with
       subgradient 0 at ``a = 0``. Vector norms: the same conventions (0 at ``x = 0``).
       Reference: course notes ch. 4; Watson (1992) for norm subdifferentials.
+
+    Examples:
+      >>> A = jnp.array([[3., 0.], [4., 0.]])
+      >>> print(f"{float(matcalc.norm(A)):.6f}")
+      5.000000
+      >>> print(np.round(jax.grad(matcalc.norm)(A), 6))  # A / ‖A‖_F
+      [[0.6 0. ]
+       [0.8 0. ]]
     """
     x = as_inexact(x, "x")
     _check_norm_args(x, ord, axis)

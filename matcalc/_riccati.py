@@ -428,6 +428,12 @@ def solve_continuous_are(
 
     Returns:
       ``(..., n, n)`` the stabilizing solution X.
+
+    Examples:
+      >>> one = jnp.ones((1, 1))
+      >>> X = matcalc.solve_continuous_are(one, one, one, one)  # 2x − x² + 1 = 0
+      >>> print(f"{float(X[0, 0]):.6f}")  # 1 + √2
+      2.414214
     """
     del balanced
     op = "solve_continuous_are"
@@ -477,6 +483,12 @@ def solve_discrete_are(
 
     Returns:
       ``(..., n, n)`` the stabilizing solution X.
+
+    Examples:
+      >>> one = jnp.ones((1, 1))
+      >>> X = matcalc.solve_discrete_are(one, one, one, one)  # x = x − x²/(1 + x) + 1
+      >>> print(f"{float(X[0, 0]):.6f}")  # the golden ratio
+      1.618034
     """
     del balanced
     op = "solve_discrete_are"

@@ -695,6 +695,17 @@ def use_rules(
     Raises:
       ValueError: an unknown operation name in ``only``/``exclude`` (the message lists the known
         ones).
+
+    Examples:
+      >>> def f(A):  # tr exp(A) through an eigendecomposition, written against jax.numpy only
+      ...     w, v = jnp.linalg.eigh(A)
+      ...     return jnp.trace(v @ jnp.diag(jnp.exp(w)) @ v.T)
+      >>> A = jnp.eye(2)  # a repeated eigenvalue
+      >>> bool(np.isnan(jax.grad(f)(A)).any())
+      True
+      >>> print(np.round(jax.grad(matcalc.use_rules(f))(A), 6))  # ∇ tr exp(A) = exp(A)ᵀ = e I
+      [[2.718282 0.      ]
+       [0.       2.718282]]
     """
     enabled = _enabled(only, exclude)
     compiled: dict = {}  # (argument structure, static leaves) -> (jitted flat function, output tree)

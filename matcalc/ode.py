@@ -8,12 +8,14 @@ mode. See :func:`odeint`.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+from jax.typing import ArrayLike
 
 from ._ode.adjoints import (
     ADJOINTS,
@@ -26,25 +28,28 @@ from ._ode.adjoints import (
     resolve_adjoint,
 )
 
+if TYPE_CHECKING:
+    import diffrax
+
 __all__ = ["BacksolveAdjoint", "ForwardSensitivity", "InterpolatedAdjoint", "QuadratureAdjoint", "odeint"]
 
 _EXACT_OUTPUT_SOLVERS = ("Tsit5", "Dopri5", "Dopri8")
 
 
 def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
-    func,
-    y0,
-    t,
-    *args,
+    func: Callable[..., Any],
+    y0: Any,
+    t: ArrayLike,
+    *args: Any,
     rtol: float = 1.4e-8,
     atol: float = 1.4e-8,
     mxstep: int | float = 100_000,
-    hmax=jnp.inf,
+    hmax: float = jnp.inf,
     adjoint: Literal["backsolve", "interpolated", "quadrature", "forward"] | Adjoint = "backsolve",
-    solver=None,
+    solver: diffrax.AbstractAdaptiveSolver | None = None,
     checkpoints: int = 16,
     segment_steps: int = 512,
-):
+) -> Any:
     """Solve ``dy/dt = func(y, t, *args)`` and return ``y`` at each time in ``t``.
 
     Same calling convention as ``jax.experimental.ode.odeint``: ``y0`` and ``args`` may be pytrees
@@ -179,13 +184,16 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       ICML 2021; SciMLSensitivity.jl (InterpolatingAdjoint, QuadratureAdjoint); Hairer, Nørsett &
       Wanner, *Solving ODEs I* (1993) §II.4 (step control), §I.14 (sensitivities).
 
-    Example:
-      >>> import jax, jax.numpy as jnp
-      >>> from matcalc.ode import odeint
-      >>> jax.config.update("jax_enable_x64", True)
-      >>> ys = odeint(lambda y, t, k: -k * y, jnp.array([1.0]), jnp.array([0.0, 1.0]), 2.0)
-      >>> bool(jnp.allclose(ys[-1], jnp.exp(-2.0)))
-      True
+    Examples:
+      >>> def f(y, t, k):
+      ...     return -k * y
+      >>> t = jnp.array([0., 1.])
+      >>> y = matcalc.ode.odeint(f, jnp.array(1.), t, 2.)  # y(t) = exp(−k t)
+      >>> print(f"{float(y[1]):.6f} {np.exp(-2):.6f}")
+      0.135335 0.135335
+      >>> dk = jax.grad(lambda k: matcalc.ode.odeint(f, jnp.array(1.), t, k)[1])(2.)  # ∂y(1)/∂k = −exp(−k)
+      >>> print(f"{float(dk):.6f}")
+      -0.135335
     """
     import diffrax
 

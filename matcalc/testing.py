@@ -59,7 +59,13 @@ def public_operations() -> list[str]:
     such as the adjoint objects of ``matcalc.ode``, are options, not operations), and the
     names of the mirrors ``matcalc.numpy.linalg`` / ``matcalc.scipy.linalg`` that carry a rule of
     their own (see ``_mirror_operations``; JAX re-exports and adapters of public operations do
-    not)."""
+    not).
+
+    Examples:
+      >>> ops = matcalc.testing.public_operations()
+      >>> "inv" in ops, "hermitian.sqrtm" in ops, "ode.odeint" in ops
+      (True, True, True)
+    """
     import types
 
     import matcalc
@@ -265,7 +271,14 @@ _EPS = float(np.finfo(np.float64).eps)
 
 
 def check_primal(p: Problem, reference: Callable | None, rtol: float = 1e-10) -> float | None:
-    """``finite``: the eager primal is finite; ``primal``: it matches ``reference(*numpy_args)``."""
+    """``finite``: the eager primal is finite; ``primal``: it matches ``reference(*numpy_args)``.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> p = matcalc.testing.Problem(matcalc.inv, (A,))
+      >>> bool(matcalc.testing.check_primal(p, np.linalg.inv) < 1e-10)
+      True
+    """
     if not _all_finite(p.out):
         _fail("finite", "primal output is not finite")
     if reference is None:
@@ -283,7 +296,15 @@ def check_primal(p: Problem, reference: Callable | None, rtol: float = 1e-10) ->
 
 def check_jvp(p: Problem, rtol: float = 1e-8) -> tuple[tuple, float]:
     """``jvp``: the eager JVP along ``p.v`` against a 5-point finite difference (within ``rtol``
-    plus the difference's round-off floor). Returns the JVP and its relative error."""
+    plus the difference's round-off floor). Returns the JVP and its relative error.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> p = matcalc.testing.Problem(matcalc.inv, (A,))
+      >>> jv, err = matcalc.testing.check_jvp(p)
+      >>> bool(err < 1e-8)
+      True
+    """
     fd_jv, floor = p.finite_difference(p.f_jit, p.v)
     _, jv = jax.jvp(p.f, p.primals, p.v)
     if not _all_finite(jv):
@@ -297,7 +318,16 @@ def check_transpose(
 ) -> float:
     """``transpose``: ``<w, J v> = <Jᵀ w, v>`` with ``Jᵀ w = ct`` from the VJP, in the real pairing
     JAX transposes in. Against a finite-difference ``J v`` the tolerance is ``rtol`` plus its
-    round-off floor."""
+    round-off floor.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> p = matcalc.testing.Problem(matcalc.inv, (A,))
+      >>> jv, _ = matcalc.testing.check_jvp(p)
+      >>> ct = jax.vjp(p.f, *p.primals)[1](p.w)
+      >>> bool(matcalc.testing.check_transpose(p, ct, jv) < 1e-12)
+      True
+    """
     lhs, rhs = _pair(p.w, jv), _pair(ct, p.v)
     scale = _abs_pair(p.w, jv) + _abs_pair(ct, p.v)
     atol = 30 * _EPS * _norm(p.w) * _norm(p.out) / p.h if jv_is_finite_difference else 0.0
@@ -312,7 +342,12 @@ def check_transpose(
 
 def check_jit(p: Problem, rtol: float = 1e-10, jv: tuple | None = None, ct: tuple | None = None) -> None:
     """``jit``: ``jax.jit`` against eager evaluation, for the primal and for the JVP and the VJP
-    where given (their eager values)."""
+    where given (their eager values).
+
+    Examples:
+      >>> p = matcalc.testing.Problem(matcalc.inv, (jnp.array([[4., 1.], [2., 3.]]),))
+      >>> matcalc.testing.check_jit(p)  # raises on a mismatch, returns None
+    """
     _check_close("jit", "jit(fn) vs fn", p.f_jit(*p.primals), p.out, rtol)
     if jv is not None:
         _check_close("jit", "jit(jvp) vs jvp", p.jvp_jit(*p.primals), jv, rtol)
@@ -328,7 +363,12 @@ def check_vmap(
     vmap_args: Sequence[Any] | None = None,
 ) -> None:
     """``vmap``: ``jit(vmap(g))`` over a small batch against ``jit(g)`` per point, for the primal,
-    the VJP and the JVP (the per-point maps are the ones ``check_jit`` compared with eager)."""
+    the VJP and the JVP (the per-point maps are the ones ``check_jit`` compared with eager).
+
+    Examples:
+      >>> p = matcalc.testing.Problem(matcalc.inv, (jnp.array([[4., 1.], [2., 3.]]),))
+      >>> matcalc.testing.check_vmap(p)  # raises on a mismatch, returns None
+    """
     if vmap_args is None:
         batch = [
             tuple(x + step * max(1.0, p.x_scale) * a for x, a in zip(p.primals, p.tangent(), strict=True))
@@ -352,7 +392,14 @@ def check_vmap(
 def check_second_order(p: Problem, rtol: float = 1e-6, jvp: bool = True, vjp: bool = True) -> dict:
     """``second_order``: jvp-of-jvp against a finite difference of the JVP, and grad-of-grad (the
     gradient of ``x ↦ <∇s(x), u>``, ``s = <w, f>``) paired with ``u₂`` against a finite
-    difference of ``<∇s, u>``."""
+    difference of ``<∇s, u>``.
+
+    Examples:
+      >>> p = matcalc.testing.Problem(matcalc.inv, (jnp.array([[4., 1.], [2., 3.]]),))
+      >>> errors = matcalc.testing.check_second_order(p)
+      >>> sorted(errors)
+      ['grad_of_grad', 'jvp_of_jvp']
+    """
     report = {}
     u = p.tangent()
     if jvp:
@@ -447,6 +494,12 @@ def check_rule(  # noqa: PLR0913 (public keyword options)
 
     Raises:
       RuleCheckError: an ``AssertionError`` naming the failed check.
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> report = matcalc.testing.check_rule(matcalc.inv, A, reference=np.linalg.inv)
+      >>> sorted(report)
+      ['grad_of_grad', 'jvp', 'jvp_of_jvp', 'primal', 'transpose']
     """
     if not (check_jvp or check_vjp):
         raise ValueError("check_rule: at least one of check_jvp and check_vjp must be True")
@@ -490,7 +543,12 @@ def check_float32(
 ) -> None:
     """Smoke test in single precision: float32 (complex64) primal, JVP and VJP are finite and
     agree with the float64 computation to ``rtol`` (normwise). Each precision is evaluated by one
-    compiled program (``check_rule`` covers eager against ``jit``)."""
+    compiled program (``check_rule`` covers eager against ``jit``).
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [2., 3.]])
+      >>> matcalc.testing.check_float32(matcalc.inv, A)  # raises on a mismatch, returns None
+    """
     args = list(args)
     if argnums is None:
         argnums = [

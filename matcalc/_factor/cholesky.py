@@ -138,6 +138,17 @@ def cholesky(a: ArrayLike, *, upper: bool = False, symmetrize_input: bool = True
 
     Returns:
       ``(..., n, n)`` triangular factor.
+
+    Examples:
+      >>> A = jnp.array([[4., 2.], [2., 5.]])
+      >>> L = matcalc.cholesky(A)
+      >>> print(np.round(L, 6))
+      [[2. 0.]
+       [1. 2.]]
+      >>> E = jnp.array([[0., 1.], [1., 0.]])
+      >>> _, dL = jax.jvp(matcalc.cholesky, (A,), (E,))  # dL Lᵀ + L dLᵀ = dA, dL lower triangular
+      >>> bool(np.allclose(dL @ L.T + L @ dL.T, E)), float(dL[0, 1]) == 0.0
+      (True, True)
     """
     a = as_inexact(a)
     check_square(a, "cholesky")

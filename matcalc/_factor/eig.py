@@ -114,6 +114,19 @@ def eig(a: ArrayLike) -> EigResult:
 
     Returns:
       ``(w, v)``: ``(..., n)`` and ``(..., n, n)`` complex.
+
+    Examples:
+      >>> A = jnp.array([[0., 1.], [-2., -3.]])
+      >>> w, v = matcalc.eig(A)
+      >>> print(np.round(np.sort(w.real), 6))
+      [-2. -1.]
+      >>> bool(np.allclose(A.astype(v.dtype) @ v, v @ jnp.diag(w)))  # A V = V Λ
+      True
+      >>> E = jnp.array([[0., 0.], [1., 0.]])
+      >>> (w, v), (dw, dv) = jax.jvp(matcalc.eig, (A,), (E,))  # eigenvector derivatives too
+      >>> lhs = E.astype(v.dtype) @ v + A.astype(v.dtype) @ dv
+      >>> bool(np.allclose(lhs, dv @ jnp.diag(w) + v @ jnp.diag(dw)))  # dA V + A dV = dV Λ + V dΛ
+      True
     """
     a = as_inexact(a)
     check_square(a, "eig")
@@ -136,6 +149,11 @@ def eigvals(a: ArrayLike) -> Array:
 
     Returns:
       ``(..., n)`` complex.
+
+    Examples:
+      >>> A = jnp.array([[0., 1.], [-2., -3.]])
+      >>> print(np.round(np.sort(matcalc.eigvals(A).real), 6))
+      [-2. -1.]
     """
     a = as_inexact(a)
     check_square(a, "eigvals")

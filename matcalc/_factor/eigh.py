@@ -81,6 +81,23 @@ def eigh(a: ArrayLike, UPLO: str | None = None, symmetrize_input: bool = True) -
         which is exact (first and second order).
 
       Second derivatives differentiate this rule again (exact at distinct eigenvalues).
+
+    Examples:
+      >>> A = jnp.array([[2., 1.], [1., 2.]])
+      >>> w, v = matcalc.eigh(A)
+      >>> print(np.round(w, 6))
+      [1. 3.]
+      >>> g = jax.grad(lambda A: matcalc.eigh(A)[0][1])(A)  # dλ = vᵀ dA v, so ∇λ = v vᵀ
+      >>> bool(np.allclose(g, np.outer(v[:, 1], v[:, 1])))
+      True
+      >>> def projector(A):  # onto the eigenspace of the two smallest eigenvalues
+      ...     w, v = matcalc.eigh(A)
+      ...     return v[:, :2] @ v[:, :2].T
+      >>> B = jnp.diag(jnp.array([1., 1., 3.]))  # eigenvalue 1 repeated: finite, exact gradient
+      >>> print(np.round(jax.grad(lambda B: projector(B)[0, 2])(B), 6))  # dP = −(P dB Q + Q dB P)/(3 − 1)
+      [[ 0.    0.   -0.25]
+       [ 0.    0.    0.  ]
+       [-0.25  0.    0.  ]]
     """
     _check_uplo(UPLO, "eigh")
     a = as_inexact(a)
@@ -119,6 +136,14 @@ def eigvalsh(a: ArrayLike, UPLO: str | None = None, *, symmetrize_input: bool = 
       ``g''(λ) Σ_{i≠j∈c} |Ẽ_ij|²`` of ``Σ g(λ_i)`` (the cluster splits nonlinearly). For spectral
       functions ``tr g(A)`` use ``trace(hermitian.funm(a, g))``, exact to second order.
       Reference: Giles (2008), §3.1.
+
+    Examples:
+      >>> A = jnp.array([[2., 1.], [1., 2.]])
+      >>> print(np.round(matcalc.eigvalsh(A), 6))
+      [1. 3.]
+      >>> print(np.round(jax.grad(lambda A: matcalc.eigvalsh(A).sum())(A), 6))  # ∇ tr A = I
+      [[1. 0.]
+       [0. 1.]]
     """
     _check_uplo(UPLO, "eigvalsh")
     a = as_inexact(a)

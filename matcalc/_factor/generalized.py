@@ -179,6 +179,15 @@ def eigh_generalized(
     Returns:
       ``EighResult(eigenvalues, eigenvectors)``: real ``(..., n)`` ascending, and ``(..., n, n)``
       with the eigenvectors as columns.
+
+    Examples:
+      >>> A = jnp.array([[2., 0.], [0., 3.]])
+      >>> B = jnp.array([[1., 0.], [0., 3.]])
+      >>> w, v = matcalc.eigh_generalized(A, B)  # A v = λ B v
+      >>> print(np.round(w, 6))
+      [1. 2.]
+      >>> bool(np.allclose(v.T @ B @ v, np.eye(2)))
+      True
     """
     op = "eigh_generalized"
     if type not in _TYPES or isinstance(type, bool):

@@ -93,6 +93,14 @@ def hessenberg(
 
     Returns:
       ``H``, or ``(H, Q)`` with ``calc_q=True``.
+
+    Examples:
+      >>> A = jnp.array([[1., 2., 3.], [4., 5., 6.], [7., 8., 10.]])
+      >>> H, Q = matcalc.hessenberg(A, calc_q=True)
+      >>> float(H[2, 0]) == 0.0  # zero below the first subdiagonal
+      True
+      >>> bool(np.allclose(Q @ H @ Q.T, A))
+      True
     """
     del overwrite_a, check_finite
     a = as_inexact(a)

@@ -105,6 +105,15 @@ def lu(
 
     Returns:
       ``(p, l, u)``, or ``(p @ l, u)`` with ``permute_l=True``.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> p, l, u = matcalc.lu(A)
+      >>> print(np.round(u, 6))
+      [[3.       4.      ]
+       [0.       0.666667]]
+      >>> bool(np.allclose(p @ l @ u, A))
+      True
     """
     del overwrite_a, check_finite
     a = as_inexact(a)

@@ -108,6 +108,15 @@ def qr(a: ArrayLike, mode: str = "reduced") -> Array | QRResult:
 
     Returns:
       ``(q, r)``, or ``r`` for ``mode="r"``.
+
+    Examples:
+      >>> A = jnp.array([[3., 1.], [4., 2.]])
+      >>> q, r = matcalc.qr(A)
+      >>> print(np.round(np.abs(r), 6))
+      [[5.  2.2]
+       [0.  0.4]]
+      >>> bool(np.allclose(q @ r, A)), bool(np.allclose(q.T @ q, np.eye(2)))
+      (True, True)
     """
     a = as_inexact(a)
     check_matrix(a, "qr")

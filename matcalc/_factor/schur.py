@@ -235,6 +235,17 @@ def schur(a: ArrayLike, output: str = "real") -> tuple[Array, Array]:
 
     Returns:
       ``(T, Z)``.
+
+    Examples:
+      >>> A = jnp.array([[1., 4.], [1., 1.]])  # eigenvalues 1 ± 2
+      >>> T, Z = matcalc.schur(A)
+      >>> print(np.round(np.sort(np.diag(T)), 6))
+      [-1.  3.]
+      >>> bool(np.allclose(Z @ T @ Z.T, A))
+      True
+      >>> print(np.round(jax.grad(lambda A: jnp.trace(matcalc.schur(A)[0]))(A), 6))  # tr T = tr A
+      [[1. 0.]
+       [0. 1.]]
     """
     if output not in ("real", "complex"):
         raise ValueError(f"schur: output must be 'real' or 'complex', got {output!r}")

@@ -153,6 +153,11 @@ def solve_triangular(
 
     Returns:
       ``x`` shaped like the broadcast ``b``.
+
+    Examples:
+      >>> L = jnp.array([[2., 0.], [1., 1.]])
+      >>> print(np.round(matcalc.solve_triangular(L, jnp.array([2., 3.]), lower=True), 6))
+      [1. 2.]
     """
     del overwrite_b, debug, check_finite
     trans = _trans_flags(trans, "solve_triangular")
@@ -189,6 +194,13 @@ def cho_factor(
       lower: return the lower factor and read the lower triangle.
       overwrite_a: accepted for SciPy compatibility; ignored.
       check_finite: accepted for SciPy compatibility; ignored.
+
+    Examples:
+      >>> A = jnp.array([[4., 2.], [2., 5.]])
+      >>> c, lower = matcalc.cho_factor(A, lower=True)
+      >>> print(np.round(jnp.tril(c), 6))
+      [[2. 0.]
+       [1. 2.]]
     """
     del overwrite_a, check_finite
     a = as_inexact(a)
@@ -253,6 +265,13 @@ def cho_solve(
       b: ``(n,)`` or ``(..., n, k)``; batch axes broadcast against ``c``'s.
       overwrite_b: accepted for SciPy compatibility; ignored.
       check_finite: accepted for SciPy compatibility; ignored.
+
+    Examples:
+      >>> A = jnp.array([[4., 2.], [2., 5.]])
+      >>> b = jnp.array([2., 1.])
+      >>> x = matcalc.cho_solve(matcalc.cho_factor(A), b)
+      >>> bool(np.allclose(A @ x, b))
+      True
     """
     del overwrite_b, check_finite
     c, lower = c_and_lower
@@ -337,6 +356,13 @@ def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True
       a: ``(..., m, n)``.
       overwrite_a: accepted for SciPy compatibility; ignored.
       check_finite: accepted for SciPy compatibility; ignored.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> lu, piv = matcalc.lu_factor(A)
+      >>> print(np.round(lu, 6), piv)
+      [[3.       4.      ]
+       [0.333333 0.666667]] [1 1]
     """
     del overwrite_a, check_finite
     a = as_inexact(a)
@@ -402,6 +428,13 @@ def lu_solve(
       trans: 0, 1 or 2.
       overwrite_b: accepted for SciPy compatibility; ignored.
       check_finite: accepted for SciPy compatibility; ignored.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> b = jnp.array([5., 6.])
+      >>> x = matcalc.lu_solve(matcalc.lu_factor(A), b)
+      >>> print(np.round(x, 6))
+      [-4.   4.5]
     """
     del overwrite_b, check_finite
     lu, piv = lu_and_piv

@@ -137,6 +137,14 @@ def svdvals(a: ArrayLike) -> Array:
 
     Returns:
       ``(..., min(m, n))`` real.
+
+    Examples:
+      >>> A = jnp.array([[3., 0.], [0., -4.]])
+      >>> print(np.round(matcalc.svdvals(A), 6))
+      [4. 3.]
+      >>> print(np.round(jax.grad(lambda A: matcalc.svdvals(A).sum())(A), 6))  # ∇‖A‖_* = U Vᵀ
+      [[ 1.  0.]
+       [ 0. -1.]]
     """
     a = as_inexact(a)
     check_matrix(a, "svdvals")
@@ -191,6 +199,14 @@ def svd(
 
     Returns:
       ``(u, s, vh)`` or ``s``.
+
+    Examples:
+      >>> A = jnp.array([[3., 0.], [0., -4.]])
+      >>> u, s, vh = matcalc.svd(A)
+      >>> print(np.round(s, 6))
+      [4. 3.]
+      >>> bool(np.allclose(u @ jnp.diag(s) @ vh, A))
+      True
     """
     a = as_inexact(a)
     check_matrix(a, "svd")

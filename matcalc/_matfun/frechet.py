@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_dtype
 
 
-def frechet(f, a, e):
+def frechet(f: Callable[[Array], Array], a: ArrayLike, e: ArrayLike) -> Array:
     """The Fréchet derivative ``L_f(A, E)`` of a matrix function ``f`` at ``A`` in direction ``E``.
 
     ``f`` is any JAX-differentiable matrix function (``matcalc.expm``, ``matcalc.logm``,
@@ -21,6 +25,13 @@ def frechet(f, a, e):
 
     Returns:
       ``L_f(A, E)``, shaped like ``f(A)``.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [3., 4.]])
+      >>> E = jnp.array([[0., 1.], [0., 0.]])
+      >>> L = matcalc.frechet(lambda X: X @ X, A, E)  # L(A, E) = A E + E A
+      >>> bool(np.allclose(L, A @ E + E @ A))
+      True
     """
     if not callable(f):
         raise TypeError(

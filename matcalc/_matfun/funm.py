@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_disp, check_dtype, check_square, complex_dtype, is_empty, mm, norm1
 from .._factor.eig import eig as _eig_rule
@@ -49,7 +52,7 @@ def _funm_jvp(func, primals, tangents):
     return out, dl
 
 
-def funm(A, func, disp: bool = True):
+def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Array | tuple[Array, Array]:
     """``f(A)`` for an analytic scalar JAX function ``func``; drop-in for
     ``jax.scipy.linalg.funm`` / ``scipy.linalg.funm`` (``func`` is applied to complex eigenvalues).
 
@@ -68,6 +71,18 @@ def funm(A, func, disp: bool = True):
       Domain: diagonalizable A with a well-conditioned eigenbasis. Second derivatives
       differentiate this rule through :func:`matcalc.eig`'s own rule (the expression is
       invariant to the eigenvector gauge), exact for distinct eigenvalues.
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [0., 3.]])  # triangular: f₁₂ = 2 (f(1) − f(3)) / (1 − 3)
+      >>> F = matcalc.funm(A, jnp.exp)  # complex, as JAX's funm
+      >>> print(np.round(F.real, 6))
+      [[ 2.718282 17.367255]
+       [ 0.       20.085537]]
+      >>> bool(np.allclose(F, [[np.e, np.e**3 - np.e], [0., np.e**3]]))
+      True
+      >>> g = jax.grad(lambda A: jnp.trace(matcalc.funm(A, jnp.exp)).real)(A)  # ∇ tr exp(A) = exp(A)ᵀ
+      >>> bool(np.allclose(g, matcalc.expm(A).T))
+      True
     """
     disp = check_disp("funm", disp)
     a = as_inexact(A, "A")

@@ -172,6 +172,16 @@ def funm(a: ArrayLike, func: Callable[[Array], Array]) -> Array:
       products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
       eigenvalues only).
       Domain: wherever ``func`` is smooth at the eigenvalues (NaN propagates from ``func``).
+
+    Examples:
+      >>> A = jnp.array([[2., 1.], [1., 2.]])  # eigenvalues 1 and 3
+      >>> F = matcalc.hermitian.funm(A, jnp.exp)
+      >>> bool(np.allclose(F, matcalc.expm(A)))
+      True
+      >>> g = jax.grad(lambda X: matcalc.hermitian.funm(X, jnp.sin).sum())(jnp.eye(2))
+      >>> print(np.round(g, 6))  # at a repeated eigenvalue: sin'(1) = cos(1) everywhere, finite
+      [[0.540302 0.540302]
+       [0.540302 0.540302]]
     """
     if not callable(func):
         raise TypeError(f"hermitian.funm: func must be callable, got {type(func).__name__}")
@@ -194,6 +204,15 @@ def expm(a: ArrayLike) -> Array:
       products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
       eigenvalues only).
       Domain: all Hermitian matrices (overflow where ``e^{λmax}`` does).
+
+    Examples:
+      >>> print(np.round(matcalc.hermitian.expm(jnp.zeros((2, 2))), 6))
+      [[1. 0.]
+       [0. 1.]]
+      >>> g = jax.grad(lambda X: jnp.trace(matcalc.hermitian.expm(X)))(jnp.eye(2))  # exp(I) at λ = 1, 1
+      >>> print(np.round(g, 6))
+      [[2.718282 0.      ]
+       [0.       2.718282]]
     """
     return _apply(a, dd.Exp(), "hermitian.expm")
 
@@ -214,6 +233,16 @@ def logm(a: ArrayLike) -> Array:
       eigenvalues only).
       Domain: positive definite. A negative eigenvalue gives NaN, a zero eigenvalue gives −inf/NaN
       in the value and in the derivative (documented, tested).
+
+    Examples:
+      >>> A = jnp.array([[2., 1.], [1., 2.]])
+      >>> L = matcalc.hermitian.logm(A)
+      >>> bool(np.allclose(matcalc.hermitian.expm(L), A))
+      True
+      >>> g = jax.grad(lambda X: jnp.trace(matcalc.hermitian.logm(X)))(2 * jnp.eye(2))  # X⁻¹ at X = 2I
+      >>> print(np.round(g, 6))
+      [[0.5 0. ]
+       [0.  0.5]]
     """
     return _apply(a, dd.Log(), "hermitian.logm")
 
@@ -235,6 +264,16 @@ def sqrtm(a: ArrayLike) -> Array:
       Domain: positive semidefinite. The value is finite at a zero eigenvalue but the derivative
       there is infinite (``F_ii = 1/0``): the JVP/gradient is inf/NaN. Eigenvalues in ``[−4 n eps
       max|λ|, 0)`` (a zero eigenvalue after rounding) are read as 0; more negative ones give NaN.
+
+    Examples:
+      >>> A = jnp.array([[2., 1.], [1., 2.]])
+      >>> X = matcalc.hermitian.sqrtm(A)
+      >>> bool(np.allclose(X @ X, A))
+      True
+      >>> g = jax.grad(lambda X: jnp.trace(matcalc.hermitian.sqrtm(X)))(jnp.eye(2))  # ½ X^{-1/2} at X = I
+      >>> print(np.round(g, 6))
+      [[0.5 0. ]
+       [0.  0.5]]
     """
     return _apply(a, dd.Sqrt(), "hermitian.sqrtm")
 
@@ -254,6 +293,12 @@ def inv_sqrtm(a: ArrayLike) -> Array:
       products. Third derivatives fall back to JAX's ``eigh`` derivative (distinct
       eigenvalues only).
       Domain: positive definite; a zero eigenvalue gives inf/NaN, a negative one NaN.
+
+    Examples:
+      >>> A = jnp.array([[4., 0.], [0., 9.]])
+      >>> print(np.round(matcalc.hermitian.inv_sqrtm(A), 6))
+      [[0.5      0.      ]
+       [0.       0.333333]]
     """
     return _apply(a, dd.InvSqrt(), "hermitian.inv_sqrtm")
 
@@ -279,6 +324,12 @@ def powm(a: ArrayLike, p: float) -> Array:
       0``); negative eigenvalues give NaN even for integer ``p`` (use ``matcalc.matrix_power``);
       for ``p > 0`` eigenvalues in ``[−4 n eps max|λ|, 0)`` are read as 0 (rounding of a zero
       eigenvalue).
+
+    Examples:
+      >>> A = jnp.array([[4., 0.], [0., 9.]])
+      >>> print(np.round(matcalc.hermitian.powm(A, 1.5), 6))
+      [[ 8.  0.]
+       [ 0. 27.]]
     """
     try:
         p = float(p)
@@ -309,6 +360,12 @@ def absm(a: ArrayLike) -> Array:
       eigenvalues only).
       Domain: all Hermitian matrices; at a zero eigenvalue ``|x|`` is not differentiable and the
       rule uses ``f'(0) = 0`` (a subgradient).
+
+    Examples:
+      >>> A = jnp.array([[0., 1.], [1., 0.]])  # eigenvalues ±1
+      >>> print(np.round(matcalc.hermitian.absm(A), 6))
+      [[1. 0.]
+       [0. 1.]]
     """
     return _apply(a, dd.Abs(), "hermitian.absm")
 
@@ -329,6 +386,12 @@ def signm(a: ArrayLike) -> Array:
       eigenvalues only).
       Domain: nonsingular Hermitian matrices; a zero eigenvalue gives a NaN derivative (the value
       uses ``sign(0) = 0``).
+
+    Examples:
+      >>> A = jnp.array([[0., 2.], [2., 0.]])  # eigenvalues ±2
+      >>> print(np.round(matcalc.hermitian.signm(A), 6))
+      [[0. 1.]
+       [1. 0.]]
     """
     return _apply(a, dd.Sign(), "hermitian.signm")
 

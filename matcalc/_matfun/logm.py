@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .._core import (
     as_inexact,
@@ -283,7 +284,7 @@ def _logm_jvp(sylvester, primals, tangents):
 _logm_jit = jax.jit(_logm, static_argnums=1)
 
 
-def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
+def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Array | tuple[Array, Array]:
     """Principal matrix logarithm; drop-in for ``scipy.linalg.logm`` (JAX has none). GPU-capable.
 
     Inverse scaling and squaring: Denman–Beavers square roots until ``‖A^{1/2^s} − I‖₁ ≤ 0.25``,
@@ -321,6 +322,18 @@ def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
 
     Returns:
       ``(..., n, n)`` principal logarithm, same dtype as ``A``.
+
+    Examples:
+      >>> A = jnp.array([[1., 1.], [0., 1.]])
+      >>> print(np.round(matcalc.logm(A), 6))
+      [[0. 1.]
+       [0. 0.]]
+      >>> bool(np.allclose(matcalc.expm(matcalc.logm(A)), A))
+      True
+      >>> g = jax.grad(lambda A: jnp.trace(matcalc.logm(A)))(A)  # d tr log A = tr(A⁻¹ dA): ∇ = A⁻ᵀ
+      >>> print(np.round(g, 6))
+      [[ 1.  0.]
+       [-1.  1.]]
     """
     disp = check_disp("logm", disp)
     check_option("logm", "sylvester", sylvester, METHODS)
@@ -338,7 +351,7 @@ def logm(A, disp: bool = True, *, sylvester: Method = "auto"):
     return f, norm1(expm(fs) - a) / norm1(a)
 
 
-def fractional_matrix_power(A, t):
+def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     """``A^t`` for real ``t``; drop-in for ``scipy.linalg.fractional_matrix_power``.
 
     Integer ``t`` uses repeated squaring (:func:`matcalc.matrix_power`); otherwise
@@ -350,6 +363,15 @@ def fractional_matrix_power(A, t):
       Domain: as :func:`logm` for non-integer t: complex input with eigenvalues on the negative
       real axis gets the principal value (CPU); real input whose principal power is not real, and
       singular input, give NaN (SciPy returns complex, resp. the Schur–Padé value).
+
+    Examples:
+      >>> A = jnp.array([[4., 1.], [0., 9.]])
+      >>> X = matcalc.fractional_matrix_power(A, 0.5)
+      >>> print(np.round(X, 6))
+      [[2.  0.2]
+       [0.  3. ]]
+      >>> bool(np.allclose(X @ X, A))
+      True
     """
     a = as_inexact(A, "A")
     check_dtype("fractional_matrix_power", "A", a)

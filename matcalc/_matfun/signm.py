@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import as_inexact, check_disp, check_dtype, check_square, is_empty, mm, norm1
 from .._kernels.sylvester import sylvester_plan
@@ -33,7 +35,7 @@ def _signm_jvp(primals, tangents):
 _signm_jit = jax.jit(_signm)
 
 
-def signm(A, disp: bool = True):
+def signm(A: ArrayLike, disp: bool = True) -> Array | tuple[Array, Array]:
     """Matrix sign function; drop-in for ``scipy.linalg.signm`` (GPU-capable, no Schur).
 
     Newton's iteration ``S ← (μS + S⁻¹/μ)/2`` with determinant scaling (Higham 2008, §5.5).
@@ -45,6 +47,12 @@ def signm(A, disp: bool = True):
       trips: transposable). Domain: no eigenvalue on the imaginary axis; there (and when the
       iteration does not converge in 40 steps) the result is NaN.
       Reference: Higham, *Functions of Matrices* (2008), ch. 5; Mathias (1996).
+
+    Examples:
+      >>> A = jnp.array([[1., 2.], [0., -1.]])  # A² = I, so sign(A) = A
+      >>> print(np.round(matcalc.signm(A), 6))
+      [[ 1.  2.]
+       [ 0. -1.]]
     """
     disp = check_disp("signm", disp)
     a = as_inexact(A, "A")

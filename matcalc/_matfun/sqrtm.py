@@ -7,6 +7,8 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
 
 from .._core import (
     as_inexact,
@@ -60,12 +62,12 @@ _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
 
 
 def sqrtm(
-    A,
+    A: ArrayLike,
     blocksize: int = 1,
     *,
     method: Literal["db", "schur"] = "db",
     sylvester: Literal["auto", "iterate", "kron", "sign", "schur", "eigen"] = "auto",
-):
+) -> Array:
     """Principal matrix square root; drop-in for ``jax.scipy.linalg.sqrtm`` (GPU-capable).
 
     Default ``method="db"``: product-form Denman–Beavers iteration with determinant scaling
@@ -110,6 +112,17 @@ def sqrtm(
 
     Returns:
       ``(..., n, n)`` principal square root.
+
+    Examples:
+      >>> A = jnp.array([[1., 1.], [0., 1.]])
+      >>> X = matcalc.sqrtm(A)
+      >>> print(np.round(X, 6))
+      [[1.  0.5]
+       [0.  1. ]]
+      >>> E = jnp.array([[0., 0.], [1., 0.]])
+      >>> _, dX = jax.jvp(matcalc.sqrtm, (A,), (E,))  # X dX + dX X = dA
+      >>> bool(np.allclose(X @ dX + dX @ X, E))
+      True
     """
     del blocksize
     check_option("sqrtm", "method", method, ("db", "schur"))

@@ -82,6 +82,16 @@ def cosm(A: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` ``cos(A)`` (real for real A).
+
+    Examples:
+      >>> x = 0.5
+      >>> A = jnp.array([[x, 1.], [0., x]])  # a Jordan block: f(A) = [[f(x), f'(x)], [0, f(x)]]
+      >>> F = matcalc.cosm(A)
+      >>> print(np.round(F, 6))
+      [[ 0.877583 -0.479426]
+       [ 0.        0.877583]]
+      >>> bool(np.allclose(F, [[np.cos(x), -np.sin(x)], [0., np.cos(x)]]))
+      True
     """
     return _cosm(_prep(A, "cosm"))
 
@@ -100,6 +110,16 @@ def sinm(A: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` ``sin(A)``.
+
+    Examples:
+      >>> x = 0.5
+      >>> A = jnp.array([[x, 1.], [0., x]])  # a Jordan block: f(A) = [[f(x), f'(x)], [0, f(x)]]
+      >>> F = matcalc.sinm(A)
+      >>> print(np.round(F, 6))
+      [[0.479426 0.877583]
+       [0.       0.479426]]
+      >>> bool(np.allclose(F, [[np.sin(x), np.cos(x)], [0., np.sin(x)]]))
+      True
     """
     return _sinm(_prep(A, "sinm"))
 
@@ -118,6 +138,16 @@ def tanm(A: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` ``tan(A)``.
+
+    Examples:
+      >>> x = 0.5
+      >>> A = jnp.array([[x, 1.], [0., x]])  # a Jordan block: f(A) = [[f(x), f'(x)], [0, f(x)]]
+      >>> F = matcalc.tanm(A)
+      >>> print(np.round(F, 6))
+      [[0.546302 1.298446]
+       [0.       0.546302]]
+      >>> bool(np.allclose(F, [[np.tan(x), 1 / np.cos(x)**2], [0., np.tan(x)]]))
+      True
     """
     return _tanm(_prep(A, "tanm"))
 
@@ -134,6 +164,16 @@ def coshm(A: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` ``cosh(A)``.
+
+    Examples:
+      >>> x = 0.5
+      >>> A = jnp.array([[x, 1.], [0., x]])  # a Jordan block: f(A) = [[f(x), f'(x)], [0, f(x)]]
+      >>> F = matcalc.coshm(A)
+      >>> print(np.round(F, 6))
+      [[1.127626 0.521095]
+       [0.       1.127626]]
+      >>> bool(np.allclose(F, [[np.cosh(x), np.sinh(x)], [0., np.cosh(x)]]))
+      True
     """
     return _coshm(_prep(A, "coshm"))
 
@@ -151,6 +191,16 @@ def sinhm(A: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` ``sinh(A)``.
+
+    Examples:
+      >>> x = 0.5
+      >>> A = jnp.array([[x, 1.], [0., x]])  # a Jordan block: f(A) = [[f(x), f'(x)], [0, f(x)]]
+      >>> F = matcalc.sinhm(A)
+      >>> print(np.round(F, 6))
+      [[0.521095 1.127626]
+       [0.       0.521095]]
+      >>> bool(np.allclose(F, [[np.sinh(x), np.cosh(x)], [0., np.sinh(x)]]))
+      True
     """
     return _sinhm(_prep(A, "sinhm"))
 
@@ -169,5 +219,15 @@ def tanhm(A: ArrayLike) -> Array:
 
     Returns:
       ``(..., n, n)`` ``tanh(A)``.
+
+    Examples:
+      >>> x = 0.5
+      >>> A = jnp.array([[x, 1.], [0., x]])  # a Jordan block: f(A) = [[f(x), f'(x)], [0, f(x)]]
+      >>> F = matcalc.tanhm(A)
+      >>> print(np.round(F, 6))
+      [[0.462117 0.786448]
+       [0.       0.462117]]
+      >>> bool(np.allclose(F, [[np.tanh(x), 1 / np.cosh(x)**2], [0., np.tanh(x)]]))
+      True
     """
     return _tanhm(_prep(A, "tanhm"))
