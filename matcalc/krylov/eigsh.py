@@ -370,6 +370,16 @@ def eigsh(
       computed eigenvalues the basis is arbitrary. Losses must be gauge invariant (``|v_iᴴ M v_j|²``,
       ``V Vᴴ``, cluster projectors, symmetric functions of a cluster's eigenvalues): those get
       exact gradients, as for :func:`matcalc.eigh`.
+
+    Examples:
+        >>> from matcalc.krylov import eigsh
+        >>> a = jnp.diag(jnp.array([1.0, 2.0, 3.0, 4.0]))
+        >>> print(np.round(eigsh(a, 2, return_eigenvectors=False), 6))  # the two largest, ascending
+        [3. 4.]
+        >>> # d(λ₃ + λ₄)/dA = v₃v₃ᵀ + v₄v₄ᵀ (Hellmann–Feynman), without the rest of the spectrum
+        >>> grad = jax.grad(lambda m: jnp.sum(eigsh(m, 2, return_eigenvectors=False)))(a)
+        >>> print(np.round(np.diag(grad), 6))
+        [0. 0. 1. 1.]
     """
     operator = as_operator(A, name="A", square=True)
     cfg = _config(operator, k, which, tol, maxiter, ncv, block_size)
@@ -438,6 +448,12 @@ def svds(
     ``σ_{k+1}``). Gauge: the pair ``(u_i, v_i)`` shares one arbitrary phase, so ``U Vᴴ`` of the block
     and the projectors ``U Uᴴ``, ``V Vᴴ`` are gauge invariant; losses must be. ``jvp`` is not
     supported (``custom_vjp``).
+
+    Examples:
+        >>> from matcalc.krylov import svds
+        >>> a = jnp.array([[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        >>> print(np.round(svds(a, 1, return_singular_vectors=False), 6))
+        [3.]
     """
     operator = as_operator(A, name="A")
     m, n = operator.shape

@@ -492,7 +492,7 @@ def expm_multiply(
         Fréchet derivative of the matrix exponential, with an application to condition number
         estimation", SIAM J. Matrix Anal. Appl. 30(4), 2009.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from matcalc.krylov import expm_multiply
         >>> A = jnp.array([[0.0, 1.0], [-1.0, 0.0]])

@@ -138,6 +138,14 @@ def logdet(
       ``cg_maxiter`` default ``max(n, 50)``). Unbiased for ``A⁻¹`` given exact solves — it is the
       Hutchinson estimate of the exact gradient, not the gradient of the (biased) SLQ value; the
       batched-CG pattern is that of Gardner et al. (2018, BBMM). Gradients are Hermitian.
+
+    Examples:
+        >>> from jax.experimental import sparse
+        >>> from matcalc.krylov import logdet
+        >>> d = sparse.BCOO.fromdense(jnp.diag(jnp.array([1.0, 2.0, 4.0])))
+        >>> # exact here: Rademacher probes on a diagonal operator, as many Lanczos steps as eigenvalues
+        >>> print(f"{float(logdet(d, key=jax.random.key(0), num_probes=4, order=3)):.6f}")  # log 8
+        2.079442
     """
     operator, z = _prepare(A, key, num_probes, probe)
     order = _check_int(order, "order", 1)
@@ -180,6 +188,14 @@ def trace_funm(
     ``hermitian.funm`` on ``T_j``): the exact derivative of the same random estimate, including its
     quadrature bias; memory ``O(n·p·order)``. It is Hutchinson-unbiased for ``tr(f'(A) dA)`` only as
     the quadrature error vanishes.
+
+    Examples:
+        >>> from jax.experimental import sparse
+        >>> from matcalc.krylov import trace_funm
+        >>> d = sparse.BCOO.fromdense(jnp.diag(jnp.array([1.0, 2.0, 4.0])))
+        >>> value = trace_funm(d, jnp.exp, key=jax.random.key(0), num_probes=4, order=3)
+        >>> print(f"{float(value):.6f}")  # e + e² + e⁴
+        64.705488
     """
     if not callable(f):
         raise TypeError(f"f: expected a callable, got {type(f).__name__}")
@@ -206,6 +222,13 @@ def trace(
     ``2 (‖A‖_F² − Σ_i A_ii²)/p``, with normal probes ``2 ‖A‖_F²/p``. ``return_info=True`` adds the
     sample standard error. Derivative: by differentiation of the estimate, ``Ā = (ḡ/p) Σ_j z_j z_jᴴ``
     (conjugated per JAX's convention), unbiased for ``ḡ I``.
+
+    Examples:
+        >>> from jax.experimental import sparse
+        >>> from matcalc.krylov import trace
+        >>> d = sparse.BCOO.fromdense(jnp.diag(jnp.array([1.0, 2.0, 4.0])))
+        >>> print(f"{float(trace(d, key=jax.random.key(0), num_probes=4)):.6f}")
+        7.000000
     """
     operator, z = _prepare(A, key, num_probes, probe)
     samples = jnp.real(jnp.sum(jnp.conj(z) * operator.matmat(z), axis=0))
