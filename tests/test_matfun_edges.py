@@ -176,3 +176,21 @@ def test_equation_bad_input():
         matcalc.solve_sylvester(np.eye(2), np.eye(2), np.eye(2), method="bogus")
     with pytest.raises(ValueError, match="square"):
         matcalc.solve_continuous_lyapunov(np.ones((2, 3)), np.eye(2))
+
+
+def test_funm_of_a_defective_matrix_is_nan_not_a_wrong_number():
+    """A Jordan block has no eigenbasis: V f(Λ) V⁻¹ would return diag(e^½, e^½) without the e^½ in
+    the corner. funm gives NaN (value, forward and reverse derivatives) there, only for that
+    matrix of a batch; expm, which does not go through the eigenbasis, is exact."""
+    jordan = jnp.array([[0.5, 1.0], [0.0, 0.5]])
+    fine = jnp.array([[1.0, 2.0], [0.0, 3.0]])
+    out = matcalc.funm(jnp.stack([jordan, fine]), jnp.exp)
+    assert np.all(np.isnan(out[0]))
+    np.testing.assert_allclose(out[1], sl.expm(np.asarray(fine)), rtol=1e-13)
+    grad = jax.grad(lambda a: jnp.trace(matcalc.funm(a, jnp.exp)).real)(jordan)
+    assert np.all(np.isnan(grad))
+    tangent = jax.jvp(lambda a: matcalc.funm(a, jnp.exp), (jordan,), (fine,))[1]
+    assert np.all(np.isnan(tangent))
+    np.testing.assert_allclose(
+        matcalc.expm(jordan), [[np.exp(0.5), np.exp(0.5)], [0.0, np.exp(0.5)]], rtol=1e-14
+    )

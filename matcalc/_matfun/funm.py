@@ -34,10 +34,18 @@ def _fdiff(func, lam):
     return f, jnp.where(close, (df[..., :, None] + df[..., None, :]) / 2, quot)
 
 
+def _unreliable_basis(v, vi):
+    """True (per matrix) where the eigenbasis is too ill-conditioned for ``V f(Λ) V⁻¹`` to keep four
+    correct digits: ``ε κ₁(V) > ε^{1/4}`` (κ₁ above about 5e11 in float64, 1.5e5 in float32), as for
+    a defective or nearly defective ``A``."""
+    eps = jnp.finfo(v.real.dtype).eps
+    return (eps * norm1(v) * norm1(vi) > eps**0.25)[..., None, None]
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _funm(a, func):
     lam, v, vi = _eig(a)
-    return mm(v * func(lam)[..., None, :], vi)
+    return jnp.where(_unreliable_basis(v, vi), jnp.nan, mm(v * func(lam)[..., None, :], vi))
 
 
 @_funm.defjvp
@@ -49,7 +57,9 @@ def _funm_jvp(func, primals, tangents):
     # Daleckii–Krein for diagonalizable A = V Λ V⁻¹: L = V (F ∘ (V⁻¹ E V)) V⁻¹, F_ij = f[λi, λj]
     # (the (1,2) block of f([[A, E], [0, A]]); Higham 2008, Thm 3.11 / Mathias 1996).
     dl = mm(v, mm(fd * mm(mm(vi, da.astype(v.dtype)), v), vi))
-    return out, dl
+    # a NaN factor (not a select) so that the transposed rule, reverse mode, is NaN there too
+    nan_where_unreliable = jnp.where(_unreliable_basis(v, vi), jnp.nan, 1.0).astype(out.dtype)
+    return out * nan_where_unreliable, dl * nan_where_unreliable
 
 
 def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Array | tuple[Array, Array]:
@@ -64,6 +74,12 @@ def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Arr
 
     ``disp=False`` returns ``(f(A), err)`` as JAX does, with the estimate
     ``err = min(1, max(ε, ε κ₁(V)))`` of the eigenbasis (JAX's is Schur-based).
+
+    A defective or nearly defective ``A`` (eigenbasis condition ``κ₁(V) > ε^{-3/4}``, about 5e11 in
+    float64 and 1.5e5 in float32, where ``V f(Λ) V⁻¹`` would not keep four correct digits) gives NaN,
+    value and derivative, instead of a wrong number; for such matrices use :func:`matcalc.expm`,
+    :func:`matcalc.cosm` and the other Padé/Schur-based functions, or ``hermitian.funm`` for
+    Hermitian input.
 
     Derivative:
       ``L = V (F ∘ (V⁻¹ E V)) V⁻¹`` with divided differences ``F_ij = f[λi, λj]``, the mean of
