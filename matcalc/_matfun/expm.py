@@ -9,7 +9,7 @@ beyond JAX's 16), so results are correct at any 1-norm whose needed squarings fi
 
 Derivative: the Fréchet derivative of the Padé approximant reuses its powers and LU factors, and
 the squaring phase propagates ``L ← R L + L R`` (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
-Reverse mode is JAX's transposition of that linear map, which is the Fréchet derivative at ``Aᴴ``.
+Reverse mode is JAX's transposition of that linear map, which is the Fréchet derivative at ``Aᵀ``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,19 @@ import numpy as np
 from jax import Array, lax
 from jax.typing import ArrayLike
 
-from .._core import _H, as_inexact, check_dtype, check_option, check_square, eye_like, is_empty, mm, mv, trace
+from .._core import (
+    _H,
+    _T,
+    as_inexact,
+    check_dtype,
+    check_option,
+    check_square,
+    eye_like,
+    is_empty,
+    mm,
+    mv,
+    trace,
+)
 from .._core.primitives import linear_primitive
 from .._kernels.lu import lu_pivoted, lu_pivoted_solve
 
@@ -264,8 +276,9 @@ def _tangent_branch(m, top, inter, sc, db):
 # The squaring phase's derivative as a primitive, linear in L.
 #
 # With R_k = R_0^{2^k}, squaring k maps L ↦ T_k(L) = R_k L + L R_k, and after s squarings
-# L_s = T_{s−1} ∘ … ∘ T_0 (L_0). All R_k commute, so the T_k commute: the adjoint (in the real
-# pairing Re tr(Wᴴ L)) is the same chain built on R_0ᴴ, applied in any order. The primitive
+# L_s = T_{s−1} ∘ … ∘ T_0 (L_0). All R_k commute, so the T_k commute: the transpose (in JAX's
+# bilinear pairing Σ W_ij L_ij, no conjugation: T_kᵀ(W) = R_kᵀ W + W R_kᵀ) is the same chain
+# built on R_0ᵀ, applied in any order. The primitive
 # therefore recomputes the R_k while it goes, forwards and in its transpose, and reverse mode
 # stores no per-squaring residuals (a fixed-trip scan would store max_squarings of them).
 
@@ -337,8 +350,8 @@ def _chain_fixed_jvp(fixed, dfixed, l, *, max_trips):
 
 
 def _chain_transpose(r0, s, ct, *, max_trips):
-    # the adjoint chain is the same chain built on R_0ᴴ (see above)
-    return squaring_chain_p.bind(_H(r0), s, ct, max_trips=max_trips)
+    # the transposed chain is the same chain built on R_0ᵀ (see above)
+    return squaring_chain_p.bind(_T(r0), s, ct, max_trips=max_trips)
 
 
 # operands (R_0, s, L), linear in L
@@ -448,7 +461,8 @@ def expm(
     Derivative:
       ``L(A, E)`` of the Padé approximant reusing its powers and LU factors, then
       ``L ← R L + L R`` through each squaring (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
-      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᴴ, Ḡ)``. Domain: all A.
+      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᵀ, Ḡ)`` (JAX's bilinear pairing;
+      ``Aᴴ`` for real A). Domain: all A.
       Second derivatives come from differentiating this rule (all its loops have static trips).
       ``method="taylor"``: the derivative of each product of the evaluation scheme,
       ``d(XY) = dX·Y + X·dY``, then the same squaring phase.
