@@ -451,6 +451,11 @@ def expm(
     evaluated by the optimized schemes of Bader, Blanes & Casas (Mathematics 7(12):1174, 2019),
     chosen from the 1-norm by its backward error, the squarings for degree 18 reduced by the
     ``‖A^k‖^{1/k}`` bound, the same trace shift, per-matrix squarings and ``max_squarings``.
+    Measured against 60-digit mpmath (n = 5, random, non-normal and complex, ‖A‖₁ ≤ 300): both
+    methods stay below 4e-14 (Taylor's median error 1.5× Padé's, 3e-16 vs 2.6e-16), so Padé stays
+    the default although Taylor is faster (single-threaded CPU, n = 128 / 256: forward 0.76×,
+    forward + VJP 0.88× / 0.94× of Padé). float32 (Taylor): ≲ 3e-7 relative up to ‖A‖₁ = 10,
+    growing like 2e-8·‖A‖₁.
 
     Matrix products per call (n×n, s squarings; the 1-norm estimates are O(n²)):
       ``"pade"``: degree 13: 6 products + one LU solve with n right-hand sides (≈ 8 products) + s;
@@ -461,8 +466,8 @@ def expm(
     Derivative:
       ``L(A, E)`` of the Padé approximant reusing its powers and LU factors, then
       ``L ← R L + L R`` through each squaring (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
-      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᵀ, Ḡ)`` (JAX's bilinear pairing;
-      ``Aᴴ`` for real A). Domain: all A.
+      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᵀ, Ḡ)`` (JAX's bilinear pairing,
+      no conjugation, also for complex A). Domain: all A.
       Second derivatives come from differentiating this rule (all its loops have static trips).
       ``method="taylor"``: the derivative of each product of the evaluation scheme,
       ``d(XY) = dX·Y + X·dY``, then the same squaring phase.
