@@ -14,6 +14,7 @@ import pytest
 import scipy.linalg as sl
 
 import matcalc
+from matcalc._matfun.expm import _degree_index, _prepare
 from matcalc._matfun.expm_taylor import _A18, _B18, _C8, _C12, _THETA_TAYLOR
 from tests.cases import rng
 
@@ -70,9 +71,7 @@ def test_schemes_are_taylor_polynomials(m):
 NORMS = [t * 0.9 for _, t in _THETA_TAYLOR["64"]] + [3.0, 30.0, 300.0]
 
 
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("kind", ["random", "triangular", "complex"])
-def test_matches_scipy_across_norms(norm, kind):
+def _test_matrix(kind, norm):
     r = rng(1)
     a = r.standard_normal((6, 6))
     if kind == "triangular":  # non-normal: strictly upper part 100× the diagonal
@@ -80,7 +79,25 @@ def test_matches_scipy_across_norms(norm, kind):
     if kind == "complex":
         a = a + 1j * r.standard_normal((6, 6))
     a *= norm / np.linalg.norm(a, 1)
-    e = r.standard_normal((6, 6)).astype(a.dtype)
+    return a, r.standard_normal((6, 6)).astype(a.dtype)
+
+
+@pytest.mark.parametrize("kind", ["random", "triangular", "complex"])
+def test_norms_hit_every_degree(kind):
+    # the degree actually used (after the trace shift) for each of NORMS
+    table = _THETA_TAYLOR["64"]
+    picked = [
+        int(_degree_index(_prepare(jnp.asarray(_test_matrix(kind, nrm)[0]))[3], table)) for nrm in NORMS
+    ]
+    assert set(picked) == set(range(len(table)))
+    nb = float(_prepare(jnp.asarray(_test_matrix(kind, NORMS[-1])[0]))[3])
+    assert picked[-1] == len(table) - 1 and nb > 100 * table[-1][1]  # and squarings
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("kind", ["random", "triangular", "complex"])
+def test_matches_scipy_across_norms(norm, kind):
+    a, e = _test_matrix(kind, norm)
     x, lx = _jvp(a, e)
     assert x.dtype == a.dtype
     assert _rel(x, sl.expm(a)) < 1e-12
