@@ -462,8 +462,9 @@ def expm(
     Matrix products per call (n×n, s squarings; the 1-norm estimates are O(n²)):
       ``"pade"``: degree 13: 6 products + one LU solve with n right-hand sides (≈ 8 products) + s;
       Fréchet derivative (JVP or VJP): about 2× that plus 2s.
-      ``"taylor"``: degree 18: 5 products, no solve, + s; Fréchet derivative: 10 more products + 2s
-      (lower degrees 0, 1, 2, 3, 4 products).
+      ``"taylor"``: degree 18: 5 products, no solve, + s; Fréchet derivative (JVP): 10 more products
+      + 2s; VJP: the same transposed, + 3s (the squarings are recomputed, not stored). Lower
+      degrees: 0, 1, 2, 3, 4 products.
 
     Derivative:
       ``L(A, E)`` of the Padé approximant reusing its powers and LU factors, then
