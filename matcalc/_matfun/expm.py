@@ -9,7 +9,7 @@ beyond JAX's 16), so results are correct at any 1-norm whose needed squarings fi
 
 Derivative: the Fréchet derivative of the Padé approximant reuses its powers and LU factors, and
 the squaring phase propagates ``L ← R L + L R`` (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
-Reverse mode is JAX's transposition of that linear map, which is the Fréchet derivative at ``Aᴴ``.
+Reverse mode is JAX's transposition of that linear map, which is the Fréchet derivative at ``Aᵀ``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
+from jax.typing import ArrayLike
 
-from .._core import _H, as_inexact, check_dtype, check_option, check_square, eye_like, is_empty, mm, mv, trace
+from .._core import (
+    _H,
+    _T,
+    as_inexact,
+    check_dtype,
+    check_option,
+    check_square,
+    eye_like,
+    is_empty,
+    mm,
+    mv,
+    trace,
+)
 from .._core.primitives import linear_primitive
 from .._kernels.lu import lu_pivoted, lu_pivoted_solve
 
@@ -263,8 +276,9 @@ def _tangent_branch(m, top, inter, sc, db):
 # The squaring phase's derivative as a primitive, linear in L.
 #
 # With R_k = R_0^{2^k}, squaring k maps L ↦ T_k(L) = R_k L + L R_k, and after s squarings
-# L_s = T_{s−1} ∘ … ∘ T_0 (L_0). All R_k commute, so the T_k commute: the adjoint (in the real
-# pairing Re tr(Wᴴ L)) is the same chain built on R_0ᴴ, applied in any order. The primitive
+# L_s = T_{s−1} ∘ … ∘ T_0 (L_0). All R_k commute, so the T_k commute: the transpose (in JAX's
+# bilinear pairing Σ W_ij L_ij, no conjugation: T_kᵀ(W) = R_kᵀ W + W R_kᵀ) is the same chain
+# built on R_0ᵀ, applied in any order. The primitive
 # therefore recomputes the R_k while it goes, forwards and in its transpose, and reverse mode
 # stores no per-squaring residuals (a fixed-trip scan would store max_squarings of them).
 
@@ -336,8 +350,8 @@ def _chain_fixed_jvp(fixed, dfixed, l, *, max_trips):
 
 
 def _chain_transpose(r0, s, ct, *, max_trips):
-    # the adjoint chain is the same chain built on R_0ᴴ (see above)
-    return squaring_chain_p.bind(_H(r0), s, ct, max_trips=max_trips)
+    # the transposed chain is the same chain built on R_0ᵀ (see above)
+    return squaring_chain_p.bind(_T(r0), s, ct, max_trips=max_trips)
 
 
 # operands (R_0, s, L), linear in L
@@ -418,7 +432,13 @@ def _expm_frechet_jit(a, e):
     return jax.jvp(lambda x: _expm_rule(x, DEFAULT_MAX_SQUARINGS), (a,), (e,))
 
 
-def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_SQUARINGS):
+def expm(
+    A: ArrayLike,
+    *,
+    upper_triangular: bool = False,
+    max_squarings: int = DEFAULT_MAX_SQUARINGS,
+    method: Literal["pade", "taylor"] = "pade",
+) -> Array:
     """Matrix exponential; drop-in for ``jax.scipy.linalg.expm`` / ``scipy.linalg.expm``.
 
     Scaling and squaring with Padé degree 3, 5, 7, 9 or 13 (float32: 3, 5, 7) chosen from the
@@ -427,11 +447,33 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
     degree serves the whole batch (the largest any matrix needs) and each matrix pays its own
     squarings.
 
+    ``method="taylor"``: the Taylor polynomial of degree 1, 2, 4, 8, 12 or 18 (float32 likewise)
+    evaluated by the optimized schemes of Bader, Blanes & Casas (Mathematics 7(12):1174, 2019),
+    chosen from the 1-norm by its backward error, the squarings for degree 18 reduced by the
+    ``‖A^k‖^{1/k}`` bound, the same trace shift, per-matrix squarings and ``max_squarings``.
+    Measured against 60-digit mpmath (n = 5, random, non-normal and complex, ‖A‖₁ ≤ 300): both
+    methods stay below 4e-14 (Taylor's median error 1.5× Padé's, 3e-16 vs 2.6e-16), so Padé stays
+    the default although Taylor is faster (single-threaded CPU, n = 128 / 256: forward 0.76×,
+    forward + VJP 0.88× / 0.94× of Padé). float32 (Taylor): ≲ 3e-7 relative up to ‖A‖₁ = 10,
+    growing like 2e-8·‖A‖₁. On strongly non-normal input Taylor is the less accurate: for upper
+    triangular A with O(1) diagonal and off-diagonal entries of size 1e5 / 1e10 / 1e18 it measured
+    2e-13 / 7e-11 / 1e-3 against Padé's 1e-14 / 5e-13 / 9e-9.
+
+    Matrix products per call (n×n, s squarings; the 1-norm estimates are O(n²)):
+      ``"pade"``: degree 13: 6 products + one LU solve with n right-hand sides (≈ 8 products) + s;
+      Fréchet derivative (JVP or VJP): about 2× that plus 2s.
+      ``"taylor"``: degree 18: 5 products, no solve, + s; Fréchet derivative (JVP): 10 more products
+      + 2s; VJP: the same transposed, + 3s (the squarings are recomputed, not stored). Lower
+      degrees: 0, 1, 2, 3, 4 products.
+
     Derivative:
       ``L(A, E)`` of the Padé approximant reusing its powers and LU factors, then
       ``L ← R L + L R`` through each squaring (Al-Mohy & Higham, SIMAX 30(4), 2009, Alg. 6.4).
-      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᴴ, Ḡ)``. Domain: all A.
+      The VJP is the transpose of that linear map, i.e. ``Ā = L(Aᵀ, Ḡ)`` (JAX's bilinear pairing,
+      no conjugation, also for complex A). Domain: all A.
       Second derivatives come from differentiating this rule (all its loops have static trips).
+      ``method="taylor"``: the derivative of each product of the evaluation scheme,
+      ``d(XY) = dX·Y + X·dY``, then the same squaring phase.
 
     Args:
       A: ``(..., n, n)`` real or complex; integer input is promoted.
@@ -439,11 +481,13 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
       max_squarings: static bound on squarings. A matrix needing more (its exponential then
         overflows or has lost all accuracy, e.g. ``‖A‖ ≳ 1e20`` after the shift and with
         ``‖A^k‖^{1/k}`` as large) returns NaN, as do non-finite inputs.
+      method: ``"pade"`` (default) or ``"taylor"`` (see above).
 
     Returns:
       ``(..., n, n)`` ``exp(A)``.
     """
     del upper_triangular
+    check_option("expm", "method", method, ("pade", "taylor"))
     if (
         isinstance(max_squarings, bool)
         or not isinstance(max_squarings, (int, np.integer))
@@ -455,6 +499,10 @@ def expm(A, *, upper_triangular: bool = False, max_squarings: int = DEFAULT_MAX_
     check_square(a, "expm", "A")
     if is_empty(a):
         return jnp.zeros(a.shape, a.dtype)
+    if method == "taylor":
+        from .expm_taylor import expm_taylor_jit
+
+        return expm_taylor_jit(a, int(max_squarings))
     return _expm_jit(a, int(max_squarings))
 
 
