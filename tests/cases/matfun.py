@@ -48,6 +48,27 @@ CASES = [
         check=dict(reference=scipy.linalg.expm),
     ),
     Case(
+        "expm",
+        matcalc.expm,
+        (_scaled(3, 20.0, 27, complex_=True),),
+        "complex_squarings",
+        check=dict(reference=scipy.linalg.expm),
+    ),
+    Case(
+        "expm",
+        functools.partial(matcalc.expm, method="taylor"),
+        (_scaled(3, 12.0, 28),),
+        "taylor_squarings",
+        check=dict(reference=scipy.linalg.expm),
+    ),
+    Case(
+        "expm",
+        functools.partial(matcalc.expm, method="taylor"),
+        (_scaled(3, 20.0, 29, complex_=True),),
+        "taylor_complex_squarings",
+        check=dict(reference=scipy.linalg.expm),
+    ),
+    Case(
         "expm_frechet",
         lambda a, e: matcalc.expm_frechet(a, e),
         (_scaled(3, 2.0, 24), E3),
