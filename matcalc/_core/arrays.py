@@ -108,7 +108,7 @@ def hermitian_from_triangle(a, uplo):
     of ``a`` is read."""
     strict = jnp.triu(a, 1) if uplo == "U" else jnp.tril(a, -1)
     d = jnp.real(diag(a)).astype(a.dtype)
-    return strict + _H(strict) + d[..., None] * jnp.eye(a.shape[-1], dtype=a.dtype)
+    return strict + _H(strict) + d[..., None] * eye_like(a)
 
 
 __all__ = [
