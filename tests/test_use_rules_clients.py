@@ -43,6 +43,26 @@ def test_numpyro_lkj_cholesky_log_density_and_gradient():
     assert "cholesky" in rules_report(log_density, *args).operations
 
 
+def test_numpyro_multivariate_normal_with_scale_tril():
+    dist = pytest.importorskip("numpyro.distributions")
+    x = RNG.standard_normal((5, 5))
+    cov = jnp.asarray(x @ x.T + 5 * np.eye(5))
+    value = jnp.asarray(RNG.standard_normal(5))
+
+    def log_density(cov, value):
+        scale_tril = jnp.linalg.cholesky(cov)
+        return dist.MultivariateNormal(jnp.zeros(5), scale_tril=scale_tril).log_prob(value)
+
+    np.testing.assert_allclose(use_rules(log_density)(cov, value), log_density(cov, value), rtol=1e-14)
+    got = jax.grad(use_rules(log_density), argnums=(0, 1))(cov, value)
+    want = jax.grad(log_density, argnums=(0, 1))(cov, value)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-13)
+    # scale_tril enters through triangular solves: both operations are substituted
+    operations = rules_report(log_density, cov, value).operations
+    assert "cholesky" in operations and "solve_triangular" in operations
+
+
 def test_numpyro_gp_potential_under_nuts_matches_plain_jax():
     numpyro = pytest.importorskip("numpyro")
     dist = numpyro.distributions

@@ -80,6 +80,13 @@ def _mvn_log_density(x, cov):
     return multivariate_normal.logpdf(x, jnp.zeros_like(x), cov)
 
 
+def _numpyro_mvn_log_density(x, cov):
+    """numpyro's ``MultivariateNormal(covariance_matrix=...).log_prob`` (needs numpyro, a dev extra)."""
+    from numpyro.distributions import MultivariateNormal
+
+    return MultivariateNormal(jnp.zeros_like(x), covariance_matrix=cov).log_prob(x)
+
+
 def _bw_build(n, r):
     a, b = r.standard_normal((n, n)), r.standard_normal((n, n))
     return (a @ a.T / n + np.eye(n), b @ b.T / n + np.eye(n))
@@ -151,6 +158,18 @@ CASES += [
         batched=False,
         sizes=(256,),
         quick_sizes=(64,),
+    ),
+    BenchCase(
+        "use_rules",
+        _mvn_build,
+        _with_rules(_numpyro_mvn_log_density),
+        _numpyro_mvn_log_density,
+        _SAME,
+        variant=_MODELS + "numpyro MultivariateNormal.log_prob",
+        batched=False,
+        sizes=(256,),
+        quick_sizes=(64,),
+        note="needs numpyro (in the dev extra)",
     ),
     BenchCase(
         "use_rules",
