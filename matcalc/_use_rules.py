@@ -229,8 +229,10 @@ def _sub_cholesky(eqn, invals):
     (x,) = invals
     if eqn.params.get("symmetrize_input", False):
         return "unknown parameter symmetrize_input"
-    # cholesky_p reads the lower triangle; lax.linalg.cholesky masks its output with tril.
-    return [cholesky(_hermitian_from_triangle(x, True))]
+    # cholesky_p reads the lower triangle and lax.linalg.cholesky masks its output with tril:
+    # matcalc's factor without symmetrization is that function of the lower triangle, with a
+    # tangent read from the lower triangle too.
+    return [cholesky(x, symmetrize_input=False)]
 
 
 def _sub_eigh(eqn, invals):
