@@ -49,11 +49,13 @@ def _jax(y0, params, t):
     return odeint(_vf, y0, t, params, rtol=TOL, atol=TOL)
 
 
-def _diffrax(adjoint, tol=TOL):
+def _diffrax(adjoint, tol=TOL, vf=_vf):
+    """diffrax's Tsit5 with a PID controller at ``tol`` and ``adjoint``, on ``vf(y, t, params)``."""
+
     def solve(y0, params, t):
         import diffrax
 
-        term = diffrax.ODETerm(lambda t_, y, p: _vf(y, t_, p))
+        term = diffrax.ODETerm(lambda t_, y, p: vf(y, t_, p))
         sol = diffrax.diffeqsolve(
             term,
             diffrax.Tsit5(),
@@ -141,25 +143,7 @@ def _mlp_jax(y0, layers, t):
 
 
 def _mlp_diffrax(adjoint, tol=MLP_TOL):
-    def solve(y0, layers, t):
-        import diffrax
-
-        sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t_, y, p: _mlp_vf(y, t_, p)),
-            diffrax.Tsit5(),
-            t[0],
-            t[-1],
-            None,
-            y0,
-            layers,
-            saveat=diffrax.SaveAt(ts=t),
-            stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol),
-            adjoint=adjoint(),
-            max_steps=100_000,
-        )
-        return sol.ys
-
-    return solve
+    return _diffrax(adjoint, tol, vf=_mlp_vf)
 
 
 def _mlp_alt(y0, layers, t):
