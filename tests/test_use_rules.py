@@ -462,7 +462,7 @@ def test_public_names():
 
 
 def test_numpyro_multivariate_normal():
-    dist = pytest.importorskip("numpyro.distributions")
+    dist = pytest.importorskip("numpyro.distributions", reason="a client library from the dev extra")
     x, loc = jnp.arange(4.0) / 4, jnp.zeros(4)
     logp = lambda s: dist.MultivariateNormal(loc, covariance_matrix=s).log_prob(x)  # noqa: E731
     np.testing.assert_allclose(use_rules(logp)(SPD), logp(SPD), rtol=1e-14)
@@ -478,7 +478,7 @@ def test_numpyro_multivariate_normal():
 
 
 def test_tinygp_log_probability():
-    tinygp = pytest.importorskip("tinygp")
+    tinygp = pytest.importorskip("tinygp", reason="a client library from the dev extra")
     t, y = jnp.linspace(0.0, 3.0, 6), jnp.sin(jnp.linspace(0.0, 3.0, 6))
 
     def log_probability(theta):

@@ -24,7 +24,7 @@ def _standard_dtype_promotion():
 
 
 def test_numpyro_lkj_cholesky_log_density_and_gradient():
-    dist = pytest.importorskip("numpyro.distributions")
+    dist = pytest.importorskip("numpyro.distributions", reason="a client library from the dev extra")
     x = RNG.standard_normal((4, 4))
     s = x @ x.T + 4 * np.eye(4)
     corr = s / np.sqrt(np.outer(np.diag(s), np.diag(s)))
@@ -44,7 +44,7 @@ def test_numpyro_lkj_cholesky_log_density_and_gradient():
 
 
 def test_numpyro_multivariate_normal_with_scale_tril():
-    dist = pytest.importorskip("numpyro.distributions")
+    dist = pytest.importorskip("numpyro.distributions", reason="a client library from the dev extra")
     x = RNG.standard_normal((5, 5))
     cov = jnp.asarray(x @ x.T + 5 * np.eye(5))
     value = jnp.asarray(RNG.standard_normal(5))
@@ -64,7 +64,7 @@ def test_numpyro_multivariate_normal_with_scale_tril():
 
 
 def test_numpyro_gp_potential_under_nuts_matches_plain_jax():
-    numpyro = pytest.importorskip("numpyro")
+    numpyro = pytest.importorskip("numpyro", reason="a client library from the dev extra")
     dist = numpyro.distributions
     from numpyro.infer import MCMC, NUTS
     from numpyro.infer.util import initialize_model
@@ -99,8 +99,8 @@ def test_numpyro_gp_potential_under_nuts_matches_plain_jax():
 
 
 def test_tinygp_fitted_with_optax_follows_the_same_path():
-    tinygp = pytest.importorskip("tinygp")
-    optax = pytest.importorskip("optax")
+    tinygp = pytest.importorskip("tinygp", reason="a client library from the dev extra")
+    optax = pytest.importorskip("optax", reason="a client library from the dev extra")
     t = jnp.linspace(0.0, 4.0, 8)
     y = jnp.sin(t) + 0.05 * jnp.cos(3 * t)
 
@@ -129,7 +129,7 @@ def test_tinygp_fitted_with_optax_follows_the_same_path():
 
 
 def test_equinox_module_projector_at_a_repeated_eigenvalue_is_exact_where_jax_is_nan():
-    eqx = pytest.importorskip("equinox")
+    eqx = pytest.importorskip("equinox", reason="a client library from the dev extra")
 
     class SpectralProjector(eqx.Module):
         """The projector on the ``rank`` smallest eigenvectors, weighted by a learned matrix."""
