@@ -22,6 +22,7 @@ from .lanczos import (
     scale_cotangent,
     tridiagonal,
 )
+from .preconditioner import LowRankShift, pivoted_cholesky
 
 
 class _Config(NamedTuple):
@@ -65,6 +66,17 @@ def _quadrature(cfg: _Config, operator: Operator, z: jax.Array):
 # logdet
 
 
+class _Preconditioned(NamedTuple):
+    """``C = P^{-1/2} A P^{-1/2}`` for a fixed preconditioner ``P`` (Hermitian positive definite)."""
+
+    operator: Operator
+    preconditioner: LowRankShift
+
+    def matmat(self, x: jax.Array) -> jax.Array:
+        inv_sqrt = self.preconditioner.inv_sqrt
+        return inv_sqrt(self.operator.matmat(inv_sqrt(x)))
+
+
 def _logdet_samples(cfg: _Config, operator: Operator, z: jax.Array) -> jax.Array:
     theta, tau, nz = _quadrature(cfg, operator, z)
     positive = jnp.all(theta > 0)  # a non-positive Ritz value: A is not positive definite
@@ -73,26 +85,42 @@ def _logdet_samples(cfg: _Config, operator: Operator, z: jax.Array) -> jax.Array
     return jnp.where(positive, samples, jnp.nan)
 
 
+def _estimate(cfg: _Config, operator: Operator, z: jax.Array, preconditioner: LowRankShift | None):
+    if preconditioner is None:
+        return _stats(_logdet_samples(cfg, operator, z))
+    # log det A = log det P + log det C (exact for any P); SLQ on the better-conditioned C
+    mean, err = _stats(_logdet_samples(cfg, _Preconditioned(operator, preconditioner), z))
+    return mean + preconditioner.logdet(), err
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _logdet_rule(cfg: _Config, operator: Operator, z: jax.Array):
-    return _stats(_logdet_samples(cfg, operator, z))
+def _logdet_rule(cfg: _Config, operator: Operator, z: jax.Array, preconditioner: LowRankShift | None):
+    return _estimate(cfg, operator, z, preconditioner)
 
 
-def _logdet_fwd(cfg, operator, z):
-    mean, err = _stats(_logdet_samples(cfg, operator, z))
-    return (mean, err), (operator, z, mean)
+def _logdet_fwd(cfg, operator, z, preconditioner):
+    mean, err = _estimate(cfg, operator, z, preconditioner)
+    return (mean, err), (operator, z, preconditioner, mean)
 
 
 def _logdet_bwd(cfg, residuals, cotangents):
-    operator, z, mean = residuals
+    operator, z, preconditioner, mean = residuals
     g_mean, _ = cotangents  # the standard error is not differentiated
     # d log det A = tr(A⁻¹ dA) ≈ (1/p) Σ_j z_jᴴ A⁻¹ dA z_j = (1/p) Σ_j Re ⟨A⁻¹ z_j, dA z_j⟩ (Hutchinson),
-    # A⁻¹ z_j by conjugate gradients, all probes in one product per iteration.
+    # A⁻¹ z_j by conjugate gradients, all probes in one product per iteration. Preconditioned:
+    # tr(A⁻¹ dA) = tr(C⁻¹ P^{-1/2} dA P^{-1/2}) ≈ (1/p) Σ_j Re ⟨P^{-1/2} C⁻¹ z_j, dA P^{-1/2} z_j⟩.
     failed = jnp.isnan(mean)  # not positive definite: no solve (CG would run to cg_maxiter), NaN
-    x = block_cg(operator.matmat, jnp.where(failed, 0, z), tol=cfg.cg_tol, maxiter=cfg.cg_maxiter)
-    ct = hermitian_bilinear_cotangent(operator, x, z)
+    rhs = jnp.where(failed, 0, z)
+    if preconditioner is None:
+        left, right = block_cg(operator.matmat, rhs, tol=cfg.cg_tol, maxiter=cfg.cg_maxiter), z
+    else:
+        c = _Preconditioned(operator, preconditioner)
+        solved = block_cg(c.matmat, rhs, tol=cfg.cg_tol, maxiter=cfg.cg_maxiter)
+        left, right = preconditioner.inv_sqrt(solved), preconditioner.inv_sqrt(z)
+    ct = hermitian_bilinear_cotangent(operator, left, right)
     factor = jnp.where(failed, jnp.nan, g_mean / z.shape[1])
-    return scale_cotangent(ct, factor), jnp.zeros_like(z)
+    zero_preconditioner = jax.tree_util.tree_map(jnp.zeros_like, preconditioner)
+    return scale_cotangent(ct, factor), jnp.zeros_like(z), zero_preconditioner
 
 
 _logdet_rule.defvjp(_logdet_fwd, _logdet_bwd)
@@ -108,6 +136,7 @@ def logdet(
     reorthogonalize: bool = False,
     cg_tol: float | None = None,
     cg_maxiter: int | None = None,
+    preconditioner_rank: int = 0,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, dict[str, jax.Array]]:
     """Stochastic estimate of ``log det A`` for a Hermitian positive definite operator, matrix-free.
@@ -131,6 +160,15 @@ def logdet(
     as soon as a probe's Krylov space sees a non-positive eigenvalue; it is not guaranteed for an
     eigenvalue the probes barely touch), the value and the gradient are NaN.
 
+    Preconditioning (``preconditioner_rank = k > 0``): ``P = L Lᴴ + s I`` from ``k`` steps of
+    pivoted Cholesky on ``A`` (``diag(A)`` and ``k`` columns ``A e_p``; ``s`` the mean of the
+    residual diagonal; see :mod:`matcalc.krylov.preconditioner`), and ``log det A = log det P +
+    log det C`` with ``C = P^{-1/2} A P^{-1/2}``: ``log det P`` exactly (``O(n k²)``), ``log det C``
+    by the quadrature above on ``C``. Still unbiased (``P`` is fixed, not random); where ``L``
+    captures the large eigenvalues (kernel matrices ``K + σ² I`` with a decaying spectrum,
+    Gardner et al. 2018) ``‖log C‖_F`` and hence the standard error shrink by orders of
+    magnitude, and ``C``'s smaller condition number lowers the quadrature bias and the CG count.
+
     Derivative (``custom_vjp``; ``jvp`` is not supported):
       ``d log det A = tr(A⁻¹ dA)``, estimated by Hutchinson with the same probes:
       ``Ā = (ḡ/p) Σ_j sym(A⁻¹ z_j z_jᴴ)`` as bilinear-form cotangents, ``A⁻¹ z_j`` by conjugate
@@ -138,6 +176,9 @@ def logdet(
       ``cg_maxiter`` default ``max(n, 50)``). Unbiased for ``A⁻¹`` given exact solves — it is the
       Hutchinson estimate of the exact gradient, not the gradient of the (biased) SLQ value; the
       batched-CG pattern is that of Gardner et al. (2018, BBMM). Gradients are Hermitian.
+      Preconditioned: ``tr(A⁻¹ dA) = tr(C⁻¹ P^{-1/2} dA P^{-1/2})``, estimated with the same
+      probes as ``(1/p) Σ_j Re ⟨P^{-1/2} C⁻¹ z_j, dA P^{-1/2} z_j⟩`` (CG on ``C``); ``P`` is not
+      differentiated (the identity holds for every fixed ``P``).
 
     Examples:
         >>> from jax.experimental import sparse
@@ -157,7 +198,9 @@ def logdet(
         eps**0.75 if cg_tol is None else float(cg_tol),
         max(n, 50) if cg_maxiter is None else int(cg_maxiter),
     )
-    value, err = _logdet_rule(cfg, operator, z)
+    rank = _check_int(preconditioner_rank, "preconditioner_rank", 0)
+    preconditioner = pivoted_cholesky(operator, min(rank, n)) if rank else None
+    value, err = _logdet_rule(cfg, operator, z, preconditioner)
     return (value, {"stderr": err}) if return_info else value
 
 
