@@ -261,6 +261,28 @@ def test_svds_values_and_gauge_invariant_gradient():
     np.testing.assert_allclose(grad, ref_grad, atol=1e-8 * np.abs(ref_grad).max())
 
 
+def test_svds_complex_values_and_gauge_invariant_gradient():
+    rng = np.random.default_rng(13)
+    u, _ = np.linalg.qr(rng.standard_normal((50, 30)) + 1j * rng.standard_normal((50, 30)))
+    v, _ = np.linalg.qr(rng.standard_normal((30, 30)) + 1j * rng.standard_normal((30, 30)))
+    sv = np.concatenate([np.linspace(0.1, 1.0, 27), [1.5, 2.0, 2.6]])
+    a_np = (u * sv) @ v.conj().T
+    m = jnp.asarray(rng.standard_normal((50, 30)) + 1j * rng.standard_normal((50, 30)))
+
+    def loss_from(u, s, vh):
+        return jnp.sum(s**2) + jnp.real(jnp.sum((u @ vh) * m))  # U Vᴴ of the top block
+
+    def dense_loss(x):
+        u, s, vh = jnp.linalg.svd(x, full_matrices=False)
+        return loss_from(u[:, :3][:, ::-1], s[:3][::-1], vh[:3][::-1])
+
+    a = jnp.asarray(a_np)
+    s, grad = jax.jit(lambda x: (svds(x, 3)[1], jax.grad(lambda y: loss_from(*svds(y, 3)))(x)))(a)
+    np.testing.assert_allclose(s, sv[-3:], atol=1e-10)
+    ref = jax.grad(dense_loss)(a)  # distinct singular values: JAX's rule is exact
+    np.testing.assert_allclose(grad, ref, atol=1e-8 * np.abs(ref).max())
+
+
 def test_svds_wide_matrix_values():
     a = _rectangular().T
     u, s, vh = svds(a, 2)
@@ -353,6 +375,34 @@ def test_logdet_value_and_gradient_are_within_a_few_standard_deviations():
         directional = np.sum(np.asarray(grad) * e)
         assert abs(directional - np.trace(m)) <= 4.5 * grad_std, (seed, directional - np.trace(m), grad_std)
         np.testing.assert_allclose(grad, np.asarray(grad).T, atol=1e-14)
+
+
+def test_complex_hermitian_logdet_value_and_gradient_are_within_a_few_standard_deviations():
+    rng = np.random.default_rng(14)
+    n = 60
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n)))
+    lam = np.linspace(0.5, 3.0, n)
+    a = (q * lam) @ q.conj().T
+    a = (a + a.conj().T) / 2
+    log_a = (q * np.log(lam)) @ q.conj().T
+    e = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    e = (e + e.conj().T) / 2
+    inv_a = np.linalg.inv(a)
+    # real Rademacher probes on a Hermitian M: zᵀ M z = tr M + 2 Σ_{i<j} z_i z_j Re m_ij, so the
+    # exact standard deviation is that of the real symmetric part Re M
+    value_std = _hutchinson_std(np.real(log_a))
+    m = (inv_a @ e + e @ inv_a) / 2
+    grad_std = _hutchinson_std(np.real(m))
+    dense_grad = jax.grad(lambda x: jnp.linalg.slogdet(x)[1])(jnp.asarray(a))
+    pairing = np.real(np.sum(np.asarray(dense_grad) * e))  # JAX's pairing: Re Σ g_ij E_ij
+    np.testing.assert_allclose(pairing, np.real(np.trace(inv_a @ e)), rtol=1e-12)
+    f = jax.jit(jax.value_and_grad(lambda x, k: jnp.real(logdet(x, key=k, num_probes=P, order=30))))
+    for seed in SEEDS:
+        value, grad = f(jnp.asarray(a), jax.random.key(seed))
+        assert abs(value - np.sum(np.log(lam))) <= 4.5 * value_std, (seed, value, value_std)
+        directional = np.real(np.sum(np.asarray(grad) * e))
+        assert abs(directional - pairing) <= 4.5 * grad_std, (seed, directional - pairing, grad_std)
+        np.testing.assert_allclose(grad, np.conj(np.asarray(grad)).T, atol=1e-12)
 
 
 def test_logdet_of_an_indefinite_operator_is_nan():
