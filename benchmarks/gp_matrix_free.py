@@ -30,9 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 import numpy as np
+
+from .matrix_free import _time as best_time
+from .matrix_free import float64_results_dir
 
 PROBES, ORDER = 16, 30
 THETA = (0.0, 0.0, np.log(0.1))  # log ℓ, log s, log σ
@@ -79,18 +81,6 @@ def _losses(rank: int):
     )
 
 
-def _time(fn, *args, repeats: int = 3) -> float:
-    import jax
-
-    jax.block_until_ready(fn(*args))
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def measure(n: int, rank: int) -> dict:
     import jax
     import jax.numpy as jnp
@@ -104,8 +94,8 @@ def measure(n: int, rank: int) -> dict:
     return {
         "n": n,
         "rank": rank,
-        "dense_s": _time(dense, theta, x, y),
-        "matrix_free_s": _time(matrix_free, theta, x, y, key),
+        "dense_s": best_time(dense, theta, x, y)[1],
+        "matrix_free_s": best_time(matrix_free, theta, x, y, key)[1],
         "loss_dense": float(value_d),
         "loss_error": float(value_m - value_d),
         "logdet_stderr_half": 0.5 * float(stderr),
@@ -140,14 +130,9 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="2048,4096,8192,16384", help="numbers of data points")
     p.add_argument("--rank", type=int, default=64, help="pivoted-Cholesky preconditioner rank")
     p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
-
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    out = args.out or os.path.join(os.path.dirname(__file__), "results", f"{jax.default_backend()}-float64")
-    os.makedirs(out, exist_ok=True)
+    out = float64_results_dir(p.parse_args(argv).out)
     rows = []
+    args = p.parse_args(argv)
     for n in (int(s) for s in args.sizes.split(",")):
         rows.append(measure(n, args.rank))
         print(table(rows[-1:]).splitlines()[-1], flush=True)

@@ -187,18 +187,26 @@ def plot(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def float64_results_dir(out: str | None) -> str:
+    """Turn on float64 and make the output folder: ``out``, or ``results/<platform>-float64/``."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    out = out or os.path.join(os.path.dirname(__file__), "results", f"{jax.default_backend()}-float64")
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.matrix_free", description=__doc__.split("\n")[0])
     p.add_argument("--sides", default="32,64,100,316,1000", help="grid sides m (n = m²)")
     p.add_argument("--dense-max-gb", type=float, default=2.0, help="largest dense matrix to try")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    out = float64_results_dir(args.out)
 
     import jax
 
-    jax.config.update("jax_enable_x64", True)
-    out = args.out or os.path.join(os.path.dirname(__file__), "results", f"{jax.default_backend()}-float64")
-    os.makedirs(out, exist_ok=True)
     rows = []
     for m in (int(s) for s in args.sides.split(",")):
         row = measure(m, args.dense_max_gb)
