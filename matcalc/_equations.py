@@ -131,13 +131,13 @@ def solve_continuous_lyapunov(a: ArrayLike, q: ArrayLike, *, method: Method = "a
     """Solve ``A X + X Aᴴ = Q``; drop-in for ``scipy.linalg.solve_continuous_lyapunov``.
 
     Derivative:
-      ``A dX + dX Aᴴ = dQ − dA X − X dAᴴ`` on the same plan (see :func:`solve_sylvester`).
+      ``A dX + dX Aᴴ = dQ − dA X − X dAᴴ`` on the same plan (see ``solve_sylvester``).
       Domain: no eigenvalue pair ``λ_i + conj(λ_j) = 0``.
 
     Args:
       a: ``(..., n, n)``; q: ``(..., n, n)``.
-      method: as :func:`solve_sylvester`: ``"auto"`` (Kronecker LU for ``n ≤ 12``, else the sign
-        function with the fallback of :func:`solve_sylvester` where A is neither stable nor
+      method: as ``solve_sylvester``: ``"auto"`` (Kronecker LU for ``n ≤ 12``, else the sign
+        function with the fallback of ``solve_sylvester`` where A is neither stable nor
         anti-stable), ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"``.
 
     Examples:
@@ -209,12 +209,12 @@ def solve_discrete_lyapunov(
     """Solve ``A X Aᴴ − X + Q = 0``; drop-in for ``scipy.linalg.solve_discrete_lyapunov``.
 
     The bilinear map ``G = (A + I)⁻¹(A − I)`` turns it into ``G X + X Gᴴ = −2 (A+I)⁻¹ Q (Aᴴ+I)⁻¹``,
-    solved as :func:`solve_continuous_lyapunov` (SciPy's ``method="bilinear"``).
+    solved as ``solve_continuous_lyapunov`` (SciPy's ``method="bilinear"``).
 
     Derivative:
       ``A dX Aᴴ − dX + (dQ + dA X Aᴴ + A X dAᴴ) = 0`` on the same plan. Domain: no eigenvalue
       pair with ``λ_i conj(λ_j) = 1`` and A + I nonsingular (for ``n > 12`` the default sign path
-      falls back as :func:`solve_sylvester` where the mapped spectrum is not separated).
+      falls back as ``solve_sylvester`` where the mapped spectrum is not separated).
 
     Args:
       method: ``None``/``"auto"``, ``"kron"``, ``"sign"``, ``"schur"`` or ``"eigen"`` (SciPy's

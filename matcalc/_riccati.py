@@ -399,7 +399,7 @@ def solve_continuous_are(
     With ``E⁻¹`` and ``R⁻¹`` folded in, it reduces to ``Aᴴ X + X A − X G X + Q = 0``, solved by the
     matrix sign function of the Hamiltonian ``[[A, −G], [−Q, −Aᴴ]]`` (the stable invariant
     subspace ``[I; X]``), then Newton–Kleinman corrections ``(A − G X)ᴴ Δ + Δ (A − G X) = −Res(X)``
-    on :func:`solve_continuous_lyapunov` until the correction is at round-off level. ``q`` and
+    on ``solve_continuous_lyapunov`` until the correction is at round-off level. ``q`` and
     ``r`` enter through their Hermitian parts.
 
     Domain and failures: ``R`` and ``E`` nonsingular, ``(A, B)`` stabilizable and no unobservable
@@ -415,7 +415,7 @@ def solve_continuous_are(
       ``Acᴴ dX E + Eᴴ dX Ac + M = 0``,
       ``M = dQ + Kᴴ dR K − dS K − Kᴴ dSᴴ + (dA − dB K)ᴴ X E + Eᴴ X (dA − dB K) + dEᴴ X Ac + Acᴴ X dE``,
       one Lyapunov equation ``(Ac E⁻¹)ᴴ dX + dX (Ac E⁻¹) = −E⁻ᴴ M E⁻¹`` solved by
-      :func:`solve_continuous_lyapunov` (linear in ``M``); reverse mode is its transpose, the adjoint
+      ``solve_continuous_lyapunov`` (linear in ``M``); reverse mode is its transpose, the adjoint
       Lyapunov equation with ``Ac E⁻¹``. Tangents of ``q`` and ``r`` act through their Hermitian
       parts. Second order differentiates this rule.
 
@@ -458,7 +458,7 @@ def solve_discrete_are(
     ``K = (R + Bᴴ X B)⁻¹(Bᴴ X A + Sᴴ)``. With ``E⁻¹`` and ``R⁻¹`` folded in it reduces to
     ``X = Aᴴ X (I + G X)⁻¹ A + Q``, solved by the structure-preserving doubling algorithm (Chu, Fan
     & Lin 2005), then Newton–Hewer corrections ``Acᴴ Δ Ac − Δ + Res(X) = 0`` on
-    :func:`solve_discrete_lyapunov`. ``q`` and ``r`` enter through their Hermitian parts.
+    ``solve_discrete_lyapunov``. ``q`` and ``r`` enter through their Hermitian parts.
 
     Domain and failures: ``R`` and ``E`` nonsingular, ``(A, B)`` stabilizable and no unobservable
     mode of ``(Q, A)`` on the unit circle; the doubling iteration is guaranteed for ``Q ⪰ 0``,
@@ -472,7 +472,7 @@ def solve_discrete_are(
       ``Acᴴ dX Ac − Eᴴ dX E + M = 0``,
       ``M = dQ + Kᴴ dR K − dS K − Kᴴ dSᴴ + (dA − dB K)ᴴ X Ac + Acᴴ X (dA − dB K) − dEᴴ X E − Eᴴ X dE``,
       one Stein equation ``(Ac E⁻¹)ᴴ dX (Ac E⁻¹) − dX + E⁻ᴴ M E⁻¹ = 0`` solved by
-      :func:`solve_discrete_lyapunov` (linear in ``M``); reverse mode is its transpose. Tangents of
+      ``solve_discrete_lyapunov`` (linear in ``M``); reverse mode is its transpose. Tangents of
       ``q`` and ``r`` act through their Hermitian parts. Second order differentiates this rule.
 
     Args:

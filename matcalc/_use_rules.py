@@ -1,7 +1,7 @@
 """``use_rules``: matcalc's derivative rules inside code that never imports matcalc.
 
 The function is traced to a jaxpr and evaluated by an interpreter that substitutes matcalc's
-operations for the linear-algebra operations JAX emits; see :func:`use_rules` for exactly what is
+operations for the linear-algebra operations JAX emits; see ``use_rules`` for exactly what is
 recognized.
 """
 
@@ -112,7 +112,7 @@ class RuleEntry:
 
 @dataclass
 class RulesReport:
-    """What :func:`use_rules` substituted and what it left to JAX, with the reason."""
+    """What ``use_rules`` substituted and what it left to JAX, with the reason."""
 
     substituted: list[RuleEntry] = field(default_factory=list)
     left_alone: list[RuleEntry] = field(default_factory=list)
@@ -643,7 +643,7 @@ def use_rules(
 
     Left to JAX silently: constructs with no linear-algebra primitive inside, among them
     ``jnp.linalg.det`` of a 2×2 or 3×3 matrix (a closed-form polynomial, whose derivative is exact).
-    Left to JAX, and listed by :func:`rules_report` with the reason: ``eigh`` with
+    Left to JAX, and listed by ``rules_report`` with the reason: ``eigh`` with
     ``sort_eigenvalues=False`` or ``subset_by_index``, ``svd`` with ``subset_by_index``,
     pivoted ``qr``, ``eig`` with eigenvectors (``matcalc.eig`` normalizes them differently),
     sorted ``schur``, the packed ``lu_p`` (``jax.lax.linalg.lu``; its wrappers are recognized),
@@ -746,7 +746,7 @@ def use_rules(
 
 
 def rules_report(f: Callable, *args: Any, **kwargs: Any) -> RulesReport:
-    """The linear-algebra operations :func:`use_rules` substitutes in ``f(*args, **kwargs)``,
+    """The linear-algebra operations ``use_rules`` substitutes in ``f(*args, **kwargs)``,
     with input shapes, and those it leaves to JAX, with the reason.
 
     ``f`` is a plain function (all operations enabled) or one returned by ``use_rules`` (its
@@ -762,7 +762,7 @@ def rules_report(f: Callable, *args: Any, **kwargs: Any) -> RulesReport:
       **kwargs: its keyword arguments.
 
     Returns:
-      A :class:`RulesReport` (``.substituted``, ``.left_alone``, ``.operations``).
+      A ``RulesReport`` (``.substituted``, ``.left_alone``, ``.operations``).
     """
     base, enabled = getattr(f, "_matcalc_use_rules", (f, frozenset(OPERATIONS)))
     report = RulesReport()

@@ -1,6 +1,6 @@
 """Distances and divergences between symmetric/Hermitian positive definite matrices.
 
-Built from :mod:`matcalc.hermitian` (whose first and second derivatives are exact at repeated
+Built from ``matcalc.hermitian`` (whose first and second derivatives are exact at repeated
 eigenvalues, including ``A = B``) and the elementary Cholesky ``logdet``/``solve`` rules, so every
 function here is differentiable to second order and finite where the math allows.
 

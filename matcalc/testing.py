@@ -15,7 +15,7 @@
 
 Each failure raises ``AssertionError`` whose message starts with ``check_rule[<check>]``.
 
-The checks are also public, one function each over a :class:`Problem` (the function, its point,
+The checks are also public, one function each over a ``Problem`` (the function, its point,
 the random directions and the compiled maps they share): ``check_primal``, ``check_jvp``,
 ``check_transpose``, ``check_jit``, ``check_vmap``, ``check_second_order``. ``check_rule`` runs them
 in that order; a custom test can run any subset::

@@ -8,11 +8,11 @@ A matcalc primitive is declared in one call, section by section in a fixed order
 3. its JVP rule ``jvp(primals, tangents, **params) -> (out, tangent_out)``;
 4. its transpose rule ``transpose(ct, *operands, **params)`` (for primitives linear in some
    operands);
-5. its batching rule, by default :func:`batch_on_leading_axis` (the implementation accepts leading
+5. its batching rule, by default ``batch_on_leading_axis`` (the implementation accepts leading
    batch axes).
 
 Rules see tangents and cotangents through the small vocabulary below (``is_zero``, ``zero_like``,
-``zero_cotangent``, ``is_undefined``) instead of JAX's ``ad`` module. :func:`linear_primitive`
+``zero_cotangent``, ``is_undefined``) instead of JAX's ``ad`` module. ``linear_primitive``
 builds the common case, a map linear in its last operand with a hand-written transpose.
 """
 
@@ -115,12 +115,12 @@ def define_primitive(
     Args:
       name: the primitive's name in jaxprs (``matcalc_<family>_<what>``).
       impl: ``impl(*operands, **params)``, JAX operations only; also the lowering.
-      abstract_eval: ``abstract_eval(*avals, **params)``; default :func:`like_last_operand`.
+      abstract_eval: ``abstract_eval(*avals, **params)``; default ``like_last_operand``.
       jvp: ``jvp(primals, tangents, **params) -> (out, tangent_out)``; tangents may be symbolic
-        zeros (:func:`is_zero`). ``None``: no forward mode.
+        zeros (``is_zero``). ``None``: no forward mode.
       transpose: ``transpose(ct, *operands, **params)`` returning one cotangent (or ``None``) per
         operand; ``None``: not transposable.
-      batch: ``"leading"`` (:func:`batch_on_leading_axis`), a rule
+      batch: ``"leading"`` (``batch_on_leading_axis``), a rule
         ``batch(args, dims, **params) -> (out, out_dims)``, or ``None``.
       multiple_results: whether ``impl`` returns a list of arrays.
       lowering: ``lowering(*operands, **params)`` to lower instead of ``impl`` (same values).

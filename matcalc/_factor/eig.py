@@ -135,7 +135,7 @@ def eig(a: ArrayLike) -> EigResult:
 
 def eigvals(a: ArrayLike) -> Array:
     """Eigenvalues of a general square matrix; drop-in for ``jnp.linalg.eigvals`` (platforms as
-    :func:`eig`).
+    ``eig``).
 
     Derivative:
       ``dλ_i = y_iᴴ dA x_i / (y_iᴴ x_i)``: ``diag(V⁻¹ dA V)`` from the forward pass's right

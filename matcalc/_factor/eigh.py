@@ -1,6 +1,6 @@
 """``eigh`` and ``eigvalsh``: eigendecompositions of Hermitian matrices whose derivatives stay
 finite, and exact for basis-independent losses, at repeated eigenvalues (clusters within
-``4 n eps max|λ|``, see :mod:`matcalc._core.tolerance`)."""
+``4 n eps max|λ|``, see ``matcalc._core.tolerance``)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def eigh(a: ArrayLike, UPLO: str | None = None, symmetrize_input: bool = True) -
         ``dv_i = −(A − λ_i)⁺ dA v_i``, ``dλ_i = v_iᴴ dA v_i``;
       * a matrix function assembled by hand, ``V f(Λ) Vᴴ``, has the limit
         ``(f(λj) − f(λi))/(λj − λi) → f'(λ)`` inside a cluster, which no eigenvector rule can see:
-        its off-diagonal within-cluster part is missed. Use :mod:`matcalc.hermitian` (``funm``),
+        its off-diagonal within-cluster part is missed. Use ``matcalc.hermitian`` (``funm``),
         which is exact (first and second order).
 
       Second derivatives differentiate this rule again (exact at distinct eigenvalues).
@@ -131,7 +131,7 @@ def eigvalsh(a: ArrayLike, UPLO: str | None = None, *, symmetrize_input: bool = 
       ``dλ_i = v_iᴴ dA v_i`` (Hermitian part of ``dA``). At a repeated eigenvalue the individual
       eigenvalues are not differentiable, but every symmetric function of a cluster is, and gets its
       exact gradient (``d Σ_{i∈c} λ_i = tr(V_cᴴ dA V_c)``, basis-independent). Second derivatives go
-      through :func:`eigh`'s rule (``d²λ_i = 2 Σ_{k∉c} |Ẽ_ik|²/(λ_i − λ_k)``): exact at distinct
+      through ``eigh``'s rule (``d²λ_i = 2 Σ_{k∉c} |Ẽ_ik|²/(λ_i − λ_k)``): exact at distinct
       eigenvalues and finite at repeats, where they miss the within-cluster term
       ``g''(λ) Σ_{i≠j∈c} |Ẽ_ij|²`` of ``Σ g(λ_i)`` (the cluster splits nonlinearly). For spectral
       functions ``tr g(A)`` use ``trace(hermitian.funm(a, g))``, exact to second order.

@@ -9,7 +9,7 @@ Hermitian ``A`` and Hermitian positive definite ``B = L Lᴴ``:
 
 with ``C = U Λ Uᴴ`` (LAPACK's ``sygst`` reductions). The derivative is one rule on the pencil, not
 autodiff through the Cholesky factor and the reduction, so that repeated generalized eigenvalues are
-handled as :func:`matcalc.eigh` handles repeated eigenvalues.
+handled as ``matcalc.eigh`` handles repeated eigenvalues.
 """
 
 from __future__ import annotations
@@ -143,22 +143,22 @@ def eigh_generalized(
       ``X = K ∘ G + H/2`` with the Hermitian ``G_ki = Ã_ki ∓ ½(λ_i + λ_k) B̃_ki`` (− for type 1)
       and ``H = −B̃`` (types 1, 2), ``+B̃`` (type 3), so that ``X + Xᴴ = H`` (the linearized
       normalization) holds to rounding. A cluster is a set of eigenvalues within
-      ``4 n eps max|λ|`` of each other (as :func:`matcalc.eigh`, applied to the reduced ``C``).
+      ``4 n eps max|λ|`` of each other (as ``matcalc.eigh``, applied to the reduced ``C``).
 
       Gauge: the normalization (``Vᴴ B V = I``, resp. ``Vᴴ B⁻¹ V = I``) fixes only the Hermitian
       part of ``X`` inside a cluster, ``X_cc + X_ccᴴ = ∓B̃_cc``; the rule takes the symmetric split
       ``X_cc = ∓½ B̃_cc`` (zero skew-Hermitian part: no rotation inside a cluster, real ``X_ii``),
       which keeps the normalization to first order. At distinct eigenvalues this is the derivative
       of LAPACK's eigenvectors up to each column's sign/phase; for ``B = I`` it is
-      :func:`matcalc.eigh`'s rule.
+      ``matcalc.eigh``'s rule.
 
       At repeated generalized eigenvalues (no NaN): losses that depend on the eigenvectors only
       through the cluster projectors ``P_c = V_c V_cᴴ B`` (type 1 and 2; ``V_c V_cᴴ B⁻¹`` for type 3)
       and on the eigenvalues through symmetric functions of each cluster get their exact gradient
       (``X_cc`` enters ``dP_c`` only through ``X_cc + X_ccᴴ``); a basis-dependent loss gets the
-      gradient of the basis transported without rotation, as for :func:`matcalc.eigh`. Eigenvalues
+      gradient of the basis transported without rotation, as for ``matcalc.eigh``. Eigenvalues
       nearly repeated but outside the tolerance (gap ``δ``) are distinct to the rule: such losses
-      lose about ``eps max|λ| / δ`` relative accuracy, as with :func:`matcalc.eigh`.
+      lose about ``eps max|λ| / δ`` relative accuracy, as with ``matcalc.eigh``.
       Tangents of ``a`` and ``b`` act through their Hermitian parts; gradients are Hermitian.
       Second derivatives differentiate this rule again (exact at distinct eigenvalues).
       Domain: ``b`` positive definite. A ``b`` that is not gives NaN in every output and derivative

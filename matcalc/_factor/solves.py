@@ -175,14 +175,14 @@ def solve_triangular(
 def cho_factor(
     a: ArrayLike, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True
 ) -> tuple[Array, bool]:
-    """Cholesky factor for :func:`cho_solve`; drop-in for ``jax.scipy.linalg.cho_factor``.
+    """Cholesky factor for ``cho_solve``; drop-in for ``jax.scipy.linalg.cho_factor``.
 
     Returns ``(c, lower)``: ``c`` is ``L`` with ``A = L Lᴴ`` (``lower=True``) or ``U`` with
     ``A = Uᴴ U`` (default, as SciPy), and its unused triangle holds zeros (as JAX's; SciPy leaves
     whatever ``a`` had there). Only the ``lower``/upper triangle of ``a`` is read (as LAPACK).
 
     Derivative:
-      That of :func:`matcalc.cholesky` with ``symmetrize_input=False`` (Murray 2016):
+      That of ``matcalc.cholesky`` with ``symmetrize_input=False`` (Murray 2016):
       ``dL = L Φ(L⁻¹ dA_h L⁻ᴴ)``, ``dA_h`` the Hermitian matrix built from the read triangle of
       ``dA``. Gradient convention: the gradient in ``a`` lies on the read triangle (real diagonal
       part) and is zero in the other; along Hermitian tangents — the ones a symmetric
@@ -246,7 +246,7 @@ def _cho_solve_jvp(lower, primals, tangents):
 def cho_solve(
     c_and_lower: tuple[ArrayLike, bool], b: ArrayLike, overwrite_b: bool = False, check_finite: bool = True
 ) -> Array:
-    """Solve ``A x = b`` from :func:`cho_factor`'s ``(c, lower)``; drop-in for
+    """Solve ``A x = b`` from ``cho_factor``'s ``(c, lower)``; drop-in for
     ``jax.scipy.linalg.cho_solve``.
 
     ``A = F Fᴴ`` (``lower``) or ``Fᴴ F`` with ``F`` the read triangle of ``c`` (diagonal included;
@@ -257,11 +257,11 @@ def cho_solve(
       triangle of ``dc``: two triangular solves on the stored factor. Reverse mode: one more
       Cholesky solve on the same factor, ``λ = A⁻¹ x̄`` (``A`` Hermitian), ``b̄ = λ`` and
       ``c̄ = −mask((λ xᴴ + x λᴴ) F)`` (upper: ``−mask(F (x λᴴ + λ xᴴ))``), up to JAX's conjugation
-      convention; nothing reaches the unread triangle. Composed with :func:`cho_factor`, gradients
+      convention; nothing reaches the unread triangle. Composed with ``cho_factor``, gradients
       flow on to ``a`` through the Cholesky rule. Reference: Giles (2008), §3.1; Murray (2016).
 
     Args:
-      c_and_lower: ``(c, lower)`` as returned by :func:`cho_factor`.
+      c_and_lower: ``(c, lower)`` as returned by ``cho_factor``.
       b: ``(n,)`` or ``(..., n, k)``; batch axes broadcast against ``c``'s.
       overwrite_b: accepted for SciPy compatibility; ignored.
       check_finite: accepted for SciPy compatibility; ignored.
@@ -338,7 +338,7 @@ def _lu_factor_jvp(primals, tangents):
 
 
 def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True) -> tuple[Array, Array]:
-    """LU factorization with partial pivoting for :func:`lu_solve`; drop-in for
+    """LU factorization with partial pivoting for ``lu_solve``; drop-in for
     ``jax.scipy.linalg.lu_factor``.
 
     Returns ``(lu, piv)``: ``lu`` ``(..., m, n)`` holds ``U`` in its upper triangle and the strict
@@ -346,9 +346,9 @@ def lu_factor(a: ArrayLike, overwrite_a: bool = False, check_finite: bool = True
     (row ``i`` was swapped with row ``piv[i]``), so that ``P A = L U``.
 
     Derivative:
-      :func:`matcalc.lu`'s rule on the packed factor (pivots piecewise constant, not
+      ``matcalc.lu``'s rule on the packed factor (pivots piecewise constant, not
       differentiated): with ``F = L1⁻¹ (P dA)₁₁ U1⁻¹``, ``dL1 = L1 tril(F, −1)``,
-      ``dU1 = triu(F) U1`` (tall and wide blocks as in :func:`matcalc.lu`), and
+      ``dU1 = triu(F) U1`` (tall and wide blocks as in ``matcalc.lu``), and
       ``d lu = tril(dL, −1) + dU``. Domain: leading pivots nonzero; otherwise inf/NaN.
       Reference: de Hoog, Anderssen & Lukas, Math. Comp. 80 (2011).
 
@@ -409,7 +409,7 @@ def lu_solve(
     overwrite_b: bool = False,
     check_finite: bool = True,
 ) -> Array:
-    """Solve ``op(A) x = b`` from :func:`lu_factor`'s ``(lu, piv)``; drop-in for
+    """Solve ``op(A) x = b`` from ``lu_factor``'s ``(lu, piv)``; drop-in for
     ``jax.scipy.linalg.lu_solve``. ``trans`` 0: ``A x = b``, 1: ``Aᵀ x = b``, 2: ``Aᴴ x = b``.
 
     Derivative:
@@ -419,11 +419,11 @@ def lu_solve(
       ``op`` (``λ = op(A)⁻ᴴ x̄``, conjugated as JAX's pairing requires), ``b̄ = λ``, and for
       ``trans=0`` the packed factor's cotangent ``−tril((P λ)(U x)ᴴ, −1) − triu((Lᴴ P λ) xᴴ)``
       (likewise for ``trans`` 1, 2): nothing reaches the unit diagonal of ``L``.
-      Composed with :func:`lu_factor`, gradients flow on to ``a`` through the LU rule.
+      Composed with ``lu_factor``, gradients flow on to ``a`` through the LU rule.
       The pivots are not differentiated. Reference: Giles (2008), §3.1.
 
     Args:
-      lu_and_piv: ``(lu, piv)`` from :func:`lu_factor` (square ``lu``).
+      lu_and_piv: ``(lu, piv)`` from ``lu_factor`` (square ``lu``).
       b: ``(n,)`` or ``(..., n, k)``; batch axes broadcast against ``lu``'s.
       trans: 0, 1 or 2.
       overwrite_b: accepted for SciPy compatibility; ignored.

@@ -127,7 +127,7 @@ def svdvals(a: ArrayLike) -> Array:
       basis-independent:
       every symmetric function of the singular values (norms, ``Σ log σ``) gets its exact,
       finite gradient, including at ``A = I``. At ``σ_i = 0`` this is the one-sided derivative
-      along the forward pass's singular vectors. The JVP is built from :func:`svd`'s own rule,
+      along the forward pass's singular vectors. The JVP is built from ``svd``'s own rule,
       so second derivatives use it too: exact at distinct singular values; at a repeated one the
       Hessian lacks the in-cluster rotation term (e.g. the Hessian of ``Σ σ_i² = ‖A‖_F²`` at a
       matrix with a repeated singular value is not exactly ``2·I``), a stated limitation.
@@ -179,7 +179,7 @@ def svd(
           transport), ``dU2 = −U1 Σ⁻¹ Vᴴ dAᴴ U2``.
       Exactness at degenerate points: a loss that is invariant to these gauges and does not
       depend on how a repeated (or zero) singular value splits under perturbation gets its exact,
-      finite gradient: any function of ``s`` alone (cluster sums, see :func:`svdvals`); ``U Vᴴ``
+      finite gradient: any function of ``s`` alone (cluster sums, see ``svdvals``); ``U Vᴴ``
       at full rank (polar factor, also at ``A = I``); projectors onto whole clusters;
       ``U g(Σ) Vᴴ`` with ``g`` constant on each cluster. ``jnp.linalg.svd``'s rule gives NaN for
       all of these at repeated singular values. Not covered (no SVD-level rule can be, since the
@@ -194,7 +194,7 @@ def svd(
     Args:
       a: ``(..., m, n)`` real or complex.
       full_matrices: return square ``u`` and ``vh`` (default, as NumPy/JAX).
-      compute_uv: return the vectors; ``False`` returns :func:`svdvals`.
+      compute_uv: return the vectors; ``False`` returns ``svdvals``.
       hermitian: ``a`` is Hermitian (square).
 
     Returns:

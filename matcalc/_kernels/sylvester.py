@@ -185,7 +185,7 @@ def _pack(a, b):
 @functools.cache
 def _kron_solver():
     """``C ↦ X`` by one LU of the Kronecker form, as a primitive on ``(blockdiag(A, B), C)`` that
-    transposes to itself at ``blockdiag(Aᵀ, Bᵀ)`` (see :func:`_jax_solver`)."""
+    transposes to itself at ``blockdiag(Aᵀ, Bᵀ)`` (see ``_jax_solver``)."""
 
     def solve(ab, c):
         n = c.shape[-2]
@@ -200,7 +200,7 @@ def _jax_solver(method: str, tol: float):
     """``C ↦ X`` with ``A X + X B = C`` by ``jax.scipy.linalg.solve_sylvester`` as a primitive on
     ``(blockdiag(A, B), C)``, linear in C. Its transpose ``W ↦ Y``, ``Aᵀ Y + Y Bᵀ = W``, is the
     same primitive at the transposed block diagonal (the pairing is bilinear), so
-    :func:`primary_frechet_primitive` provides it."""
+    ``primary_frechet_primitive`` provides it."""
     import jax.scipy.linalg as jsl
 
     def solve(ab, c):
@@ -234,7 +234,7 @@ def _inv_and_logdet(x):
 
 def sylvester_plan(a, b, method: str, structure: Structure | None = None, tol: float = 0.0) -> SylvesterPlan:
     """Precompute everything that depends on ``A, B`` only (``method`` as resolved by
-    :func:`choose_method`; ``tol`` is passed to JAX's ``"schur"``/``"eigen"`` solvers).
+    ``choose_method``; ``tol`` is passed to JAX's ``"schur"``/``"eigen"`` solvers).
 
     ``structure`` tells the sign method what ``B`` is, so that it inverts one block per step
     instead of two: ``None`` (general), ``"same"`` (``B = A``), ``"adjoint"`` (``B = Aᴴ``) or

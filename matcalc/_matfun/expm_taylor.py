@@ -287,5 +287,5 @@ def _expm_taylor_rule_jvp(max_squarings, primals, tangents):
 
 @functools.partial(jax.jit, static_argnums=1)
 def expm_taylor_jit(a: Array, max_squarings: int) -> Array:
-    """``exp(a)`` by the optimized Taylor scheme (validated input; see :func:`matcalc.expm`)."""
+    """``exp(a)`` by the optimized Taylor scheme (validated input; see ``matcalc.expm``)."""
     return _expm_taylor_rule(a, max_squarings)

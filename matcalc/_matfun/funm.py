@@ -66,7 +66,7 @@ def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Arr
     """``f(A)`` for an analytic scalar JAX function ``func``; drop-in for
     ``jax.scipy.linalg.funm`` / ``scipy.linalg.funm`` (``func`` is applied to complex eigenvalues).
 
-    Computed from the eigendecomposition ``A = V Λ V⁻¹`` (:func:`matcalc.eig`; JAX lowers the
+    Computed from the eigendecomposition ``A = V Λ V⁻¹`` (``matcalc.eig``; JAX lowers the
     non-symmetric ``eig`` primitive on CPU, and on CUDA through cuSOLVER ``geev`` or a hybrid
     host kernel, so this path is not GPU-native). The result is complex for real input too, as
     JAX's ``funm`` (``funm(diag(−1, 2), jnp.log)`` has ``iπ`` on its diagonal); take ``.real``
@@ -77,15 +77,15 @@ def funm(A: ArrayLike, func: Callable[[Array], Array], disp: bool = True) -> Arr
 
     A defective or nearly defective ``A`` (eigenbasis condition ``κ₁(V) > ε^{-3/4}``, about 5e11 in
     float64 and 1.5e5 in float32, where ``V f(Λ) V⁻¹`` would not keep four correct digits) gives NaN,
-    value and derivative, instead of a wrong number; for such matrices use :func:`matcalc.expm`,
-    :func:`matcalc.cosm` and the other Padé/Schur-based functions, or ``hermitian.funm`` for
+    value and derivative, instead of a wrong number; for such matrices use ``matcalc.expm``,
+    ``matcalc.cosm`` and the other Padé/Schur-based functions, or ``hermitian.funm`` for
     Hermitian input.
 
     Derivative:
       ``L = V (F ∘ (V⁻¹ E V)) V⁻¹`` with divided differences ``F_ij = f[λi, λj]``, the mean of
       ``f'`` for eigenvalues closer than ``cbrt(eps)`` (Daleckii–Krein; Higham 2008, Thm 3.11).
       Domain: diagonalizable A with a well-conditioned eigenbasis. Second derivatives
-      differentiate this rule through :func:`matcalc.eig`'s own rule (the expression is
+      differentiate this rule through ``matcalc.eig``'s own rule (the expression is
       invariant to the eigenvector gauge), exact for distinct eigenvalues.
 
     Examples:

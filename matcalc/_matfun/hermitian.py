@@ -1,5 +1,5 @@
 """Functions of Hermitian matrices whose first *and second* derivatives are exact at repeated
-eigenvalues (``eigh`` and ``eigvalsh`` themselves are in :mod:`matcalc._factor.eigh`).
+eigenvalues (``eigh`` and ``eigvalsh`` themselves are in ``matcalc._factor.eigh``).
 
 Design (why two primitives and a ``custom_jvp``):
 

@@ -1,5 +1,5 @@
 """Trigonometric and hyperbolic matrix functions (SciPy's ``cosm``, ``sinm``, ``tanm``, ``coshm``,
-``sinhm``, ``tanhm``), composed from :func:`matcalc.expm` exactly as SciPy composes them from its
+``sinhm``, ``tanhm``), composed from ``matcalc.expm`` exactly as SciPy composes them from its
 ``expm``; their derivatives are the composition of ``expm``'s Fréchet rule (Al-Mohy & Higham 2009)
 with the linear maps and the solve around it, differentiated by JAX (every piece has a rule).
 """
@@ -70,7 +70,7 @@ def _tanhm(a):
 
 def cosm(A: ArrayLike) -> Array:
     """Matrix cosine; drop-in for ``scipy.linalg.cosm``: ``Re e^{iA}`` for real A,
-    ``(e^{iA} + e^{−iA})/2`` for complex A, with :func:`matcalc.expm`.
+    ``(e^{iA} + e^{−iA})/2`` for complex A, with ``matcalc.expm``.
 
     Derivative:
       ``d cos(A) = Re L_exp(iA, i dA)`` (real A) or ``(L_exp(iA, i dA) + L_exp(−iA, −i dA))/2``
@@ -98,7 +98,7 @@ def cosm(A: ArrayLike) -> Array:
 
 def sinm(A: ArrayLike) -> Array:
     """Matrix sine; drop-in for ``scipy.linalg.sinm``: ``Im e^{iA}`` for real A,
-    ``(e^{iA} − e^{−iA})/(2i)`` for complex A, with :func:`matcalc.expm`.
+    ``(e^{iA} − e^{−iA})/(2i)`` for complex A, with ``matcalc.expm``.
 
     Derivative:
       ``d sin(A) = Im L_exp(iA, i dA)`` (real A) or ``(L_exp(iA, i dA) − L_exp(−iA, −i dA))/(2i)``
@@ -130,7 +130,7 @@ def tanm(A: ArrayLike) -> Array:
 
     Derivative:
       ``d tan(A) = C⁻¹(dS − dC T)`` with ``C = cos A``, ``S = sin A``, ``T = tan A`` and ``dC``,
-      ``dS`` from ``expm``'s Fréchet rule (see :func:`cosm`, :func:`sinm`); the composition is
+      ``dS`` from ``expm``'s Fréchet rule (see ``cosm``, ``sinm``); the composition is
       differentiated by JAX. Domain: ``cos A`` nonsingular (NaN/inf otherwise).
 
     Args:

@@ -5,9 +5,9 @@ differentiates with respect to whatever arrays the operator holds (the dense ent
 ``data``, the leaves of a lineax operator). One pattern gives those derivatives for all three kinds:
 a derivative of a Krylov quantity with respect to ``A`` is a sum of bilinear forms ``Re ⟨U, dA V⟩``, and
 the cotangent of the operator's arrays is the VJP of ``params ↦ Re ⟨U, A(params) V⟩``
-(:func:`bilinear_cotangent`), which never forms ``A``.
+(``bilinear_cotangent``), which never forms ``A``.
 
-The :class:`Operator` is a pytree, so it passes through ``jit``, ``vmap`` and ``custom_jvp`` /
+The ``Operator`` is a pytree, so it passes through ``jit``, ``vmap`` and ``custom_jvp`` /
 ``custom_vjp`` rules as an ordinary argument; integer leaves (BCOO indices) get no derivative.
 """
 
@@ -43,7 +43,7 @@ class Operator(eqx.Module):
         return self.matrix @ x
 
     def rmatmat(self, y: jax.Array) -> jax.Array:
-        """``Aᴴ @ y`` for ``y`` of shape ``(m,)`` or ``(m, k)``, by transposing :meth:`matmat`."""
+        """``Aᴴ @ y`` for ``y`` of shape ``(m,)`` or ``(m, k)``, by transposing ``matmat``."""
         if self.kind == "dense":
             return jnp.conj(self.matrix).T @ y
         x_like = jax.ShapeDtypeStruct((self.shape[1],) + y.shape[1:], jnp.result_type(self.dtype, y.dtype))
@@ -60,7 +60,7 @@ class Operator(eqx.Module):
 
 
 def as_operator(a: Any, *, name: str = "A", square: bool = False) -> Operator:
-    """Wrap ``a`` (2-D array, ``BCOO`` or lineax operator) as an :class:`Operator`; errors name ``name``."""
+    """Wrap ``a`` (2-D array, ``BCOO`` or lineax operator) as an ``Operator``; errors name ``name``."""
     if isinstance(a, Operator):
         operator = a
     elif isinstance(a, lx.AbstractLinearOperator):

@@ -1,4 +1,4 @@
-"""Top-``k`` eigenpairs of Hermitian operators (:func:`eigsh`) and singular triplets (:func:`svds`),
+"""Top-``k`` eigenpairs of Hermitian operators (``eigsh``) and singular triplets (``svds``),
 matrix-free, with reverse-mode derivatives by the adjoint of the projected eigenproblem."""
 
 from __future__ import annotations
@@ -354,7 +354,7 @@ def eigsh(
       cotangent is the bilinear form ``Re ⟨L, dA V⟩`` with
       ``L = V diag(λ̄) + V (K ∘ Vᴴ V̄) + X``,
       ``K_ji = 1/(λ_i − λ_j)`` between computed eigenvalues of different clusters and ``0`` inside a
-      cluster (``|λ_i − λ_j| ≤ 4 n eps max|λ|``, the guarded quotient of :func:`matcalc.eigh`), and
+      cluster (``|λ_i − λ_j| ≤ 4 n eps max|λ|``, the guarded quotient of ``matcalc.eigh``), and
       ``x_i = (λ_i I − A)⁻¹ (I − V Vᴴ) v̄_i`` solved matrix-free on the complement of ``span V`` by
       projected conjugate gradients on ``±(λ_i I − A)`` (tolerance ``eps^0.75``), never with the
       full spectrum (the adjoint of the projected eigenproblem; Golub & Van Loan §7.2.4, §8.1;
@@ -369,7 +369,7 @@ def eigsh(
       Gauge: each eigenvector's phase (sign) is arbitrary, and inside a cluster of repeated
       computed eigenvalues the basis is arbitrary. Losses must be gauge invariant (``|v_iᴴ M v_j|²``,
       ``V Vᴴ``, cluster projectors, symmetric functions of a cluster's eigenvalues): those get
-      exact gradients, as for :func:`matcalc.eigh`.
+      exact gradients, as for ``matcalc.eigh``.
 
     Examples:
         >>> from matcalc.krylov import eigsh
@@ -432,7 +432,7 @@ def svds(
     Returns ``(u, s, vh)`` with ``s`` ascending (as SciPy), ``u`` ``(m, k)``, ``vh`` ``(k, n)``; only
     ``s`` with ``return_singular_vectors=False``. Only ``which="LM"``.
 
-    Algorithm: :func:`eigsh` (``"LA"``) of the Gram operator ``AᴴA`` (if ``m ≥ n``, else ``AAᴴ``),
+    Algorithm: ``eigsh`` (``"LA"``) of the Gram operator ``AᴴA`` (if ``m ≥ n``, else ``AAᴴ``),
     applied as ``Aᴴ (A x)``; ``s = √λ``, ``u = A v / s`` (``v = Aᴴ u / s``). Accuracy trade-off:
     an eigenvalue error of order ``eps σ₁²`` in ``λ_i = σ_i²`` is an error of order ``eps σ₁²/σ_i`` in
     ``σ_i``, so the top singular values are as accurate as ``eigsh``'s and smaller ones lose digits in
@@ -442,7 +442,7 @@ def svds(
     times smaller than those of ``AᴴA``, ``(σ_i² − σ_j²)/σ₁²``, and Krylov methods converge more
     slowly. A zero singular value among the top ``k`` gives non-finite singular vectors.
 
-    Derivative: through :func:`eigsh`'s rule on the Gram operator (its cotangent flows to ``A``'s
+    Derivative: through ``eigsh``'s rule on the Gram operator (its cotangent flows to ``A``'s
     arrays) and ordinary differentiation of ``√λ`` and ``A v / s``: ``dσ_i = Re u_iᴴ dA v_i``; the
     singular vectors follow the eigenvector adjoint with the same gap assumption (between ``σ_k`` and
     ``σ_{k+1}``). Gauge: the pair ``(u_i, v_i)`` shares one arbitrary phase, so ``U Vᴴ`` of the block

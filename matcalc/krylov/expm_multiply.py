@@ -208,7 +208,7 @@ class _Setup:
 
     @classmethod
     def plan(cls, op: Operator, t: jax.Array, mu: jax.Array, max_steps: int) -> _Setup:
-        """Chooses s and m from ‖tA₀‖ (see :func:`_plan`)."""
+        """Chooses s and m from ‖tA₀‖ (see ``_plan``)."""
         s, m, ok = _plan(jnp.abs(t) * _shifted_norm(op, mu).astype(t.dtype), t.dtype, max_steps)
         return cls(op, t, mu, s, m, ok)
 
@@ -255,7 +255,7 @@ def _action_reverse_fwd(max_steps, tol, static, arrays, b, t, mu):
 
 
 def _operator_cotangent(arrays: Any, static: Any, left: jax.Array, right: jax.Array) -> Any:
-    """:func:`bilinear_cotangent` for the operator's arrays: the cotangent of ``Re ⟨left, A right⟩``."""
+    """``bilinear_cotangent`` for the operator's arrays: the cotangent of ``Re ⟨left, A right⟩``."""
     op = eqx.combine(arrays, static)
     if not jax.tree_util.tree_leaves(static):  # arrays only (dense, BCOO, matrix-backed lineax)
         return bilinear_cotangent(op, left, right)
@@ -544,16 +544,16 @@ def expm_multiply_scipy(
 ) -> jax.Array:
     """``e^{A}B``, or ``e^{t_k A}B`` on the grid ``t_k = linspace(start, stop, num, endpoint)``, as SciPy.
 
-    This is ``matcalc.scipy.sparse.linalg.expm_multiply``: SciPy's signature on :func:`expm_multiply`.
+    This is ``matcalc.scipy.sparse.linalg.expm_multiply``: SciPy's signature on ``expm_multiply``.
 
-    With none of ``start, stop, num, endpoint`` given this is :func:`matcalc.krylov.expm_multiply` at
+    With none of ``start, stop, num, endpoint`` given this is ``matcalc.krylov.expm_multiply`` at
     ``t = 1``. With a grid, ``start``, ``stop`` and ``num`` (a positive Python int, static) are required,
     ``endpoint`` defaults to ``True``, and the result has shape ``(num, n)`` or ``(num, n, k)``: the first
     point is ``e^{t₀A}B`` and each next one is one action of ``e^{ΔA}`` on the previous (``Δ`` the grid
     spacing), in a ``lax.scan``. ``traceA`` is a hint for the shift ``μ = tr(A)/n``: an approximate value
     is fine, a poor one costs steps and accuracy. As in SciPy, the grid is uniform.
 
-    Derivative: those of :func:`matcalc.krylov.expm_multiply` (reverse mode; ``jax.jvp`` raises), with
+    Derivative: those of ``matcalc.krylov.expm_multiply`` (reverse mode; ``jax.jvp`` raises), with
     respect to ``A``, ``B``, ``start`` and ``stop``, chained through the grid steps. References: Al-Mohy &
     Higham 2011 (algorithm and its time-grid variant); Al-Mohy & Higham 2009 (Fréchet derivative).
     """

@@ -2,7 +2,7 @@
 breakdown replacement, the Lanczos tridiagonalization of a batch of starting vectors, and batched
 (shifted, projected) conjugate gradients.
 
-Nothing here is a public rule; :mod:`matcalc.krylov.eigsh` and :mod:`matcalc.krylov.logdet` build
+Nothing here is a public rule; ``matcalc.krylov.eigsh`` and ``matcalc.krylov.logdet`` build
 their forward passes and their backward solves from these pieces. References: Golub & Van Loan,
 *Matrix Computations* (4th ed., 2013), §10.1 (Lanczos), §10.2 (conjugate gradients), §10.3
 (block Lanczos); Hestenes & Stiefel (1952).
@@ -194,7 +194,7 @@ def hermitian_bilinear_cotangent(operator: Operator, left: jax.Array, right: jax
 
     ``Re ⟨L, Aᴴ R⟩ = Re ⟨R, A L⟩``, so the cotangent is the mean of the two bilinear cotangents:
     gradients of the rules that read ``A`` as Hermitian are Hermitian (dense) and symmetric in the
-    stored pattern (sparse), like those of :func:`matcalc.eigh`.
+    stored pattern (sparse), like those of ``matcalc.eigh``.
     """
     from ._operators import bilinear_cotangent
 

@@ -1,5 +1,5 @@
-"""Stochastic trace estimators of Hermitian operators: ``log det A`` (:func:`logdet`), ``tr f(A)``
-(:func:`trace_funm`) and ``tr A`` (:func:`trace`), matrix-free, with gradients."""
+"""Stochastic trace estimators of Hermitian operators: ``log det A`` (``logdet``), ``tr f(A)``
+(``trace_funm``) and ``tr A`` (``trace``), matrix-free, with gradients."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def logdet(
 
     Preconditioning (``preconditioner_rank = k > 0``): ``P = L Lᴴ + s I`` from ``k`` steps of
     pivoted Cholesky on ``A`` (``diag(A)`` and ``k`` columns ``A e_p``; ``s`` the mean of the
-    residual diagonal; see :mod:`matcalc.krylov.preconditioner`), and ``log det A = log det P +
+    residual diagonal; see ``matcalc.krylov.preconditioner``), and ``log det A = log det P +
     log det C`` with ``C = P^{-1/2} A P^{-1/2}``: ``log det P`` exactly (``O(n k²)``), ``log det C``
     by the quadrature above on ``C``. Still unbiased (``P`` is fixed, not random); where ``L``
     captures the large eigenvalues (kernel matrices ``K + σ² I`` with a decaying spectrum,
@@ -221,10 +221,10 @@ def trace_funm(
 ) -> jax.Array | tuple[jax.Array, dict[str, jax.Array]]:
     """Stochastic estimate of ``tr f(A)`` for a Hermitian operator and a scalar function ``f``.
 
-    Value: stochastic Lanczos quadrature as in :func:`logdet`:
+    Value: stochastic Lanczos quadrature as in ``logdet``:
     ``tr f(A) ≈ (1/p) Σ_j ‖z_j‖² e₁ᵀ f(T_j) e₁`` (Ubaru, Chen & Saad 2017), ``f(T_j)`` by
-    :func:`matcalc.hermitian.funm`. ``f`` must be defined on the spectrum of ``A`` (the Ritz values
-    lie in its convex hull). ``return_info=True`` adds the standard error as in :func:`logdet`.
+    ``matcalc.hermitian.funm``. ``f`` must be defined on the spectrum of ``A`` (the Ritz values
+    lie in its convex hull). ``return_info=True`` adds the standard error as in ``logdet``.
 
     Derivative: ordinary reverse-mode differentiation of the estimator itself (through the Lanczos
     recurrence, a fixed-trip ``scan``, and the degeneracy-safe Daleckii–Krein rule of

@@ -66,19 +66,19 @@ def _adapts(*rules):
 
 @_adapts(_eigh_module.eigvalsh)
 def eigvalsh(a, UPLO: str | None = "L", *, symmetrize_input: bool = True):
-    """``jnp.linalg.eigvalsh`` through :func:`matcalc.eigvalsh` (``dλ_i = v_iᴴ dA v_i``)."""
+    """``jnp.linalg.eigvalsh`` through ``matcalc.eigvalsh`` (``dλ_i = v_iᴴ dA v_i``)."""
     return _eigh_module.eigvalsh(a, UPLO, symmetrize_input=symmetrize_input)
 
 
 @_adapts(_linalg.norm)
 def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
-    """``jnp.linalg.matrix_norm``: :func:`matcalc.norm` over the last two axes."""
+    """``jnp.linalg.matrix_norm``: ``matcalc.norm`` over the last two axes."""
     return _linalg.norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
 
 
 @_adapts(_mc_svdvals)
 def svdvals(x, /):
-    """``jnp.linalg.svdvals`` through :func:`matcalc.svdvals` (``dσ_i = Re u_iᴴ dA v_i``)."""
+    """``jnp.linalg.svdvals`` through ``matcalc.svdvals`` (``dσ_i = Re u_iᴴ dA v_i``)."""
     return _mc_svdvals(x)
 
 
@@ -86,7 +86,7 @@ def svdvals(x, /):
 def svd(
     a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False, subset_by_index=None
 ):
-    """``jnp.linalg.svd`` through :func:`matcalc.svd` (``SVDResult`` or the singular values).
+    """``jnp.linalg.svd`` through ``matcalc.svd`` (``SVDResult`` or the singular values).
 
     ``subset_by_index`` (implemented by JAX on TPU only) is passed to JAX's own ``svd`` and gets
     JAX's derivative."""
@@ -97,7 +97,7 @@ def svd(
 
 @_adapts(_mc_qr)
 def qr(a, mode: str = "reduced"):
-    """``jnp.linalg.qr`` through :func:`matcalc.qr` (``QRResult``, or ``R`` for ``mode="r"``).
+    """``jnp.linalg.qr`` through ``matcalc.qr`` (``QRResult``, or ``R`` for ``mode="r"``).
 
     ``mode="raw"`` (Householder reflectors, LAPACK's internal form) has no matcalc rule: it is JAX's
     own ``qr`` with JAX's derivative."""
@@ -108,8 +108,8 @@ def qr(a, mode: str = "reduced"):
 
 @_adapts(_mc_svdvals, _linalg.norm, _linalg.inv)
 def cond(x, p=None):
-    """``jnp.linalg.cond`` through matcalc's rules: ``σ_max/σ_min`` from :func:`matcalc.svdvals`
-    (``p`` None, 2, −2), else ``‖A‖_p ‖A⁻¹‖_p`` with :func:`matcalc.norm` and :func:`matcalc.inv`.
+    """``jnp.linalg.cond`` through matcalc's rules: ``σ_max/σ_min`` from ``matcalc.svdvals``
+    (``p`` None, 2, −2), else ``‖A‖_p ‖A⁻¹‖_p`` with ``matcalc.norm`` and ``matcalc.inv``.
     As JAX, NaN becomes inf where the input has no NaN (p ≠ None, 2)."""
     arr = as_inexact(x, "x")
     if arr.ndim < 2:
@@ -131,7 +131,7 @@ def cond(x, p=None):
 
 @_adapts(_linalg.inv)
 def tensorinv(a, ind: int = 2):
-    """``jnp.linalg.tensorinv``: :func:`matcalc.inv` of the ``ind``-split reshaped matrix."""
+    """``jnp.linalg.tensorinv``: ``matcalc.inv`` of the ``ind``-split reshaped matrix."""
     import math
     import operator
 
@@ -151,7 +151,7 @@ def tensorinv(a, ind: int = 2):
 
 @_adapts(_linalg.solve)
 def tensorsolve(a, b, axes=None):
-    """``jnp.linalg.tensorsolve``: :func:`matcalc.solve` on the reshaped system."""
+    """``jnp.linalg.tensorsolve``: ``matcalc.solve`` on the reshaped system."""
     import math
 
     a_arr, b_arr = jnp.asarray(a), jnp.asarray(b)

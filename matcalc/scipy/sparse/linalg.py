@@ -1,7 +1,7 @@
 """SciPy's ``scipy.sparse.linalg`` names for matcalc's matrix-free rules, with SciPy's signatures.
 
 The operand ``A`` may be a dense array, a ``jax.experimental.sparse.BCOO`` matrix or a lineax operator;
-derivatives are matcalc's rules (see :mod:`matcalc.krylov`). SciPy's defaults apply
+derivatives are matcalc's rules (see ``matcalc.krylov``). SciPy's defaults apply
 (``which="LM"``); options of SciPy's ARPACK interface that these rules do not implement (a mass
 matrix ``M``, shift-invert ``sigma``, ``OPinv``...) raise a ``ValueError`` naming the option.
 """
@@ -45,7 +45,7 @@ def eigsh(  # noqa: PLR0913 (SciPy's signature)
     mode: str = "normal",
     rng: Any = None,
 ) -> tuple[jax.Array, jax.Array] | jax.Array:
-    """``scipy.sparse.linalg.eigsh`` with matcalc's derivative rule: :func:`matcalc.krylov.eigsh`.
+    """``scipy.sparse.linalg.eigsh`` with matcalc's derivative rule: ``matcalc.krylov.eigsh``.
 
     ``which`` is ``"LM"`` (SciPy's default), ``"LA"`` or ``"SA"``; eigenvalues ascending, as SciPy
     returns them. ``tol=0`` means machine precision, as in SciPy. ``rng`` may be a JAX PRNG key for
@@ -83,7 +83,7 @@ def svds(  # noqa: PLR0913 (SciPy's signature)
     *,
     random_state: Any = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array] | jax.Array:
-    """``scipy.sparse.linalg.svds`` with matcalc's derivative rule: :func:`matcalc.krylov.svds`.
+    """``scipy.sparse.linalg.svds`` with matcalc's derivative rule: ``matcalc.krylov.svds``.
 
     Singular values ascending, as SciPy returns them; ``which="LM"`` only. ``solver`` is accepted for
     compatibility and ignored (the rule is always matcalc's block Lanczos); ``rng`` may be a JAX PRNG
