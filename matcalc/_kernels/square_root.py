@@ -136,6 +136,13 @@ def fallback_root(a):
     return on_cpu_else_nan(complex_schur_root, a)
 
 
+def fallback_complex_root(a):
+    """The principal root of ``a`` (real or complex) by complex Schur (CPU; NaN elsewhere), always
+    in the complex dtype: a real matrix with an eigenvalue on the negative real axis gets its
+    complex principal root."""
+    return on_cpu_else_nan(sqrtm_schur, a.astype(complex_dtype(a.dtype)))
+
+
 def solve_root_sylvester(x, e):
     """``L`` with ``X L + L X = E`` for a fallback root X (CPU only): a Kronecker LU up to
     ``n² = 144``, else JAX's Schur-based solver."""
@@ -144,21 +151,24 @@ def solve_root_sylvester(x, e):
     return sylvester_apply(sylvester_plan(x, x, method), e.astype(x.dtype))
 
 
-def fallback_root_tangent(a, e):
+def fallback_root_tangent(a, e, complex_out=False):
     """``L_sqrt(A, E)`` from the Schur root (CPU): ``X L + L X = E``; real input keeps a real L
-    only where X is real. Its derivative in ``a`` is NaN (no rule through Schur)."""
+    only where X is real, unless ``complex_out`` (then L is the complex derivative at the complex
+    principal root, in the complex dtype). Its derivative in ``a`` is NaN (no rule through
+    Schur)."""
+    cdtype = complex_dtype(a.dtype)
 
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
-        cdtype = complex_dtype(a.dtype)
         x = sqrtm_schur(a_s.astype(cdtype))
         lx = solve_root_sylvester(x, e.astype(cdtype))
-        if not jnp.iscomplexobj(a):
+        if not (jnp.iscomplexobj(a) or complex_out):
             real_x = jnp.isfinite(real_or_nan(x, a.dtype))
             lx = jnp.where(real_x, jnp.real(lx), jnp.nan).astype(a.dtype)
         return lx * (1 + no_derivative(a))[..., None, None].astype(lx.dtype)
 
-    return on_cpu_else_nan(on_cpu, a, e)
+    # the last argument fixes the dtype of the NaN returned off CPU
+    return on_cpu_else_nan(on_cpu, a, e.astype(cdtype) if complex_out else e)
 
 
 def db_step(y, m, dy, dm, near, first):
@@ -247,6 +257,7 @@ __all__ = [
     "complex_schur_root",
     "db_finish",
     "db_step",
+    "fallback_complex_root",
     "fallback_root",
     "fallback_root_tangent",
     "guarded",

@@ -7,7 +7,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
-from jax import Array
+from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .._core import (
@@ -15,11 +15,15 @@ from .._core import (
     check_dtype,
     check_option,
     check_square,
+    complex_dtype,
+    eye_like,
     is_empty,
 )
 from .._kernels.primary_frechet import primary_frechet_primitive
 from .._kernels.square_root import (
+    fallback_complex_root,
     fallback_root,
+    fallback_root_tangent,
     guarded,
     newton_refine_root,
     sqrtm_db,
@@ -61,6 +65,66 @@ def _sqrtm_jvp(method, sylvester, primals, tangents):
 _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _sqrtm_real_to_complex(a, sylvester):
+    """The complex principal root of a REAL matrix: the real DB root (cast) where it exists, the
+    complex Schur root (CPU) only where the real iteration fails."""
+    y = newton_refine_root(a, sqrtm_db(a))
+    fail = ~jnp.all(jnp.isfinite(y), axis=(-2, -1))
+    return guarded(fail, fallback_complex_root, y.astype(complex_dtype(a.dtype)), a)
+
+
+@_sqrtm_real_to_complex.defjvp
+def _sqrtm_real_to_complex_jvp(sylvester, primals, tangents):
+    (a,), (da,) = primals, tangents
+    x = _sqrtm_real_to_complex(a, sylvester)
+    # the matrices whose root came from complex Schur (a non-real principal root): there
+    # X L + L X = E in complex arithmetic; elsewhere the real rule at A. The real rule is
+    # evaluated at I instead of A on the former, so that its transpose (fed a zero cotangent
+    # there) stays finite.
+    schur = lax.stop_gradient(jnp.any(jnp.imag(x) != 0, axis=(-2, -1)))[..., None, None]
+    eye = jnp.broadcast_to(eye_like(a), a.shape)
+    a_real = jnp.where(schur, eye, a)
+    if sylvester in ("auto", "iterate"):
+        dx_real = _sqrtm_frechet_p.bind(a_real, da)
+    else:
+        x_real = jnp.where(schur, eye, jnp.real(x))
+        plan = sylvester_plan(x_real, x_real, choose_method(a.shape[-1], a.shape[-1], sylvester), "same")
+        dx_real = sylvester_apply(plan, da)
+    zero = jnp.zeros(x.shape, x.dtype)
+    dx_schur = guarded(
+        schur[..., 0, 0], lambda a, e: fallback_root_tangent(a, e, complex_out=True), zero, a, da
+    )
+    return x, jnp.where(schur, dx_schur, dx_real.astype(x.dtype))
+
+
+_sqrtm_real_to_complex_jit = jax.jit(_sqrtm_real_to_complex, static_argnums=1)
+
+
+def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
+    """Principal square root in the complex dtype, as ``jax.scipy.linalg.sqrtm`` (the mirror
+    ``matcalc.scipy.linalg.sqrtm``): :func:`sqrtm` for complex input; for real input the real DB
+    root where the principal root is real (no extra cost), and the complex principal root by
+    the complex Schur method (CPU; NaN elsewhere) only for the matrices where it is not (an
+    eigenvalue on the negative real axis), e.g. ``[[-1, 0], [0, 4]] → diag(i, 2)``.
+
+    Derivative:
+      ``L(A, E)`` with ``X L + L X = E`` (Higham 2008, §6.1): :func:`sqrtm`'s rule where the
+      root is real; at a non-real root the complex Sylvester equation at the Schur root
+      (Kronecker LU for ``n ≤ 12``, else JAX's Schur solver; CPU). Reverse mode takes the real
+      part of the pairing for real A (``∇ = Re L(Aᵀ, W)``). Second derivatives at a non-real
+      root are NaN (JAX's Schur has no derivative).
+    """
+    a = as_inexact(A, "A")
+    check_dtype("sqrtm", "A", a)
+    check_square(a, "sqrtm", "A")
+    if jnp.iscomplexobj(a):
+        return sqrtm(a, blocksize)
+    if is_empty(a):
+        return jnp.zeros(a.shape, complex_dtype(a.dtype))
+    return _sqrtm_real_to_complex_jit(a, "auto")
+
+
 def sqrtm(
     A: ArrayLike,
     blocksize: int = 1,
@@ -79,8 +143,10 @@ def sqrtm(
     ``diag(0, 4, 0) → diag(0, 2, 0)``), the principal root is computed by JAX's complex Schur
     method on CPU (NaN on other platforms). Real input keeps its real dtype (JAX returns
     complex): where its principal root is not real (an eigenvalue on the negative real axis)
-    the result is NaN; pass complex input to get the complex principal root. ``method="schur"`` uses JAX's
-    CPU-only Schur algorithm for the value (complex output, as JAX).
+    the result is NaN; pass complex input, or use the mirror ``matcalc.scipy.linalg.sqrtm``
+    (complex output, as JAX's), to get the complex principal root, e.g. ``[[-1, 0], [0, 4]] →
+    diag(i, 2)``. ``method="schur"`` uses JAX's CPU-only Schur algorithm for the value (complex
+    output, as JAX).
 
     Derivative:
       ``L(A, E)`` solves ``X L + L X = E`` (Higham 2008, §6.1). Default (``method="db"``):
@@ -100,7 +166,8 @@ def sqrtm(
       second derivatives there are NaN (JAX's Schur has no derivative). Domain: the principal
       root exists; the derivative needs ``λ_i^{1/2} + λ_j^{1/2} ≠ 0``, so it is undefined (inf/NaN)
       at singular A. Real input whose principal root is not real gives NaN values and
-      derivatives. Reference: Higham, *Functions of Matrices* (2008), ch. 6.
+      derivatives (the mirror ``matcalc.scipy.linalg.sqrtm`` gives the complex root and its
+      derivative). Reference: Higham, *Functions of Matrices* (2008), ch. 6.
 
     Args:
       A: ``(..., n, n)``.

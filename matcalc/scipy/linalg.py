@@ -240,9 +240,11 @@ def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):
 
 @_adapts(_sqrtm_module.sqrtm)
 def sqrtm(A, blocksize: int = 1):
-    """``jax.scipy.linalg.sqrtm`` through :func:`matcalc.sqrtm`; the result is complex, as JAX's."""
-    x = _sqrtm_module.sqrtm(A, blocksize)
-    return x.astype(_complex_dtype(x.dtype))
+    """``jax.scipy.linalg.sqrtm`` through :func:`matcalc.sqrtm`; the result is complex, as JAX's,
+    and so is the principal root of a real matrix with an eigenvalue on the negative real axis
+    (``[[-1, 0], [0, 4]] → diag(i, 2)``; by complex Schur on CPU, taken only for such matrices):
+    see ``matcalc._matfun.sqrtm.sqrtm_complex`` for the derivative."""
+    return _sqrtm_module.sqrtm_complex(A, blocksize)
 
 
 @_adapts(_svd_module.svd)
