@@ -6,6 +6,7 @@ against an mpmath reference)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.linalg as sl
 
 import matcalc
@@ -83,3 +84,95 @@ def test_mirror_sqrtm_second_derivative_at_nonreal_root_is_nan():
     f = jax.jit(lambda a, e: jax.jvp(lambda a: jax.jvp(msl.sqrtm, (a,), (e,))[1], (a,), (e,))[1])
     a, e = jnp.array(NONREAL), jnp.array(E2)
     assert np.all(np.isnan(f(a, e)))
+
+
+# --- fractional powers of singular matrices ------------------------------------------------------
+
+_U = np.array([[1.0, 2.0], [0.0, 1.0], [3.0, -1.0]])
+_W = np.array([[-1.0, 1.0], [-1.0, 1.0], [2.0, -1.0]])  # Wᵀ U = [[5, -5], [-2, 4]], eigenvalues 4.5 ± √10.25
+SINGULAR = [
+    np.diag([0.0, 4.0, 0.0]),
+    np.outer([1.0, 2.0, 3.0], [1.0, 0.0, 1.0]),  # u vᵀ, vᵀu = 4
+    _U @ _W.T,  # rank 2, not normal
+    np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 4.0]]),  # defective zero eigenvalue
+]
+REGULAR3 = np.array([[4.0, 1.0, 0.0], [0.0, 9.0, 1.0], [0.5, 0.0, 1.0]])
+POWER_BATCH = np.stack([*SINGULAR, REGULAR3])
+
+
+def _singular_power_closed_form(t):
+    """``A^t`` for t > 0: ``diag(0, 4^t, 0)``; ``(u vᵀ)^t = (vᵀu)^{t−1} u vᵀ``; ``(U Wᵀ)^t =
+    U (WᵀU)^{t−1} Wᵀ`` (the nonzero eigenvalues of U Wᵀ are those of WᵀU; ``A^t = U f(WᵀU) Wᵀ``
+    with ``f(x) = x^{t−1}``); NaN for the defective zero eigenvalue; SciPy for the regular one."""
+    return np.stack(
+        [
+            np.diag([0.0, 4.0**t, 0.0]),
+            4.0 ** (t - 1) * SINGULAR[1],
+            _U @ sl.fractional_matrix_power(_W.T @ _U, t - 1) @ _W.T,
+            np.full((3, 3), np.nan),
+            sl.fractional_matrix_power(REGULAR3, t),
+        ]
+    )
+
+
+@pytest.mark.parametrize("t", [0.3, 1.7])
+def test_fractional_power_of_singular_matrices(t):
+    x = np.asarray(matcalc.fractional_matrix_power(jnp.array(POWER_BATCH), t))
+    want = _singular_power_closed_form(t)
+    # measured (‖error‖_max / ‖A^t‖₁): ≤ 4.5e-15 at t = 0.3, ≤ 2.7e-14 at t = 1.7 (the rank-2 matrix,
+    # whose deflated B = A + σ₁P₀ has a spread spectrum); bound: 1e-13, a few hundred ε
+    for k in (0, 1, 2, 4):
+        scale = np.linalg.norm(want[k], 1)
+        np.testing.assert_allclose(x[k], want[k], rtol=0, atol=1e-13 * scale, err_msg=f"matrix {k}")
+    # SciPy agrees on the first two (its Schur–Parlett value loses digits on the third)
+    for k in (0, 1):
+        ref = sl.fractional_matrix_power(POWER_BATCH[k], t)
+        np.testing.assert_allclose(x[k], ref, rtol=0, atol=1e-13 * np.linalg.norm(ref, 1))
+    # defective zero eigenvalue: NaN (the deflation needs a semisimple zero eigenvalue)
+    assert np.all(np.isnan(x[3]))
+
+
+def test_fractional_power_singular_2x2_and_negative_power():
+    x = matcalc.fractional_matrix_power(jnp.diag(jnp.array([0.0, 4.0])), 0.3)
+    np.testing.assert_allclose(x, np.diag([0.0, 4.0**0.3]), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(x, sl.fractional_matrix_power(np.diag([0.0, 4.0]), 0.3), atol=1e-15)
+    # a negative power of a singular matrix does not exist: NaN (SciPy: NaN too)
+    assert np.all(np.isnan(matcalc.fractional_matrix_power(jnp.diag(jnp.array([0.0, 4.0])), -0.3)))
+
+
+_power_jvp = jax.jit(lambda a, e: jax.jvp(lambda a: matcalc.fractional_matrix_power(a, 0.3), (a,), (e,)))
+_power_grad = jax.jit(
+    jax.grad(lambda a, w: jnp.sum(w * matcalc.fractional_matrix_power(a, 0.3)))  # noqa: PLW0108
+)
+
+
+def test_fractional_power_derivative_at_singular_input_is_nan():
+    rng = np.random.default_rng(0)
+    e = rng.standard_normal(POWER_BATCH.shape)
+    w = rng.standard_normal(POWER_BATCH.shape)
+    x, dx = _power_jvp(jnp.array(POWER_BATCH), jnp.array(e))
+    g = np.asarray(_power_grad(jnp.array(POWER_BATCH), jnp.array(w)))
+    dx = np.asarray(dx)
+    # the singular matrices: value finite (semisimple zero eigenvalue), derivative NaN
+    for k in range(4):
+        assert np.all(np.isnan(dx[k])) and np.all(np.isnan(g[k])), k
+    assert np.all(np.isfinite(x[:3]))
+    # the regular matrix in the same batch: unaffected, and right (central difference of SciPy)
+    h = 1e-3
+    f = [sl.fractional_matrix_power(REGULAR3 + k * h * e[4], 0.3) for k in (-2, -1, 1, 2)]
+    fd = (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h)
+    np.testing.assert_allclose(dx[4], fd, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(np.sum(g[4] * e[4]), np.sum(w[4] * dx[4]), rtol=1e-12)
+
+
+def test_logm_of_singular_input():
+    a = jnp.array(np.stack([np.diag([0.0, 4.0, 0.0]), SINGULAR[1], SINGULAR[2], REGULAR3]))
+    f = np.asarray(matcalc.logm(a))
+    # documented: NaN where the square roots meet the singularity exactly (SciPy: -inf entries)
+    assert np.all(np.isnan(f[:2]))
+    # U Wᵀ: rounding leaves an eigenvalue of order ε‖A‖; the logarithm of that nearby matrix:
+    # eigenvalues log λ(WᵀU) and one below log(10³ ε ‖A‖)
+    lam = np.sort(np.linalg.eigvals(f[2]).real)
+    np.testing.assert_allclose(lam[1:], np.sort(np.log(np.linalg.eigvals(_W.T @ _U).real)), rtol=1e-8)
+    assert lam[0] < np.log(1e3 * 2.2e-16 * np.linalg.norm(SINGULAR[2], 2))
+    np.testing.assert_allclose(f[3], sl.logm(REGULAR3), rtol=1e-13, atol=1e-14)
