@@ -176,3 +176,59 @@ def test_logm_of_singular_input():
     np.testing.assert_allclose(lam[1:], np.sort(np.log(np.linalg.eigvals(_W.T @ _U).real)), rtol=1e-8)
     assert lam[0] < np.log(1e3 * 2.2e-16 * np.linalg.norm(SINGULAR[2], 2))
     np.testing.assert_allclose(f[3], sl.logm(REGULAR3), rtol=1e-13, atol=1e-14)
+
+
+# --- accuracy of sqrtm's derivative on ill-conditioned input (mpmath reference) ----------------
+
+
+def _mp_sqrtm_frechet(a, e, dps=50):
+    """``L`` with ``X L + L X = E``, X the principal root of the float64 matrix ``a``, at ``dps``
+    digits: ``A = V Λ V⁻¹`` (mpmath), ``L = V ((V⁻¹ E V)_ij / (λ_i^{1/2} + λ_j^{1/2})) V⁻¹``."""
+    import mpmath as mp
+
+    with mp.workdps(dps):
+        w, v = mp.eig(mp.matrix(a.tolist()))
+        vi = mp.inverse(v)
+        s = [mp.sqrt(x) for x in w]
+        f = vi * mp.matrix(e.tolist()) * v
+        n = a.shape[0]
+        g = mp.matrix(n, n)
+        for i in range(n):
+            for j in range(n):
+                g[i, j] = f[i, j] / (s[i] + s[j])
+        lmat = v * g * vi
+        return np.array([[float(mp.re(lmat[i, j])) for j in range(n)] for i in range(n)])
+
+
+def _ill_conditioned(kappa, rng, n=8):
+    """An SPD and a non-normal (``V Λ V⁻¹``, κ(V) ≈ 10) matrix with eigenvalues 1 … 1/κ."""
+    lam = np.logspace(0, -np.log10(kappa), n)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    v = np.eye(n) + 0.3 * np.triu(rng.standard_normal((n, n)), 1) + 0.05 * rng.standard_normal((n, n))
+    return [(q * lam) @ q.T, (v * lam) @ np.linalg.inv(v)]
+
+
+_sqrtm_jvps = {
+    s: jax.jit(lambda a, e, s=s: jax.jvp(lambda a: matcalc.sqrtm(a, sylvester=s), (a,), (e,))[1])
+    for s in ("auto", "sign")
+}
+
+
+def test_sqrtm_derivative_accuracy_ill_conditioned():
+    """The derivative's relative error on ill-conditioned A is of order κ(A)·ε for any backward
+    stable method (a perturbation δA of size ε‖A‖ moves L by ``D²sqrt(A)[δA, E]``, of relative
+    size κ(A)ε for SPD A). Measured with n = 8–20, SPD and non-normal: the differentiated DB
+    iterates 0.02–1.3 κε (one non-normal n = 20 case 8 κε), the Sylvester solves
+    (``"sign"``/``"kron"``) at most 0.02 κε; on these four (n = 8) 0.03–0.56 κε and
+    0.001–0.014 κε. Bound: 2 κ₂(A) ε for both."""
+    rng = np.random.default_rng(0)
+    mats = _ill_conditioned(1e8, rng) + _ill_conditioned(1e12, rng)
+    a = np.stack(mats)
+    e = rng.standard_normal(a.shape)
+    refs = [_mp_sqrtm_frechet(a[k], e[k]) for k in range(len(mats))]
+    for s, f in _sqrtm_jvps.items():
+        dx = np.asarray(f(jnp.array(a), jnp.array(e)))
+        for k in range(len(mats)):
+            err = np.linalg.norm(dx[k] - refs[k]) / np.linalg.norm(refs[k])
+            bound = 2 * np.linalg.cond(a[k]) * np.finfo(float).eps
+            assert err <= bound, (s, k, err, bound)
