@@ -140,19 +140,18 @@ def test_fractional_power_singular_2x2_and_negative_power():
     assert np.all(np.isnan(matcalc.fractional_matrix_power(jnp.diag(jnp.array([0.0, 4.0])), -0.3)))
 
 
-_power_jvp = jax.jit(lambda a, e: jax.jvp(lambda a: matcalc.fractional_matrix_power(a, 0.3), (a,), (e,)))
-_power_grad = jax.jit(
-    jax.grad(lambda a, w: jnp.sum(w * matcalc.fractional_matrix_power(a, 0.3)))  # noqa: PLW0108
-)
+@jax.jit
+def _power_jvp_vjp(a, e, w):
+    """``(A^0.3, L(A, E), Lᵀ(A, W))`` from one linearization (the VJP is its transpose)."""
+    x, lin = jax.linearize(lambda a: matcalc.fractional_matrix_power(a, 0.3), a)
+    return x, lin(e), jax.linear_transpose(lin, a)(w)[0]
 
 
 def test_fractional_power_derivative_at_singular_input_is_nan():
     rng = np.random.default_rng(0)
     e = rng.standard_normal(POWER_BATCH.shape)
     w = rng.standard_normal(POWER_BATCH.shape)
-    x, dx = _power_jvp(jnp.array(POWER_BATCH), jnp.array(e))
-    g = np.asarray(_power_grad(jnp.array(POWER_BATCH), jnp.array(w)))
-    dx = np.asarray(dx)
+    x, dx, g = (np.asarray(y) for y in _power_jvp_vjp(jnp.array(POWER_BATCH), jnp.array(e), jnp.array(w)))
     # the singular matrices: value finite (semisimple zero eigenvalue), derivative NaN
     for k in range(4):
         assert np.all(np.isnan(dx[k])) and np.all(np.isnan(g[k])), k
