@@ -364,14 +364,14 @@ def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     Singular A (non-integer ``t > 0``): where the logarithm route fails (NaN) or A's LU has a
     pivot ``≤ 10 n ε ‖A‖₁``, and the SVD has singular values ``≤ n ε σ₁`` (numerically
     singular, the rank convention of ``numpy.linalg.matrix_rank``; so also any A with
-    ``κ₂(A) ≥ 1/(nε)``), ``A^t`` by deflation: ``A^t = B^t − σ₁^t P₀`` with ``B = A + σ₁ P₀``, ``P₀ =
-    N (Mᴴ N)⁻¹ Mᴴ`` the spectral projector onto the null space (N, M orthonormal bases of the
-    right and left null spaces from the SVD), valid when the zero eigenvalue is semisimple
-    (``A P₀ = P₀ A = 0``, ``0^t = 0``); e.g. ``diag(0, 4) → diag(0, 4^t)``, ``(u vᵀ)^t =
-    (vᵀu)^{t−1} u vᵀ``. NaN where the zero eigenvalue is defective (or nearly so:
-    ``σ_min(Mᴴ N) < ε^{1/2}``, i.e. ``‖P₀‖₂ > ε^{−1/2}``), e.g. ``[[0, 1], [0, 0]]``, and for
-    ``t < 0`` (no power exists; SciPy gives NaN too). Runs on GPU (SVD, LU, logm, expm); the
-    extra LU is the only cost on nonsingular input.
+    ``κ₂(A) ≥ 1/(nε)``), ``A^t`` by deflation: ``A^t = B^t − σ₁^t P₀`` with
+    ``B = A + σ₁ P₀``, ``P₀ = N (Mᴴ N)⁻¹ Mᴴ`` the spectral projector onto the null space (N, M
+    orthonormal bases of the right and left null spaces from the SVD), valid when the zero
+    eigenvalue is semisimple (``A P₀ = P₀ A = 0``, ``0^t = 0``); e.g. ``diag(0, 4) →
+    diag(0, 4^t)``, ``(u vᵀ)^t = (vᵀu)^{t−1} u vᵀ``. NaN where the zero eigenvalue is defective
+    (or nearly so: ``σ_min(Mᴴ N) < ε^{1/2}``, i.e. ``‖P₀‖₂ > ε^{−1/2}``), e.g. ``[[0, 1],
+    [0, 0]]``, and for ``t < 0`` (no power exists; SciPy gives NaN too). Runs on GPU (SVD, LU,
+    logm, expm); the extra LU is the only cost on nonsingular input.
 
     Derivative:
       The chain rule of the rules used: ``L = L_exp(t log A, t L_log(A, E))`` (Higham & Lin,

@@ -65,8 +65,8 @@ def _sqrtm_jvp(method, sylvester, primals, tangents):
 _sqrtm_jit = jax.jit(_sqrtm, static_argnums=(1, 2))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _sqrtm_real_to_complex(a, sylvester):
+@jax.custom_jvp
+def _sqrtm_real_to_complex(a):
     """The complex principal root of a REAL matrix: the real DB root (cast) where it exists, the
     complex Schur root (CPU) only where the real iteration fails."""
     y = newton_refine_root(a, sqrtm_db(a))
@@ -75,22 +75,16 @@ def _sqrtm_real_to_complex(a, sylvester):
 
 
 @_sqrtm_real_to_complex.defjvp
-def _sqrtm_real_to_complex_jvp(sylvester, primals, tangents):
+def _sqrtm_real_to_complex_jvp(primals, tangents):
     (a,), (da,) = primals, tangents
-    x = _sqrtm_real_to_complex(a, sylvester)
+    x = _sqrtm_real_to_complex(a)
     # the matrices whose root came from complex Schur (a non-real principal root): there
-    # X L + L X = E in complex arithmetic; elsewhere the real rule at A. The real rule is
-    # evaluated at I instead of A on the former, so that its transpose (fed a zero cotangent
-    # there) stays finite.
+    # X L + L X = E in complex arithmetic; elsewhere the real rule at A (the differentiated DB
+    # iterates), evaluated at I instead of A on the former, so that its transpose (fed a zero
+    # cotangent there) stays finite.
     schur = lax.stop_gradient(jnp.any(jnp.imag(x) != 0, axis=(-2, -1)))[..., None, None]
     eye = jnp.broadcast_to(eye_like(a), a.shape)
-    a_real = jnp.where(schur, eye, a)
-    if sylvester in ("auto", "iterate"):
-        dx_real = _sqrtm_frechet_p.bind(a_real, da)
-    else:
-        x_real = jnp.where(schur, eye, jnp.real(x))
-        plan = sylvester_plan(x_real, x_real, choose_method(a.shape[-1], a.shape[-1], sylvester), "same")
-        dx_real = sylvester_apply(plan, da)
+    dx_real = _sqrtm_frechet_p.bind(jnp.where(schur, eye, a), da)
     zero = jnp.zeros(x.shape, x.dtype)
     dx_schur = guarded(
         schur[..., 0, 0], lambda a, e: fallback_root_tangent(a, e, complex_out=True), zero, a, da
@@ -98,7 +92,7 @@ def _sqrtm_real_to_complex_jvp(sylvester, primals, tangents):
     return x, jnp.where(schur, dx_schur, dx_real.astype(x.dtype))
 
 
-_sqrtm_real_to_complex_jit = jax.jit(_sqrtm_real_to_complex, static_argnums=1)
+_sqrtm_real_to_complex_jit = jax.jit(_sqrtm_real_to_complex)
 
 
 def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
@@ -109,11 +103,12 @@ def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
     eigenvalue on the negative real axis), e.g. ``[[-1, 0], [0, 4]] → diag(i, 2)``.
 
     Derivative:
-      ``L(A, E)`` with ``X L + L X = E`` (Higham 2008, §6.1): :func:`sqrtm`'s rule where the
-      root is real; at a non-real root the complex Sylvester equation at the Schur root
-      (Kronecker LU for ``n ≤ 12``, else JAX's Schur solver; CPU). Reverse mode takes the real
-      part of the pairing for real A (``∇ = Re L(Aᵀ, W)``). Second derivatives at a non-real
-      root are NaN (JAX's Schur has no derivative).
+      ``L(A, E)`` with ``X L + L X = E`` (Higham 2008, §6.1): :func:`sqrtm`'s default rule
+      (the differentiated DB iterates) where the root is real; at a non-real root the complex
+      Sylvester equation at the Schur root (Kronecker LU for ``n ≤ 12``, else JAX's Schur
+      solver; CPU). Reverse mode takes the real part of the pairing for real A
+      (``∇ = Re L(Aᵀ, W)``). Second derivatives at a non-real root are NaN (JAX's Schur has no
+      derivative).
     """
     a = as_inexact(A, "A")
     check_dtype("sqrtm", "A", a)
@@ -122,7 +117,7 @@ def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
         return sqrtm(a, blocksize)
     if is_empty(a):
         return jnp.zeros(a.shape, complex_dtype(a.dtype))
-    return _sqrtm_real_to_complex_jit(a, "auto")
+    return _sqrtm_real_to_complex_jit(a)
 
 
 def sqrtm(

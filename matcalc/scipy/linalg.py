@@ -242,8 +242,9 @@ def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):
 def sqrtm(A, blocksize: int = 1):
     """``jax.scipy.linalg.sqrtm`` through :func:`matcalc.sqrtm`; the result is complex, as JAX's,
     and so is the principal root of a real matrix with an eigenvalue on the negative real axis
-    (``[[-1, 0], [0, 4]] → diag(i, 2)``; by complex Schur on CPU, taken only for such matrices):
-    see ``matcalc._matfun.sqrtm.sqrtm_complex`` for the derivative."""
+    (``[[-1, 0], [0, 4]] → diag(i, 2)``; by complex Schur on CPU, NaN on other platforms, taken
+    only for such matrices). Derivative: ``X L + L X = E``, in complex arithmetic at a non-real
+    root (whose second derivatives are NaN); for real A reverse mode gives ``Re L(Aᵀ, W)``."""
     return _sqrtm_module.sqrtm_complex(A, blocksize)
 
 
