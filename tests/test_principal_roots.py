@@ -31,8 +31,9 @@ W2 = np.array([[1.0, 2.0j], [0.5 - 1.0j, -1.0]])
 
 
 def _csqrtm_fd(a, e, h=1e-3):
-    """``L_sqrt(A, E)`` by SciPy's complex Schur root, 5-point central difference (error ~h⁴)."""
-    f = [sl.sqrtm((a + k * h * e).astype(complex)) for k in (-2, -1, 1, 2)]
+    """``L_sqrt(A, E)`` for real A, E by SciPy's principal root (real Schur form, complex where
+    needed), 5-point central difference (error ~h⁴)."""
+    f = [sl.sqrtm(a + k * h * e) for k in (-2, -1, 1, 2)]
     return (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h)
 
 
@@ -40,7 +41,7 @@ def test_mirror_sqrtm_complex_root_of_real_input():
     x = _mirror_sqrtm(jnp.array([[-1.0, 0.0], [0.0, 4.0]]))
     assert x.dtype == jnp.complex128
     np.testing.assert_allclose(x, np.diag([1j, 2.0]), atol=1e-15)
-    want = sl.sqrtm(NONREAL.astype(complex))
+    want = sl.sqrtm(NONREAL)
     x = _mirror_sqrtm(jnp.array(NONREAL))
     np.testing.assert_allclose(x, want, rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(x @ x, NONREAL, atol=1e-13)
@@ -51,7 +52,7 @@ def test_mirror_sqrtm_complex_root_of_real_input():
 def test_mirror_sqrtm_batch_keeps_real_path():
     batch = jnp.array(np.stack([NONREAL, REALROOT]))
     x = _mirror_sqrtm(batch)
-    np.testing.assert_allclose(x[0], sl.sqrtm(NONREAL.astype(complex)), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(x[0], sl.sqrtm(NONREAL), rtol=1e-13, atol=1e-14)
     # the matrix with a real root is the real DB root, cast (imaginary part exactly zero)
     assert np.all(np.imag(x[1]) == 0)
     np.testing.assert_array_equal(np.real(x[1]), matcalc.sqrtm(jnp.array(REALROOT)))
@@ -78,6 +79,26 @@ def test_mirror_sqrtm_derivative_at_nonreal_root():
     # and on its own: ⟨∇, E⟩ vs the finite difference of the loss
     want = np.real(np.sum(W2 * _csqrtm_fd(NONREAL, E2)))
     np.testing.assert_allclose(np.sum(np.asarray(g[0]) * E2), want, rtol=1e-9)
+
+
+def test_mirror_sqrtm_principal_branch_n14():
+    """Five real negative eigenvalues, n = 14 (> 12: the tangent's Sylvester solve is JAX's
+    Schur solver). The Schur form of the complex-cast matrix carries them with imaginary parts
+    of rounding size and either sign; JAX's own ``sqrtm`` then returns ``−i r^{1/2}`` for some
+    (not the principal root; SciPy's real-input path and matcalc give ``+i r^{1/2}``)."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((14, 14))
+    e = rng.standard_normal((14, 14))
+    x, dx = _mirror_jvp(jnp.array(a), jnp.array(e))
+    want = sl.sqrtm(a)
+    np.testing.assert_allclose(x, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    lam = np.linalg.eigvals(a)
+    negative = lam[(np.abs(lam.imag) < 1e-12) & (lam.real < 0)].real
+    mu = np.linalg.eigvals(np.asarray(x))
+    for r in negative:  # the eigenvalue of X nearest ±i√|r| is +i√|r|
+        assert np.min(np.abs(mu - 1j * np.sqrt(-r))) < 1e-10 < np.min(np.abs(mu + 1j * np.sqrt(-r)))
+    np.testing.assert_allclose(x @ dx + dx @ x, e, atol=1e-12)
+    np.testing.assert_allclose(dx, _csqrtm_fd(a, e), rtol=0, atol=1e-8 * np.abs(dx).max())
 
 
 def test_mirror_sqrtm_second_derivative_at_nonreal_root_is_nan():
