@@ -82,11 +82,12 @@ def test_mirror_sqrtm_derivative_at_nonreal_root():
 
 
 def test_mirror_sqrtm_principal_branch_n14():
-    """Five real negative eigenvalues, n = 14 (> 12: the tangent's Sylvester solve is JAX's
+    """Three real negative eigenvalues, n = 14 (> 12: the tangent's Sylvester solve is JAX's
     Schur solver). The Schur form of the complex-cast matrix carries them with imaginary parts
-    of rounding size and either sign; JAX's own ``sqrtm`` then returns ``−i r^{1/2}`` for some
-    (not the principal root; SciPy's real-input path and matcalc give ``+i r^{1/2}``)."""
-    rng = np.random.default_rng(2)
+    of rounding size and either sign; on this matrix JAX's own ``sqrtm`` returns ``−i r^{1/2}``
+    for some (not the principal root, 1.9 away from SciPy's), SciPy's real-input path and
+    matcalc ``+i r^{1/2}``."""
+    rng = np.random.default_rng(6)
     a = rng.standard_normal((14, 14))
     e = rng.standard_normal((14, 14))
     x, dx = _mirror_jvp(jnp.array(a), jnp.array(e))
@@ -98,7 +99,7 @@ def test_mirror_sqrtm_principal_branch_n14():
     for r in negative:  # the eigenvalue of X nearest ±i√|r| is +i√|r|
         assert np.min(np.abs(mu - 1j * np.sqrt(-r))) < 1e-10 < np.min(np.abs(mu + 1j * np.sqrt(-r)))
     np.testing.assert_allclose(x @ dx + dx @ x, e, atol=1e-12)
-    np.testing.assert_allclose(dx, _csqrtm_fd(a, e), rtol=0, atol=1e-8 * np.abs(dx).max())
+    np.testing.assert_allclose(dx, _csqrtm_fd(a, e, h=1e-4), rtol=0, atol=1e-8 * np.abs(dx).max())
 
 
 def test_mirror_sqrtm_second_derivative_at_nonreal_root_is_nan():

@@ -100,7 +100,9 @@ def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
     ``matcalc.scipy.linalg.sqrtm``): :func:`sqrtm` for complex input; for real input the real DB
     root where the principal root is real (no extra cost), and the complex principal root by
     the complex Schur method (CPU; NaN elsewhere) only for the matrices where it is not (an
-    eigenvalue on the negative real axis), e.g. ``[[-1, 0], [0, 4]] → diag(i, 2)``.
+    eigenvalue on the negative real axis), e.g. ``[[-1, 0], [0, 4]] → diag(i, 2)``: ``+i r^{1/2}``
+    at every eigenvalue ``−r`` (the real eigenvalues' rounding-size imaginary parts in the
+    Schur form are set to +0; ``jax.scipy.linalg.sqrtm`` can return ``−i r^{1/2}`` there).
 
     Derivative:
       ``L(A, E)`` with ``X L + L X = E`` (Higham 2008, §6.1): :func:`sqrtm`'s default rule
