@@ -136,6 +136,51 @@ def fallback_root(a):
     return on_cpu_else_nan(complex_schur_root, a)
 
 
+def _triangular_root(t):
+    """Upper-triangular square root R of an upper-triangular T (``R² = T``), column by column
+    (Higham 2008, §6.2): ``r_jj = t_jj^{1/2}``, ``(R_{<j,<j} + r_jj I) r_{<j,j} = t_{<j,j}``,
+    one triangular solve per column (fixed ``n × n`` shapes, the trailing rows masked)."""
+    n = t.shape[-1]
+    d = jnp.sqrt(jnp.diagonal(t))
+    idx = jnp.arange(n)
+
+    def column(j, r):
+        lead = idx < j
+        block = jnp.where(lead[:, None] & lead[None, :], r, 0)
+        m = block + jnp.diag(jnp.where(lead, d[j], 1).astype(t.dtype))
+        col = jax.scipy.linalg.solve_triangular(m, jnp.where(lead, t[:, j], 0), lower=False)
+        return r.at[:, j].set(jnp.where(lead, col, r[:, j]))
+
+    return lax.fori_loop(1, n, column, jnp.diag(d))
+
+
+def principal_root_of_real(a):
+    """The principal square root of a REAL matrix in the complex dtype, by complex Schur (CPU):
+    ``A = Z T Zᴴ``, ``X = Z T^{1/2} Zᴴ``. The Schur form of a real matrix carries its real
+    eigenvalues with imaginary parts of rounding size and either sign; they are set to +0 (a
+    backward error of ``O(ε‖A‖)``), so that a negative eigenvalue ``−r`` gets the principal
+    ``+i r^{1/2}`` (``jax.scipy.linalg.sqrtm`` can return ``−i r^{1/2}`` there)."""
+    import jax.scipy.linalg as jsl
+
+    def one(a):
+        n = a.shape[-1]
+        t, z = jsl.schur(a.astype(complex_dtype(a.dtype)), output="complex")
+        d = jnp.diagonal(t)
+        tol = relative_tol(jnp.finfo(a.dtype).dtype, n, factor=10) * norm1(a)
+        d = jnp.where(jnp.abs(d.imag) <= tol, lax.complex(d.real, jnp.zeros_like(d.real)), d)
+        r = _triangular_root(t.at[jnp.arange(n), jnp.arange(n)].set(d))
+        return mm(mm(z, r), jnp.conj(z.T))
+
+    return one(a) if a.ndim == 2 else jnp.vectorize(one, signature="(n,n)->(n,n)")(a)
+
+
+def fallback_complex_root(a):
+    """The principal root of a real ``a`` in the complex dtype (CPU; NaN elsewhere): a real
+    matrix with an eigenvalue on the negative real axis gets its complex principal root."""
+    # the complex argument fixes the dtype of the NaN returned off CPU
+    return on_cpu_else_nan(lambda ac: principal_root_of_real(ac.real), a.astype(complex_dtype(a.dtype)))
+
+
 def solve_root_sylvester(x, e):
     """``L`` with ``X L + L X = E`` for a fallback root X (CPU only): a Kronecker LU up to
     ``n² = 144``, else JAX's Schur-based solver."""
@@ -144,21 +189,24 @@ def solve_root_sylvester(x, e):
     return sylvester_apply(sylvester_plan(x, x, method), e.astype(x.dtype))
 
 
-def fallback_root_tangent(a, e):
+def fallback_root_tangent(a, e, complex_out=False):
     """``L_sqrt(A, E)`` from the Schur root (CPU): ``X L + L X = E``; real input keeps a real L
-    only where X is real. Its derivative in ``a`` is NaN (no rule through Schur)."""
+    only where X is real, unless ``complex_out`` (real A only: then L is the complex derivative
+    at the complex principal root of :func:`principal_root_of_real`, in the complex dtype).
+    Its derivative in ``a`` is NaN (no rule through Schur)."""
+    cdtype = complex_dtype(a.dtype)
 
     def on_cpu(a, e):
         a_s = lax.stop_gradient(a)
-        cdtype = complex_dtype(a.dtype)
-        x = sqrtm_schur(a_s.astype(cdtype))
+        x = principal_root_of_real(a_s) if complex_out else sqrtm_schur(a_s.astype(cdtype))
         lx = solve_root_sylvester(x, e.astype(cdtype))
-        if not jnp.iscomplexobj(a):
+        if not (jnp.iscomplexobj(a) or complex_out):
             real_x = jnp.isfinite(real_or_nan(x, a.dtype))
             lx = jnp.where(real_x, jnp.real(lx), jnp.nan).astype(a.dtype)
         return lx * (1 + no_derivative(a))[..., None, None].astype(lx.dtype)
 
-    return on_cpu_else_nan(on_cpu, a, e)
+    # the last argument fixes the dtype of the NaN returned off CPU
+    return on_cpu_else_nan(on_cpu, a, e.astype(cdtype) if complex_out else e)
 
 
 def db_step(y, m, dy, dm, near, first):
@@ -247,12 +295,14 @@ __all__ = [
     "complex_schur_root",
     "db_finish",
     "db_step",
+    "fallback_complex_root",
     "fallback_root",
     "fallback_root_tangent",
     "guarded",
     "newton_refine_root",
     "no_derivative",
     "on_cpu_else_nan",
+    "principal_root_of_real",
     "real_or_nan",
     "solve_root_sylvester",
     "sqrtm_db",

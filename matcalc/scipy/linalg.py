@@ -240,9 +240,15 @@ def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):
 
 @_adapts(_sqrtm_module.sqrtm)
 def sqrtm(A, blocksize: int = 1):
-    """``jax.scipy.linalg.sqrtm`` through :func:`matcalc.sqrtm`; the result is complex, as JAX's."""
-    x = _sqrtm_module.sqrtm(A, blocksize)
-    return x.astype(_complex_dtype(x.dtype))
+    """``jax.scipy.linalg.sqrtm`` through :func:`matcalc.sqrtm`; the result is complex, as JAX's,
+    and so is the principal root of a real matrix with an eigenvalue on the negative real axis
+    (``[[-1, 0], [0, 4]] → diag(i, 2)``; by complex Schur on CPU, NaN on other platforms, taken
+    only for such matrices). There it is the principal root ``+i r^{1/2}`` at every eigenvalue
+    ``−r``, as SciPy's; JAX's can return ``−i r^{1/2}`` for some (the rounding-size imaginary
+    parts of its Schur form decide), so the two may differ there. Derivative:
+    ``X L + L X = E``, in complex arithmetic at a non-real root (whose second derivatives are
+    NaN); for real A reverse mode gives ``Re L(Aᵀ, W)``."""
+    return _sqrtm_module.sqrtm_complex(A, blocksize)
 
 
 @_adapts(_svd_module.svd)
