@@ -192,7 +192,7 @@ def solve_root_sylvester(x, e):
 def fallback_root_tangent(a, e, complex_out=False):
     """``L_sqrt(A, E)`` from the Schur root (CPU): ``X L + L X = E``; real input keeps a real L
     only where X is real, unless ``complex_out`` (real A only: then L is the complex derivative
-    at the complex principal root of :func:`principal_root_of_real`, in the complex dtype).
+    at the complex principal root of ``principal_root_of_real``, in the complex dtype).
     Its derivative in ``a`` is NaN (no rule through Schur)."""
     cdtype = complex_dtype(a.dtype)
 
@@ -212,7 +212,7 @@ def fallback_root_tangent(a, e, complex_out=False):
 def db_step(y, m, dy, dm, near, first):
     """One product-form DB step on ``(Y, M)`` and its tangent ``(dY, dM)`` with μ frozen.
 
-    Returns ``(Y', M', dY', dM', ‖M' − I‖₁)``. Primal arithmetic is that of :func:`sqrtm_db`.
+    Returns ``(Y', M', dY', dM', ‖M' − I‖₁)``. Primal arithmetic is that of ``sqrtm_db``.
 
     Derivation (μ a constant, ``d(M⁻¹) = −K``, ``K = M⁻¹ dM M⁻¹``, ``P = I + μ⁻²M⁻¹``):
     ``M' = (I + (μ²M + μ⁻²M⁻¹)/2)/2 ⇒ dM' = (μ² dM − μ⁻² K)/4``;
@@ -254,7 +254,7 @@ def db_finish(y, dy, dm):
 def sqrtm_db_jvp(a, da):
     """``(sqrtm(A), L(A, dA))`` by differentiating the DB iterates (fixed-trip scan, each step
     skipped by ``lax.cond`` once every matrix has converged). Same stopping rule and NaN rule as
-    :func:`sqrtm_db`."""
+    ``sqrtm_db``."""
     n = a.shape[-1]
     real = jnp.finfo(a.dtype).dtype
     tol = relative_tol(real, n, factor=10)

@@ -139,14 +139,14 @@ class _RootState(NamedTuple):
 
 
 def _logm_iter_jvp(a, da, fallback=True):
-    """``(logm(A), L_log(A, dA))``: the algorithm of :func:`_logm_fwd` with every DB iterate
-    differentiated (:func:`matcalc._kernels.square_root.db_step`, μ frozen), in ONE fixed-trip
+    """``(logm(A), L_log(A, dA))``: the algorithm of ``_logm_fwd`` with every DB iterate
+    differentiated (``matcalc._kernels.square_root.db_step``, μ frozen), in ONE fixed-trip
     scan of ``DIFF_MAX_STEPS`` DB steps shared by all square roots (a skipped ``lax.cond`` once every
     matrix is finished), so reverse mode stores ``O(steps · n²)`` residuals and no Sylvester plans.
 
     Per matrix, a state machine: while ``‖X − I‖₁ > θ`` (and fewer than ``MAX_ROOTS`` roots)
     run DB on ``(Y, M, dY, dM)`` from ``Y = M = X``, ``dY = dM = dX``; when the root converges
-    (the stopping rule of :func:`matcalc._kernels.square_root.sqrtm_db`), ``X ← Y``,
+    (the stopping rule of ``matcalc._kernels.square_root.sqrtm_db``), ``X ← Y``,
     ``dX ← dY − Y dM/2`` (the tangent action of the remaining steps at ``M = I``), ``s ← s + 1``.
     Then the Padé part
     ``log A = 2^s Σ_j w_j (I + x_j Y)⁻¹ Y`` with ``Y = X − I`` and tangent
@@ -304,7 +304,7 @@ def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Arra
       forward-mode derivative at ``Aᵀ`` (``_kernels/primary_frechet.py``). Where the roots need
       more steps (in practice only where the forward also stops at its 40-root cap), the
       derivative is NaN; the value is the forward's. ``sylvester="kron"|"sign"`` instead chain the
-      Sylvester rule of :func:`sqrtm` (``X L' + L' X = L``) through the roots (slower).
+      Sylvester rule of ``sqrtm`` (``X L' + L' X = L``) through the roots (slower).
       Domain: nonsingular A. Complex input with eigenvalues on the negative real axis (where
       the DB roots do not converge) gets SciPy's principal value from ``log A = 2 log A^{1/2}``
       with the root by JAX's complex Schur method (CPU; NaN on other platforms), and the
@@ -322,7 +322,7 @@ def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Arra
       disp: ``False`` also returns SciPy's error estimate ``‖exp(F) − A‖₁ / ‖A‖₁``; nothing
         is ever printed (NaN marks failure).
       sylvester: ``"auto"`` (the iterate derivative), or ``"kron"``/``"sign"``: chain the
-        Sylvester rule of :func:`sqrtm` through the roots instead.
+        Sylvester rule of ``sqrtm`` through the roots instead.
 
     Returns:
       ``(..., n, n)`` principal logarithm, same dtype as ``A``.
@@ -358,8 +358,8 @@ def logm(A: ArrayLike, disp: bool = True, *, sylvester: Method = "auto") -> Arra
 def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     """``A^t`` for real ``t``; drop-in for ``scipy.linalg.fractional_matrix_power``.
 
-    Integer ``t`` uses repeated squaring (:func:`matcalc.matrix_power`); otherwise
-    ``A^t = exp(t log A)`` with :func:`logm` and :func:`expm`.
+    Integer ``t`` uses repeated squaring (``matcalc.matrix_power``); otherwise
+    ``A^t = exp(t log A)`` with ``logm`` and ``expm``.
 
     Singular A (non-integer ``t > 0``): where the logarithm route fails (NaN) or A's LU has a
     pivot ``≤ 10 n ε ‖A‖₁``, and the SVD has singular values ``≤ n ε σ₁`` (numerically
@@ -377,7 +377,7 @@ def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     Derivative:
       The chain rule of the rules used: ``L = L_exp(t log A, t L_log(A, E))`` (Higham & Lin,
       SIMAX 34, 2013, derive the same Fréchet derivative). ``t`` is a static Python number.
-      Domain: as :func:`logm` for non-integer t: complex input with eigenvalues on the negative
+      Domain: as ``logm`` for non-integer t: complex input with eigenvalues on the negative
       real axis gets the principal value (CPU); real input whose principal power is not real
       gives NaN (SciPy returns complex). At the singular (deflated) matrices above the
       derivative (``jvp`` and ``grad``) is NaN: for ``0 < t < 1`` it does not exist (the

@@ -97,7 +97,7 @@ _sqrtm_real_to_complex_jit = jax.jit(_sqrtm_real_to_complex)
 
 def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
     """Principal square root in the complex dtype, as ``jax.scipy.linalg.sqrtm`` (the mirror
-    ``matcalc.scipy.linalg.sqrtm``): :func:`sqrtm` for complex input; for real input the real DB
+    ``matcalc.scipy.linalg.sqrtm``): ``sqrtm`` for complex input; for real input the real DB
     root where the principal root is real (no extra cost), and the complex principal root by
     the complex Schur method (CPU; NaN elsewhere) only for the matrices where it is not (an
     eigenvalue on the negative real axis), e.g. ``[[-1, 0], [0, 4]] → diag(i, 2)``: ``+i r^{1/2}``
@@ -105,7 +105,7 @@ def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
     Schur form are set to +0; ``jax.scipy.linalg.sqrtm`` can return ``−i r^{1/2}`` there).
 
     Derivative:
-      ``L(A, E)`` with ``X L + L X = E`` (Higham 2008, §6.1): :func:`sqrtm`'s default rule
+      ``L(A, E)`` with ``X L + L X = E`` (Higham 2008, §6.1): ``sqrtm``'s default rule
       (the differentiated DB iterates) where the root is real; at a non-real root the complex
       Sylvester equation at the Schur root (Kronecker LU for ``n ≤ 12``, else JAX's Schur
       solver; CPU). Reverse mode takes the real part of the pairing for real A
