@@ -21,17 +21,26 @@ from ._ode.adjoints import (
     ADJOINTS,
     Adjoint,
     BacksolveAdjoint,
+    CheckpointedAdjoint,
     ForwardSensitivity,
     InterpolatedAdjoint,
     Options,
     QuadratureAdjoint,
     resolve_adjoint,
+    trace_sizes,
 )
 
 if TYPE_CHECKING:
     import diffrax
 
-__all__ = ["BacksolveAdjoint", "ForwardSensitivity", "InterpolatedAdjoint", "QuadratureAdjoint", "odeint"]
+__all__ = [
+    "BacksolveAdjoint",
+    "CheckpointedAdjoint",
+    "ForwardSensitivity",
+    "InterpolatedAdjoint",
+    "QuadratureAdjoint",
+    "odeint",
+]
 
 _EXACT_OUTPUT_SOLVERS = ("Tsit5", "Dopri5", "Dopri8")
 
@@ -197,6 +206,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     """
     import diffrax
 
+    adjoint_arg = adjoint
     adjoint, checkpoints, segment_steps = resolve_adjoint(adjoint, checkpoints, segment_steps)
     if solver is None:
         solver = diffrax.Tsit5()
@@ -204,6 +214,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         raise TypeError(f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}")
 
     max_steps = _check_mxstep(mxstep)
+    trace = trace_sizes(adjoint_arg, max_steps)
     if not isinstance(hmax, jax.Array) and not hmax > 0:
         raise ValueError(f"odeint: hmax must be positive, got {hmax!r}")
 
@@ -295,6 +306,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         land=type(solver).__name__ not in _EXACT_OUTPUT_SOLVERS,
         checkpoints=int(checkpoints),
         segment_steps=int(segment_steps),
+        trace=trace,
     )
     ys = ADJOINTS[adjoint](vf, opts, y0_flat, st, theta, (*nd, sign))
     ys = jnp.where(valid[:, None], ys, jnp.nan)
