@@ -148,7 +148,7 @@ def discrete_adjoint(vf, solver, segment, x, g, nd, trace):
     )
     lam, thbar, tsbar, p = lax.fori_loop(0, nseg, seg, carry)
     # outputs at t_0 (i = 0 and any later t_i = t_0) are y0 itself
-    idx = jnp.arange(nout)
+    idx = jnp.arange(nout, dtype=jnp.int32)
     at_start = (idx == 0) | (idx <= p)
     y0bar = lam + jnp.sum(jnp.where(at_start[:, None], g, 0), axis=0)
     nan = lambda v: jnp.where(trace.bad, jnp.nan, v)

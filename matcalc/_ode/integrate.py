@@ -275,7 +275,7 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
             buf = _select(accept, upd, buf)
         elif trace:
             bad = bad | (accept & (buf.count >= trace[0]))
-            buf = _select(accept, buf.push(y, t1, snap), buf)
+            buf = buf.push(accept, y, t1, snap)
         if quad is not None:
             y_of = lambda s: interpolate(solver, t, t1, dense1, s)
             acc = _select(accept, quad(acc, t, t1, y_of, args), acc)
@@ -353,8 +353,9 @@ class Trace(NamedTuple):
             jnp.zeros((), bool),
         )
 
-    def push(self, y, t1, snapped):
-        """Record the accepted step that starts from state ``y`` and ends at ``t1``."""
+    def push(self, accept, y, t1, snapped):
+        """Record the step from state ``y`` to time ``t1`` if ``accept`` (element updates only:
+        the buffers are never selected whole)."""
         steps, slots = self.t1s.shape[0], self.states.shape[0]
         j = self.count
 
@@ -364,17 +365,17 @@ class Trace(NamedTuple):
             pad = jnp.zeros((slots - kept.shape[0], *states.shape[1:]), states.dtype)
             return jnp.concatenate([kept, pad]), stride * 2
 
-        full = (j % self.stride == 0) & (j // self.stride >= slots)
+        full = accept & (j % self.stride == 0) & (j // self.stride >= slots)
         states, stride = lax.cond(full, thin, lambda a: a, (self.states, self.stride))
         slot = jnp.minimum(j // stride, slots - 1)
-        keep = j % stride == 0
+        keep = accept & (j % stride == 0)
         states = states.at[slot].set(jnp.where(keep, y, states[slot]))
-        anchor = jnp.where(snapped, self.limit, self.current)
+        anchor = jnp.where(accept & snapped, self.limit, self.current)
         i = jnp.minimum(j, steps - 1)
         return self._replace(
-            t1s=self.t1s.at[i].set(t1),
-            anchors=self.anchors.at[i].set(anchor),
-            count=j + 1,
+            t1s=self.t1s.at[i].set(jnp.where(accept, t1, self.t1s[i])),
+            anchors=self.anchors.at[i].set(jnp.where(accept, anchor, self.anchors[i])),
+            count=j + accept.astype(j.dtype),
             states=states,
             stride=stride,
             current=anchor,
