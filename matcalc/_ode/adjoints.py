@@ -559,7 +559,7 @@ _forward_only_p = forward_only(
     "matcalc_ode_forward_only",
     "matcalc.ode.odeint(..., adjoint='forward') supports forward mode only (jax.jvp, "
     "jax.jacfwd); for reverse mode (jax.grad, jax.vjp) use adjoint='backsolve', "
-    "'interpolated' or 'quadrature'.",
+    "'interpolated', 'quadrature' or 'checkpointed'.",
 )
 
 
