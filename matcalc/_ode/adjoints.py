@@ -29,6 +29,9 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
 * quadrature: as interpolated, but the backward ODE is ``a`` alone and ``θ̄`` is a 3-point
   Gauss–Legendre quadrature of ``aᵀ f_θ`` over every accepted backward step, using the dense
   outputs of both solves.
+* checkpointed: not a continuous adjoint but the discrete adjoint of the solver's accepted steps
+  (``checkpointed.py``): the forward pass records the steps and some states, the backward pass
+  replays segments and applies ``jax.vjp`` of one step; exact for the computed solution.
 * forward: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``, ``ẏ(t_0) = ẏ0 - f(y_0,t_0) ṫ_0``, output
   tangents ``ẏ_i + f(y_i, t_i) ṫ_i``, integrated with ``y`` (tangents outside the error norm, so
   the tangent map is exactly linear: the derivative of the discrete solution at frozen steps).
