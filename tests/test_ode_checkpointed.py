@@ -271,3 +271,21 @@ def test_step_buffer_overflow_gives_nan():
     ys = odeint(_linear, Y0, jnp.asarray(TS), A, adjoint=adj, rtol=1e-10, atol=1e-10)
     assert np.all(np.isfinite(ys[0])) and np.all(np.isnan(ys[-1]))
     assert np.all(np.isnan(jax.grad(loss)(A)))
+
+
+def test_harness_transpose_jit_vmap():
+    """``matcalc.testing.check_rule`` as for the other reverse-mode adjoints (tests/cases/ode.py):
+    primal vs expm, jit, vmap, and the transpose identity against finite differences."""
+    from matcalc.testing import check_rule
+
+    t3 = np.array([0.0, 0.5, 1.2])
+    a3 = 0.5 * rng(11).standard_normal((3, 3))
+    y3 = rng(12).standard_normal(3)
+
+    def fn(y0, t, a):
+        return odeint(_linear, y0, t, a, adjoint="checkpointed", rtol=1e-12, atol=1e-12)
+
+    def ref(y0, t, a):
+        return np.stack([scipy.linalg.expm(a * s) @ y0 for s in t])
+
+    check_rule(fn, y3, t3, a3, reference=ref, check_jvp=False, check_second_order=False, fd_rtol=1e-7)

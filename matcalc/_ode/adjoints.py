@@ -533,7 +533,9 @@ def _checkpointed_math(vf, opts, x, g, nd, res):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
 def checkpointed(vf, opts, y0, ts, theta, nd):
-    return _traced_forward(vf, opts, (y0, ts, theta), nd)[0]
+    # not differentiated: no trace to store, the same step limit
+    f = lambda y, t, a: vf(y, t, *a)
+    return _solve(f, opts, y0, ts, (theta, nd), max_accepted=opts.trace[0])[0]
 
 
 def _checkpointed_fwd(vf, opts, y0, ts, theta, nd):

@@ -162,7 +162,7 @@ class _Interval(NamedTuple):
     acc: Any
 
 
-def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
+def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping loop)
     vf: Callable,
     y0,
     ts,
@@ -179,6 +179,7 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
     quad: Callable | None = None,
     quad_init: Any = None,
     trace: tuple[int, int] | None = None,
+    max_accepted: int = 0,
 ):
     """Integrate ``dy/dt = vf(y, t, args)`` from ``ts[0]`` and return ``y`` at every time in ``ts``.
 
@@ -198,6 +199,9 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
       trace: ``(steps, slots)``: record every accepted step's end time and the state at every
         ``stride``-th step (see :class:`Trace`), for the discrete adjoint; exclusive with
         ``record``. More than ``steps`` accepted steps in all make the outputs NaN.
+      max_accepted: if positive (and neither ``record`` nor ``trace``), more accepted steps than
+        this in all make the outputs NaN, as the same limit of ``trace`` does (so that a solve
+        that is not differentiated gives the same values).
 
     Returns:
       ``(ys, buffer, acc)``: ``ys`` of shape ``(N+1, n)``; ``buffer = (t0s, t1s, dense, count)``
@@ -232,6 +236,8 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         )
     elif trace:
         buf0 = Trace.empty(trace, y0)
+    elif max_accepted:
+        buf0 = jnp.zeros((), jnp.int32)
     else:
         buf0 = None
 
@@ -276,6 +282,9 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         elif trace:
             bad = bad | (accept & (buf.count >= trace[0]))
             buf = buf.push(accept, y, t1, snap)
+        elif max_accepted:
+            bad = bad | (accept & (buf >= max_accepted))
+            buf = buf + accept.astype(buf.dtype)
         if quad is not None:
             y_of = lambda s: interpolate(solver, t, t1, dense1, s)
             acc = _select(accept, quad(acc, t, t1, y_of, args), acc)
