@@ -8,10 +8,13 @@ solution is then a composition of explicit maps
     y(t_i)  = y_{j+1}                          if t_i = t_{j+1},
             = p_j(t_i; t_j, t_{j+1}, y_j, K_j)  otherwise (the step's dense output, K_j its stages),
 
-with the step sequence held fixed. Its exact reverse-mode derivative is the discrete adjoint
+with the step sequence held fixed. Its exact reverse-mode derivative is the discrete adjoint,
+from ``λ_M = 0`` down to ``j = 0``::
 
-    λ_M = 0,   λ_j = (∂Φ/∂y_j)ᵀ (λ_{j+1} + ȳ-terms of the outputs in step j) + (∂p_j/∂y_j)ᵀ ȳ_i,
-    θ̄ = Σ_j (∂Φ/∂θ)ᵀ (...) + (∂p_j/∂K_j ∂K_j/∂θ)ᵀ ȳ_i,    ȳ0 = λ_0 + (outputs at t_0),
+    μ_{j+1} = λ_{j+1} + Σ_{i: t_i = t_{j+1}} ȳ_i                     (cotangent of y_{j+1}),
+    K̄_j     = Σ_{i interpolated in step j} (∂p_j/∂K_j)ᵀ ȳ_i          (likewise for y_j, t_j, t_i),
+    (λ_j, θ̄_j, t̄_j, t̄_{j+1}) = (∂(y_{j+1}, K_j)/∂(y_j, θ, t_j, t_{j+1}))ᵀ (μ_{j+1}, K̄_j),
+    θ̄ = Σ_j θ̄_j,    ȳ0 = λ_0 + Σ_{i: t_i = t_0} ȳ_i,
 
 evaluated step by step with ``jax.vjp`` of one step (and of the interpolant). The step-size
 controller's dependence on the state is not differentiated: the result is the gradient of the
@@ -29,9 +32,12 @@ Memory. The trace holds ``S`` step times (``S = max_steps``) and ``C`` states (`
 checkpoints``). The backward pass walks the segments of ``stride`` steps in reverse: it replays
 a segment forward from its stored state with the recorded steps into a buffer of ``K`` states
 (``K`` the largest possible stride, the least power of two with ``C·K ≥ S``), then runs the step
-adjoints backward through it. Memory is ``O((C + K)·n + S)``, fixed at compile time: with the
-default ``C ≈ K ≈ √S`` it is ``O(√S·n)`` (the two-level, "√N" checkpointing law); work is one
-forward solve plus one replayed step and one step VJP per accepted step.
+adjoints backward through it. Memory is ``(C + K)·n`` numbers plus ``S`` step records (a time
+and an int32 each), fixed at compile time: with the default ``C ≈ K ≈ √S`` it is
+``O(√S·n + S)`` (the two-level, "√N" checkpointing law, not the logarithmic binomial one); work is
+one forward solve plus one replayed step and one step VJP per accepted step. The step sequence is
+recorded rather than re-derived by re-running the step-size controller, so that the backward pass
+walks exactly the forward pass's steps (a re-run could round differently and accept another step).
 """
 
 from __future__ import annotations
