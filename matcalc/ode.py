@@ -167,7 +167,8 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         unrolled fixed-step integration gives; it differs from the exact ODE gradient by the
         discretization error, as ``"backsolve"`` etc. do by their backward solves' error). In
         ``t``: a step clipped to an output time (or ``t_N``) moves with it, every other step
-        keeps its size, and an interpolated output is differentiated in its evaluation time.
+        keeps its size, and an interpolated output is differentiated in its evaluation time (a
+        step end tied to a repeated time goes to its first occurrence).
         Memory ``O((C + K)·n + S)`` for ``S`` recorded steps, ``C`` stored states and replay
         segments of ``K`` steps (``C·K ≥ S``), fixed at compile time; ``C ≈ K ≈ √S`` by default
         (two-level "√N" checkpointing, not the logarithmic binomial scheme). Work: the forward

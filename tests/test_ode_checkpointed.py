@@ -314,3 +314,20 @@ def test_complex_state_decreasing_times():
     want = jax.grad(closed, (0, 1, 2, 3))(*args)
     for g, w, name in zip(got, want, ("k", "omega", "y0", "t"), strict=True):
         assert _rel(g, w) < 1e-8, (name, _rel(g, w))
+
+
+def test_offending_time_valid_rows_get_the_exact_gradient():
+    """t = [0, 0.5, NaN, 2]: rows 2, 3 are NaN; a loss of rows 0, 1 has the gradient (A and t) of
+    the same loss with t = [0, 0.5]."""
+
+    def grad(ts):
+        def loss(a, ts):
+            ys = odeint(_linear, Y0, ts, a, adjoint="checkpointed", rtol=1e-10, atol=1e-10)
+            return jnp.sum(ys[:2])
+
+        return jax.jit(jax.grad(loss, (0, 1)))(A, ts)
+
+    ga, gt = grad(jnp.array([0.0, 0.5, jnp.nan, 2.0]))
+    want_a, want_t = grad(jnp.array([0.0, 0.5]))
+    assert _rel(ga, want_a) < 1e-14
+    assert _rel(gt[:2], want_t) < 1e-14 and np.all(gt[2:] == 0)

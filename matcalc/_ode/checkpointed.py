@@ -26,7 +26,9 @@ Griewank & Walther, *Evaluating Derivatives* 2008, ch. 12 for checkpointing).
 Times. A step end clipped to an output time (``land``) or to ``t_N`` moves with it; any other step
 keeps its size, so its end moves with its start; the first step starts at ``t_0``. So
 ``∂/∂t_0`` shifts every step that is not clipped, and an interpolated output ``y(t_i)`` is
-differentiated in its evaluation time ``t_i``.
+differentiated in its evaluation time ``t_i``. A step end tied to a repeated output time is tied
+to its first occurrence (so a time that ``odeint`` repeats in place of offending ones carries no
+cotangent, and a loss of the valid rows gets its exact gradient).
 
 Memory. The trace holds ``S`` step times (``S = max_steps``) and ``C`` states (``C =
 checkpoints``). The backward pass walks the segments of ``stride`` steps in reverse: it replays
@@ -86,9 +88,14 @@ def discrete_adjoint(vf, solver, segment, x, g, nd, trace):
     # the step whose dense output gives output i: the first j with t_{j+1} ≥ t_i (-1: y0 itself)
     owner = jnp.where(ts > ts[0], jnp.searchsorted(t1s, ts, side="left").astype(jnp.int32), -1)
 
+    # a step end tied to a repeated output time (e.g. the copies of the last valid time that
+    # replace offending times) is tied to its first occurrence
+    first = jnp.searchsorted(ts, ts, side="left").astype(jnp.int32)
+    tie = lambda a: first[a]
+
     def start(j):
         jm = jnp.maximum(j - 1, 0)
-        return jnp.where(j == 0, ts[0], t1s[jm]), jnp.where(j == 0, 0, anchors[jm])
+        return jnp.where(j == 0, ts[0], t1s[jm]), tie(jnp.where(j == 0, 0, anchors[jm]))
 
     def outputs_of(j, t, t1, dense, tsbar, p):
         """Cotangents of the outputs owned by step j (p: the last output not yet visited)."""
@@ -123,7 +130,7 @@ def discrete_adjoint(vf, solver, segment, x, g, nd, trace):
         (_, dense), pull = jax.vjp(phi, t, t1, y, theta)
         y1bar, dbar, tbar, t1bar, tsbar, p = outputs_of(j, t, t1, dense, tsbar, p)
         ct_t, ct_t1, ct_y, ct_th = pull((lam + y1bar, dbar))
-        tsbar = tsbar.at[a0].add(ct_t + tbar).at[anchors[j]].add(ct_t1 + t1bar)
+        tsbar = tsbar.at[a0].add(ct_t + tbar).at[tie(anchors[j])].add(ct_t1 + t1bar)
         return ct_y, thbar + ct_th, tsbar, p
 
     def seg(r, carry):
