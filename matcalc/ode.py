@@ -1,9 +1,9 @@
 """ODE solutions with hand-written adjoints: a drop-in for ``jax.experimental.ode.odeint``.
 
 ``odeint(func, y0, t, *args)`` solves ``dy/dt = func(y, t, *args)`` with a diffrax solver and
-returns ``y`` at every time in ``t``. Its derivative is one of four hand-written rules chosen by
-``adjoint=``: three continuous adjoints for reverse mode and forward sensitivities for forward
-mode. See :func:`odeint`.
+returns ``y`` at every time in ``t``. Its derivative is one of five hand-written rules chosen by
+``adjoint=``: three continuous adjoints and the solver's checkpointed discrete adjoint for reverse
+mode, and forward sensitivities for forward mode. See :func:`odeint`.
 """
 
 from __future__ import annotations
@@ -21,17 +21,26 @@ from ._ode.adjoints import (
     ADJOINTS,
     Adjoint,
     BacksolveAdjoint,
+    CheckpointedAdjoint,
     ForwardSensitivity,
     InterpolatedAdjoint,
     Options,
     QuadratureAdjoint,
     resolve_adjoint,
+    trace_sizes,
 )
 
 if TYPE_CHECKING:
     import diffrax
 
-__all__ = ["BacksolveAdjoint", "ForwardSensitivity", "InterpolatedAdjoint", "QuadratureAdjoint", "odeint"]
+__all__ = [
+    "BacksolveAdjoint",
+    "CheckpointedAdjoint",
+    "ForwardSensitivity",
+    "InterpolatedAdjoint",
+    "QuadratureAdjoint",
+    "odeint",
+]
 
 _EXACT_OUTPUT_SOLVERS = ("Tsit5", "Dopri5", "Dopri8")
 
@@ -45,7 +54,8 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     atol: float = 1.4e-8,
     mxstep: int | float = 100_000,
     hmax: float = jnp.inf,
-    adjoint: Literal["backsolve", "interpolated", "quadrature", "forward"] | Adjoint = "backsolve",
+    adjoint: Literal["backsolve", "interpolated", "quadrature", "checkpointed", "forward"]
+    | Adjoint = "backsolve",
     solver: diffrax.AbstractAdaptiveSolver | None = None,
     checkpoints: int = 16,
     segment_steps: int = 512,
@@ -95,19 +105,22 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         (gradients NaN). Default ``100_000`` (under a second of stepping for a small state on a
         CPU), so that no input runs forever: a huge span such as ``t = [0, 1e300]`` of an
         oscillator returns NaN promptly. ``inf`` lifts the cap (JAX's default), and with it that
-        guarantee.
+        guarantee. With ``adjoint="checkpointed"`` it also sizes the record of accepted steps (in
+        all, not per interval; see :class:`CheckpointedAdjoint`).
       hmax: largest step size (positive).
       adjoint: the derivative rule, ``"backsolve"`` (default), ``"interpolated"``,
-        ``"quadrature"`` or ``"forward"`` (see Derivative below), or the same rule as an object:
-        :class:`BacksolveAdjoint`, :class:`InterpolatedAdjoint`, :class:`QuadratureAdjoint`,
-        :class:`ForwardSensitivity` (the checkpointed ones may carry their own ``checkpoints``
-        and ``segment_steps``).
+        ``"quadrature"``, ``"checkpointed"`` or ``"forward"`` (see Derivative below), or the same
+        rule as an object: :class:`BacksolveAdjoint`, :class:`InterpolatedAdjoint`,
+        :class:`QuadratureAdjoint`, :class:`CheckpointedAdjoint`, :class:`ForwardSensitivity`
+        (the interpolated and quadrature ones may carry their own ``checkpoints`` and
+        ``segment_steps``; the checkpointed one its ``checkpoints`` and ``max_steps``).
       solver: a diffrax solver (default ``diffrax.Tsit5()``); e.g. ``diffrax.Kvaerno5()`` for
         stiff problems (its root-finder tolerances default to ``rtol``/``atol``). For solvers
         other than Tsit5/Dopri5/Dopri8 the steps land exactly on each output time instead of
         interpolating, since their dense output is only third order.
       checkpoints: ("interpolated", "quadrature") number of extra evenly spaced checkpoints
-        stored by the forward pass, besides the output times.
+        stored by the forward pass, besides the output times. (``"checkpointed"`` takes its
+        sizes from :class:`CheckpointedAdjoint` instead.)
       segment_steps: ("interpolated", "quadrature") size of the buffer that holds one segment's
         re-solved dense output; a segment needing more steps gives NaN gradients (raise
         ``checkpoints`` or this).
@@ -124,7 +137,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
 
       (derivation: ``d/dt (aᵀ δy) = 0`` for the variational equation ``δy' = f_y δy + f_θ δθ``,
       so ``aᵀ δy`` is conserved between outputs and the source ``aᵀ f_θ δθ`` integrates to ``ā``;
-      Chen et al. 2018). The four rules:
+      Chen et al. 2018). The five rules:
 
       * ``"backsolve"``: ``(y, a, ā)`` solved backward as one ODE, ``y`` re-solved from the output
         values, error control on ``(y, a)`` only (the seminorm of Kidger, Chen & Lyons, ICML 2021:
@@ -142,6 +155,26 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         both dense outputs (QuadratureAdjoint). Fewer backward stages touch ``∂f/∂θ``, but the
         backward steps are controlled by ``a`` alone: where ``y`` has a fast transient that ``a``
         does not (strongly dissipative problems), prefer ``"interpolated"``.
+      * ``"checkpointed"``: the discrete adjoint of the solver — the exact gradient of the
+        computed solution, to round-off, rather than an approximation of the continuous one. The
+        forward pass records every accepted step ``(t_j, t_{j+1})`` and the state at every
+        ``stride``-th step; backward, each segment is replayed from its stored state with the
+        recorded steps and ``jax.vjp`` of one Runge–Kutta step ``y_{j+1} = Φ(t_j, t_{j+1}, y_j, θ)``
+        (and of the dense output, for interpolated outputs) carries the cotangent back:
+        ``λ_j = Φ_yᵀ λ_{j+1}``, ``θ̄ += Φ_θᵀ λ_{j+1}``. The step sizes are held fixed: the step-size
+        controller's dependence on ``y`` and ``θ`` is not differentiated, so this is the gradient
+        of the map ``(y0, θ, t) ↦ outputs`` at the accepted steps (what autodiff through the
+        unrolled fixed-step integration gives; it differs from the exact ODE gradient by the
+        discretization error, as ``"backsolve"`` etc. do by their backward solves' error). In
+        ``t``: a step clipped to an output time (or ``t_N``) moves with it, every other step
+        keeps its size, and an interpolated output is differentiated in its evaluation time (a
+        step end tied to a repeated time goes to its first occurrence).
+        Memory ``O((C + K)·n + S)`` for ``S`` recorded steps, ``C`` stored states and replay
+        segments of ``K`` steps (``C·K ≥ S``), fixed at compile time; ``C ≈ K ≈ √S`` by default
+        (two-level "√N" checkpointing, not the logarithmic binomial scheme). Work: the forward
+        solve, then one replayed step and one step VJP per accepted step. See
+        :class:`CheckpointedAdjoint`. References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
+        Runge–Kutta discrete adjoints; Griewank & Walther, *Evaluating Derivatives* (2008) ch. 12.
       * ``"forward"``: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``,
         ``ẏ(t_0) = ẏ0 - f(y_0, t_0)ṫ_0``, output tangents ``ẏ_i + f(y_i, t_i)ṫ_i``, solved with
         ``y`` (tangents outside the error norm, so the JVP is linear in the tangent). The rule
@@ -152,7 +185,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       above hold with ``aᵀ v`` read as ``Re Σ a v`` — exactly what the real pair representation
       computes.
 
-      The first three are ``jax.custom_vjp`` rules: ``jax.grad``/``jax.vjp`` work, ``jax.jvp``
+      The first four are ``jax.custom_vjp`` rules: ``jax.grad``/``jax.vjp`` work, ``jax.jvp``
       and ``jax.jacfwd`` raise JAX's ``TypeError`` ("can't apply forward-mode autodiff (jvp) to a
       custom_vjp function"). ``"forward"`` is a ``jax.custom_jvp`` rule: ``jax.jvp``,
       ``jax.jacfwd`` and jvp-of-jvp work; reverse mode raises a ``TypeError`` naming the
@@ -167,7 +200,8 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       derivative ``dB = ∂ₓB[dx] + J(x)ᵀ dȳ`` is evaluated in forward mode through the backward
       solves, and its transpose, from ``⟨c, J(x)ᵀ ȳ⟩ = ⟨ȳ, J(x) c⟩``, is ``J(x) c`` (forward
       sensitivities along ``c``) for ``ȳ`` and ``∇ₓ⟨ȳ, J(x) c⟩`` for ``x`` — the same adjoint rule
-      applied to the sensitivity system ``(y, ẏ)' = (f, f_y ẏ + f_θ c_θ)``. Step sequences carry
+      applied to the sensitivity system ``(y, ẏ)' = (f, f_y ẏ + f_θ c_θ)`` (with
+      ``"checkpointed"``, its discrete adjoint). Step sequences carry
       no derivative (they are held fixed), so each derivative is that of the computed solution or
       gradient at the steps taken, and converges to the exact one with the tolerances (e.g.
       ``d²y(T)/dk² = T² e^{-kT} y0`` for ``y' = -k y`` to about 1e-10 at ``rtol = atol = 1e-10``,
@@ -177,7 +211,8 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       jvp-of-jvp).
       A solve that exceeds ``mxstep``, underflows its step size (a rejected step below
       ``8·eps·max(|t|, 1)``, which is also the smallest step attempted), overflows
-      ``segment_steps`` or meets an offending time returns NaN (values or gradients) from that row
+      ``segment_steps`` (or, with ``"checkpointed"``, records more than ``max_steps`` accepted
+      steps) or meets an offending time returns NaN (values or gradients) from that row
       on, never a silently wrong number.
 
       References: Chen, Rubanova, Bettencourt & Duvenaud, NeurIPS 2018; Kidger, Chen & Lyons,
@@ -197,6 +232,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
     """
     import diffrax
 
+    adjoint_arg = adjoint
     adjoint, checkpoints, segment_steps = resolve_adjoint(adjoint, checkpoints, segment_steps)
     if solver is None:
         solver = diffrax.Tsit5()
@@ -204,6 +240,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         raise TypeError(f"odeint: solver must be an adaptive diffrax solver, got {type(solver).__name__}")
 
     max_steps = _check_mxstep(mxstep)
+    trace = trace_sizes(adjoint_arg, max_steps)
     if not isinstance(hmax, jax.Array) and not hmax > 0:
         raise ValueError(f"odeint: hmax must be positive, got {hmax!r}")
 
@@ -295,6 +332,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         land=type(solver).__name__ not in _EXACT_OUTPUT_SOLVERS,
         checkpoints=int(checkpoints),
         segment_steps=int(segment_steps),
+        trace=trace,
     )
     ys = ADJOINTS[adjoint](vf, opts, y0_flat, st, theta, (*nd, sign))
     ys = jnp.where(valid[:, None], ys, jnp.nan)

@@ -1,7 +1,9 @@
 """Benchmark rows for ``matcalc.ode.odeint`` (a drop-in for ``jax.experimental.ode.odeint``).
 
 Two models: a small neural ODE (state 8, hidden 64, rtol = atol = 1e-8, t ∈ [0, T] for T = 10, 100,
-1000) and an equinox MLP neural ODE (2 → 32 → 32 → 2, 40 output times on [0, 10], tolerance 1e-6).
+1000) and an equinox MLP neural ODE (2 → 32 → 32 → 2, 40 output times on [0, 10], tolerance 1e-6),
+each with the default continuous adjoint (``adjoint="backsolve"``) and the discrete one
+(``adjoint="checkpointed"``).
 Each is timed (forward and gradient, compiled temporary memory) against
 ``jax.experimental.ode.odeint``, with diffrax's default ``RecursiveCheckpointAdjoint`` (the
 discretize-then-optimize gradient most users run) as the alternative. The accuracy reference is
@@ -9,6 +11,8 @@ diffrax ``RecursiveCheckpointAdjoint`` at rtol = atol = 1e-12. ``n`` is the stat
 rows are timed in every profile that times anything."""
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -88,14 +92,21 @@ def _alt(y0, params, t):
     return _diffrax(diffrax.RecursiveCheckpointAdjoint)(y0, params, t)
 
 
-def _case(horizon, quick):
+def _note(adjoint):
+    default = " (default)" if adjoint == "backsolve" else ""
+    return f"adjoint='{adjoint}'{default}; times t are differentiated too"
+
+
+def _case(horizon, quick, adjoint="backsolve"):
+    ours = _ours if adjoint == "backsolve" else functools.partial(_ours, adjoint=adjoint)
+    suffix = "" if adjoint == "backsolve" else f", adjoint='{adjoint}'"
     return BenchCase(
         "ode.odeint",
         _build(horizon),
-        _ours,
+        ours,
         _jax,
         "jax.experimental.ode.odeint",
-        variant=f"neural ODE, t ∈ [0, {horizon:g}]",
+        variant=f"neural ODE, t ∈ [0, {horizon:g}]{suffix}",
         alt=_alt,
         alt_name="diffrax Tsit5 + RecursiveCheckpointAdjoint",
         sizes=(8,),
@@ -104,7 +115,7 @@ def _case(horizon, quick):
         ref_name="diffrax RecursiveCheckpointAdjoint, tol 1e-12",
         quick=quick,
         extra=dict(prefer_alt=False, no_jvp_ok=True, timed_at_any_n=True),
-        note="adjoint='backsolve' (default); times t are differentiated too",
+        note=_note(adjoint),
     )
 
 
@@ -132,8 +143,8 @@ def _mlp_vf(y, t, layers):
     return mlp(y) - 0.1 * y
 
 
-def _mlp_ours(y0, layers, t):
-    return op("ode.odeint")(_mlp_vf, y0, t, layers, rtol=MLP_TOL, atol=MLP_TOL)
+def _mlp_ours(y0, layers, t, **kw):
+    return op("ode.odeint")(_mlp_vf, y0, t, layers, rtol=MLP_TOL, atol=MLP_TOL, **kw)
 
 
 def _mlp_jax(y0, layers, t):
@@ -160,24 +171,36 @@ def _mlp_ref_grad(args, w):
     return jax.jit(jax.grad(lambda a: jnp.sum(w * f(*a))))(a)
 
 
-CASES = [
-    _case(10.0, True),
-    _case(100.0, False),
-    _case(1000.0, False),
-    BenchCase(
+def _mlp_case(adjoint="backsolve"):
+    ours = _mlp_ours if adjoint == "backsolve" else functools.partial(_mlp_ours, adjoint=adjoint)
+    suffix = "" if adjoint == "backsolve" else f", adjoint='{adjoint}'"
+    return BenchCase(
         "ode.odeint",
         _mlp_build,
-        _mlp_ours,
+        ours,
         _mlp_jax,
         "jax.experimental.ode.odeint",
-        variant="equinox MLP neural ODE, 40 output times, tol 1e-6",
+        variant=f"equinox MLP neural ODE, 40 output times, tol 1e-6{suffix}",
         alt=_mlp_alt,
         alt_name="diffrax Tsit5 + RecursiveCheckpointAdjoint",
         sizes=(2,),
         batched=False,
         ref_grad=_mlp_ref_grad,
         ref_name="diffrax RecursiveCheckpointAdjoint, tol 1e-12",
+        quick=adjoint == "backsolve",
         extra=dict(prefer_alt=False, no_jvp_ok=True, timed_at_any_n=True),
-        note="adjoint='backsolve' (default); times t are differentiated too",
-    ),
+        note=_note(adjoint),
+    )
+
+
+# the discrete adjoint ("checkpointed") beside the default continuous one ("backsolve")
+CASES = [
+    _case(10.0, True),
+    _case(100.0, False),
+    _case(1000.0, False),
+    _mlp_case(),
+    _case(10.0, False, "checkpointed"),
+    _case(100.0, False, "checkpointed"),
+    _case(1000.0, False, "checkpointed"),
+    _mlp_case("checkpointed"),
 ]

@@ -29,6 +29,9 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
 * quadrature: as interpolated, but the backward ODE is ``a`` alone and ``θ̄`` is a 3-point
   Gauss–Legendre quadrature of ``aᵀ f_θ`` over every accepted backward step, using the dense
   outputs of both solves.
+* checkpointed: not a continuous adjoint but the discrete adjoint of the solver's accepted steps
+  (``checkpointed.py``): the forward pass records the steps and some states, the backward pass
+  replays segments and applies ``jax.vjp`` of one step; exact for the computed solution.
 * forward: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``, ``ẏ(t_0) = ẏ0 - f(y_0,t_0) ṫ_0``, output
   tangents ``ẏ_i + f(y_i, t_i) ṫ_i``, integrated with ``y`` (tangents outside the error norm, so
   the tangent map is exactly linear: the derivative of the discrete solution at frozen steps).
@@ -61,6 +64,8 @@ from .._core.primitives import (
     shaped_array,
     zero_tangent_of,
 )
+from .checkpointed import discrete_adjoint
+from .checkpointed import sizes as checkpointed_sizes
 from .integrate import lookup, solve
 
 # 3-point Gauss–Legendre on [0, 1] (exact for degree 5)
@@ -79,6 +84,7 @@ class Options:
     checkpoints: int
     segment_steps: int
     m: int | None = None  # error-norm prefix of the state (forward mode's nested systems)
+    trace: tuple[int, int, int] = (0, 0, 0)  # ("checkpointed") steps S, stored states C, segment K
 
 
 def _solve(vf, opts: Options, y0, ts, args, **kw):
@@ -505,6 +511,52 @@ quadrature = _make_checkpointed("quadrature")
 
 
 # --------------------------------------------------------------------------------------------
+# checkpointed: the discrete adjoint of the solver (see checkpointed.py)
+
+
+def _traced_forward(vf, opts, x, nd):
+    y0, ts, theta = x
+    f = lambda y, t, a: vf(y, t, *a)
+    ys, trace, _ = _solve(f, opts, y0, ts, (theta, nd), trace=opts.trace[:2])
+    # the current/limit anchors are loop bookkeeping, not residuals
+    return ys, (trace.t1s, trace.anchors, trace.count, trace.states, trace.stride, trace.bad)
+
+
+def _checkpointed_math(vf, opts, x, g, nd, res):
+    from .integrate import Trace
+
+    t1s, anchors, count, states, stride, bad = res
+    zero = jnp.zeros((), jnp.int32)
+    trace = Trace(t1s, anchors, count, states, stride, zero, zero, bad)
+    return discrete_adjoint(vf, opts.solver, opts.trace[2], x, g, nd, trace)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def checkpointed(vf, opts, y0, ts, theta, nd):
+    # not differentiated: no trace to store, the same step limit
+    f = lambda y, t, a: vf(y, t, *a)
+    return _solve(f, opts, y0, ts, (theta, nd), max_accepted=opts.trace[0])[0]
+
+
+def _checkpointed_fwd(vf, opts, y0, ts, theta, nd):
+    forward_fn = functools.partial(_traced_forward, vf, opts)
+    math = functools.partial(_checkpointed_math, vf, opts)
+    ys, res = _solution(checkpointed, vf, opts, forward_fn, math, y0, ts, theta, nd)
+    return ys, (y0, ts, theta, nd, res)
+
+
+def _checkpointed_bwd(vf, opts, res, g):
+    y0, ts, theta, nd, rest = res
+    recompute = lambda x, nd_: _traced_forward(vf, opts, x, nd_)[1]
+    math = functools.partial(_checkpointed_math, vf, opts)
+    out = _backward_pass(checkpointed, vf, opts, math, recompute, y0, ts, theta, g, nd, rest)
+    return (*out, _nd_zeros(nd))
+
+
+checkpointed.defvjp(_checkpointed_fwd, _checkpointed_bwd)
+
+
+# --------------------------------------------------------------------------------------------
 # forward sensitivities
 
 
@@ -512,7 +564,7 @@ _forward_only_p = forward_only(
     "matcalc_ode_forward_only",
     "matcalc.ode.odeint(..., adjoint='forward') supports forward mode only (jax.jvp, "
     "jax.jacfwd); for reverse mode (jax.grad, jax.vjp) use adjoint='backsolve', "
-    "'interpolated' or 'quadrature'.",
+    "'interpolated', 'quadrature' or 'checkpointed'.",
 )
 
 
@@ -551,6 +603,7 @@ ADJOINTS: dict[str, Callable] = {
     "backsolve": backsolve,
     "interpolated": interpolated,
     "quadrature": quadrature,
+    "checkpointed": checkpointed,
     "forward": forward,
 }
 
@@ -596,6 +649,46 @@ class QuadratureAdjoint(InterpolatedAdjoint):
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckpointedAdjoint:
+    """Reverse mode by the discrete adjoint of the solver (``adjoint="checkpointed"``): the exact
+    gradient of the computed solution at the accepted steps (step sizes held fixed), to round-off.
+
+    The forward pass records up to ``max_steps`` accepted steps in all (default: ``odeint``'s
+    ``mxstep``; more make the outputs NaN) and stores the state at ``checkpoints`` of them (default
+    the power of two nearest above ``√max_steps``); the backward pass replays one segment of at most
+    ``K`` steps at a time (``K`` the least power of two with ``checkpoints·K ≥ max_steps``). Memory
+    ``O((checkpoints + K)·n + max_steps)``, fixed at compile time: ``O(√max_steps·n)`` by default."""
+
+    checkpoints: int | None = None
+    max_steps: int | None = None
+    name = "checkpointed"
+
+    def __post_init__(self):
+        for field in ("checkpoints", "max_steps"):
+            v = getattr(self, field)
+            if v is not None and not (
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+            ):
+                raise ValueError(f"CheckpointedAdjoint: {field} must be a positive integer, got {v!r}")
+
+    def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
+        return checkpoints, segment_steps
+
+    def sizes(self, mxstep) -> tuple[int, int, int]:
+        """``(S, C, K)``: recorded steps, stored states, replay segment length."""
+        steps = self.max_steps
+        if steps is None:
+            if mxstep == jnp.inf:
+                raise ValueError(
+                    "odeint: adjoint='checkpointed' records the accepted steps in a buffer sized by "
+                    "mxstep, which is inf; pass a finite mxstep or "
+                    "adjoint=matcalc.ode.CheckpointedAdjoint(max_steps=...)"
+                )
+            steps = int(mxstep)
+        return checkpointed_sizes(int(steps), None if self.checkpoints is None else int(self.checkpoints))
+
+
+@dataclasses.dataclass(frozen=True)
 class ForwardSensitivity:
     """Forward mode only, by forward sensitivities solved with ``y`` (``adjoint="forward"``);
     derivatives of any order in forward mode."""
@@ -606,8 +699,25 @@ class ForwardSensitivity:
         return checkpoints, segment_steps
 
 
-Adjoint = BacksolveAdjoint | InterpolatedAdjoint | QuadratureAdjoint | ForwardSensitivity
-ADJOINT_TYPES = (BacksolveAdjoint, InterpolatedAdjoint, QuadratureAdjoint, ForwardSensitivity)
+Adjoint = (
+    BacksolveAdjoint | InterpolatedAdjoint | QuadratureAdjoint | CheckpointedAdjoint | ForwardSensitivity
+)
+ADJOINT_TYPES = (
+    BacksolveAdjoint,
+    InterpolatedAdjoint,
+    QuadratureAdjoint,
+    CheckpointedAdjoint,
+    ForwardSensitivity,
+)
+
+
+def trace_sizes(adjoint, mxstep) -> tuple[int, int, int]:
+    """The checkpointed adjoint's ``(S, C, K)`` for ``odeint``'s ``adjoint`` argument, else zeros."""
+    if isinstance(adjoint, CheckpointedAdjoint):
+        return adjoint.sizes(mxstep)
+    if isinstance(adjoint, str) and adjoint == "checkpointed":
+        return CheckpointedAdjoint().sizes(mxstep)
+    return (0, 0, 0)
 
 
 def resolve_adjoint(adjoint, checkpoints: int, segment_steps: int) -> tuple[str, int, int]:
@@ -619,5 +729,6 @@ def resolve_adjoint(adjoint, checkpoints: int, segment_steps: int) -> tuple[str,
         return adjoint, checkpoints, segment_steps
     raise ValueError(
         f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)} or "
-        "matcalc.ode.BacksolveAdjoint(), InterpolatedAdjoint(), QuadratureAdjoint(), ForwardSensitivity()"
+        "matcalc.ode.BacksolveAdjoint(), InterpolatedAdjoint(), QuadratureAdjoint(), CheckpointedAdjoint(), "
+        "ForwardSensitivity()"
     )

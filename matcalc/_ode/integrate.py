@@ -143,7 +143,7 @@ class _Step(NamedTuple):
     dense: Any  # dense output of the last accepted step, or None
     k: Any  # steps taken in this interval
     bad: Any  # failure flag (step underflow, non-finite step, record overflow)
-    buf: Any  # recorded steps (t0s, t1s, dense, count), or None
+    buf: Any  # recorded steps (t0s, t1s, dense, count), or the step trace, or None
     acc: Any  # quadrature accumulator, or None
     target: Any  # the interval's end
 
@@ -162,7 +162,7 @@ class _Interval(NamedTuple):
     acc: Any
 
 
-def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
+def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping loop)
     vf: Callable,
     y0,
     ts,
@@ -178,6 +178,8 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
     record: int = 0,
     quad: Callable | None = None,
     quad_init: Any = None,
+    trace: tuple[int, int] | None = None,
+    max_accepted: int = 0,
 ):
     """Integrate ``dy/dt = vf(y, t, args)`` from ``ts[0]`` and return ``y`` at every time in ``ts``.
 
@@ -194,10 +196,17 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         steps (an overflow makes the outputs NaN).
       quad: optional ``quad(acc, t0, t1, y_of_t, args) -> acc`` called on every accepted step with
         the step's interpolant ``y_of_t``; its final value is returned.
+      trace: ``(steps, slots)``: record every accepted step's end time and the state at every
+        ``stride``-th step (see :class:`Trace`), for the discrete adjoint; exclusive with
+        ``record``. More than ``steps`` accepted steps in all make the outputs NaN.
+      max_accepted: if positive (and neither ``record`` nor ``trace``), more accepted steps than
+        this in all make the outputs NaN, as the same limit of ``trace`` does (so that a solve
+        that is not differentiated gives the same values).
 
     Returns:
       ``(ys, buffer, acc)``: ``ys`` of shape ``(N+1, n)``; ``buffer = (t0s, t1s, dense, count)``
-      when ``record`` (else ``None``); ``acc`` the final quadrature accumulator (or ``None``).
+      when ``record``, the final :class:`Trace` when ``trace`` (else ``None``); ``acc`` the final
+      quadrature accumulator (or ``None``).
     """
     n = y0.shape[0]
     m = n if m is None else m
@@ -225,6 +234,10 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
             jax.tree.map(lambda s: jnp.zeros((record, *s.shape), s.dtype), dense_shape),
             jnp.zeros((), jnp.int32),
         )
+    elif trace:
+        buf0 = Trace.empty(trace, y0)
+    elif max_accepted:
+        buf0 = jnp.zeros((), jnp.int32)
     else:
         buf0 = None
 
@@ -234,7 +247,8 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         # a step below round-off of t would not advance it: floor at the underflow threshold
         h = jnp.maximum(h, tiny * jnp.maximum(jnp.abs(t), 1.0))
         # snap to the limit when the remainder is below round-off, so every accepted step advances
-        t1 = jnp.where(t + h >= lim - tiny * jnp.maximum(jnp.abs(lim), 1.0), lim, t + h)
+        snap = t + h >= lim - tiny * jnp.maximum(jnp.abs(lim), 1.0)
+        t1 = jnp.where(snap, lim, t + h)
         hh = t1 - t
         y1, yerr, dense1, sstate1, ok = stepper.step(t, t1, y, sstate)
         if not need_dense:
@@ -265,6 +279,12 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
             )
             bad = bad | (accept & (cnt >= record))
             buf = _select(accept, upd, buf)
+        elif trace:
+            bad = bad | (accept & (buf.count >= trace[0]))
+            buf = buf.push(accept, y, t1, snap)
+        elif max_accepted:
+            bad = bad | (accept & (buf >= max_accepted))
+            buf = buf + accept.astype(buf.dtype)
         if quad is not None:
             y_of = lambda s: interpolate(solver, t, t1, dense1, s)
             acc = _select(accept, quad(acc, t, t1, y_of, args), acc)
@@ -277,8 +297,12 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         go = (c.t < c.target) & ~c.bad
         return go if max_steps == jnp.inf else go & (c.k < int(max_steps))
 
-    def interval(carry, target):
+    def interval(carry, xs):
+        target, index = xs
         t, y, h, sstate, tprev, dense, bad, buf, acc = carry
+        if trace:
+            # a step clipped in this interval ends on ts[index] (land) or on ts[N]
+            buf = buf._replace(limit=index if land else jnp.asarray(ts.shape[0] - 1, jnp.int32))
         c = _Step(t, y, h, sstate, tprev, dense, jnp.zeros((), jnp.int32), bad, buf, acc, target)
         c = lax.while_loop(cond, step, c)
         t, y, h, sstate, tprev, dense, _, bad, buf, acc, _ = c
@@ -292,9 +316,76 @@ def solve(  # noqa: PLR0913, PLR0915 (the solver's options, one stepping loop)
         return _Interval(t, y, h, sstate, tprev, dense, bad, buf, acc), y_out
 
     carry0 = _Interval(t0, y0, h0, state0, t0, dense0, jnp.zeros((), bool), buf0, quad_init)
-    carry, ys = lax.scan(interval, carry0, ts[1:])
+    carry, ys = lax.scan(interval, carry0, (ts[1:], jnp.arange(1, ts.shape[0], dtype=jnp.int32)))
     ys = jnp.concatenate([y0[None], ys], axis=0)
     bad, buf, acc = carry.bad, carry.buf, carry.acc
+    if trace:
+        buf = buf._replace(bad=bad)
     if acc is not None:
         acc = jax.tree.map(lambda a: jnp.where(bad, jnp.nan, a), acc)
     return ys, buf, acc
+
+
+class Trace(NamedTuple):
+    """The accepted steps of a solve, for its discrete adjoint (``solve(..., trace=(S, C))``).
+
+    Step ``j`` (``0 ≤ j < count``) runs from ``t_j`` to ``t1s[j]`` (``t_0 = ts[0]``,
+    ``t_j = t1s[j-1]``). Each step end is tied to an output time, ``ts[anchors[j]]``: a step clipped
+    to an output time (or to ``ts[N]``) is tied to it, any other step end to the same output time
+    as its start (its step size is held fixed, ``t1 = t + h``); ``t_0`` is tied to ``ts[0]``.
+    ``states[s]`` is the state at the start of step ``s·stride``. The stride starts at 1 and
+    doubles whenever the ``C`` slots are full (keeping every other stored state), so at the end
+    ``count ≤ C·stride < 2·count`` (for ``count > C``): O(C) states for any number of steps.
+    """
+
+    t1s: Any  # (S,) step end times, +inf past count
+    anchors: Any  # (S,) int32: the output time each step end is tied to
+    count: Any  # int32: accepted steps
+    states: Any  # (C, n) the state at the start of step s·stride
+    stride: Any  # int32
+    current: Any  # int32: the anchor of the current time
+    limit: Any  # int32: the anchor of a clipped step in the current interval
+    bad: Any  # the solve failed (outputs NaN)
+
+    @staticmethod
+    def empty(sizes, y0):
+        steps, slots = sizes
+        i32 = lambda v: jnp.asarray(v, jnp.int32)
+        return Trace(
+            jnp.full((steps,), jnp.inf, y0.dtype),
+            jnp.zeros((steps,), jnp.int32),
+            i32(0),
+            jnp.zeros((slots, y0.shape[0]), y0.dtype),
+            i32(1),
+            i32(0),
+            i32(0),
+            jnp.zeros((), bool),
+        )
+
+    def push(self, accept, y, t1, snapped):
+        """Record the step from state ``y`` to time ``t1`` if ``accept`` (element updates only:
+        the buffers are never selected whole)."""
+        steps, slots = self.t1s.shape[0], self.states.shape[0]
+        j = self.count
+
+        def thin(a):
+            states, stride = a
+            kept = states[::2]
+            pad = jnp.zeros((slots - kept.shape[0], *states.shape[1:]), states.dtype)
+            return jnp.concatenate([kept, pad]), stride * 2
+
+        full = accept & (j % self.stride == 0) & (j // self.stride >= slots)
+        states, stride = lax.cond(full, thin, lambda a: a, (self.states, self.stride))
+        slot = jnp.minimum(j // stride, slots - 1)
+        keep = accept & (j % stride == 0)
+        states = states.at[slot].set(jnp.where(keep, y, states[slot]))
+        anchor = jnp.where(accept & snapped, self.limit, self.current)
+        i = jnp.minimum(j, steps - 1)
+        return self._replace(
+            t1s=self.t1s.at[i].set(jnp.where(accept, t1, self.t1s[i])),
+            anchors=self.anchors.at[i].set(jnp.where(accept, anchor, self.anchors[i])),
+            count=j + accept.astype(j.dtype),
+            states=states,
+            stride=stride,
+            current=anchor,
+        )
