@@ -3,7 +3,7 @@
 ``odeint(func, y0, t, *args)`` solves ``dy/dt = func(y, t, *args)`` with a diffrax solver and
 returns ``y`` at every time in ``t``. Its derivative is one of five hand-written rules chosen by
 ``adjoint=``: three continuous adjoints and the solver's checkpointed discrete adjoint for reverse
-mode, and forward sensitivities for forward mode. See :func:`odeint`.
+mode, and forward sensitivities for forward mode. See ``odeint``.
 """
 
 from __future__ import annotations
@@ -106,12 +106,12 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         CPU), so that no input runs forever: a huge span such as ``t = [0, 1e300]`` of an
         oscillator returns NaN promptly. ``inf`` lifts the cap (JAX's default), and with it that
         guarantee. With ``adjoint="checkpointed"`` it also sizes the record of accepted steps (in
-        all, not per interval; see :class:`CheckpointedAdjoint`).
+        all, not per interval; see ``CheckpointedAdjoint``).
       hmax: largest step size (positive).
       adjoint: the derivative rule, ``"backsolve"`` (default), ``"interpolated"``,
         ``"quadrature"``, ``"checkpointed"`` or ``"forward"`` (see Derivative below), or the same
-        rule as an object: :class:`BacksolveAdjoint`, :class:`InterpolatedAdjoint`,
-        :class:`QuadratureAdjoint`, :class:`CheckpointedAdjoint`, :class:`ForwardSensitivity`
+        rule as an object: ``BacksolveAdjoint``, ``InterpolatedAdjoint``,
+        ``QuadratureAdjoint``, ``CheckpointedAdjoint``, ``ForwardSensitivity``
         (the interpolated and quadrature ones may carry their own ``checkpoints`` and
         ``segment_steps``; the checkpointed one its ``checkpoints`` and ``max_steps``).
       solver: a diffrax solver (default ``diffrax.Tsit5()``); e.g. ``diffrax.Kvaerno5()`` for
@@ -120,7 +120,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         interpolating, since their dense output is only third order.
       checkpoints: ("interpolated", "quadrature") number of extra evenly spaced checkpoints
         stored by the forward pass, besides the output times. (``"checkpointed"`` takes its
-        sizes from :class:`CheckpointedAdjoint` instead.)
+        sizes from ``CheckpointedAdjoint`` instead.)
       segment_steps: ("interpolated", "quadrature") size of the buffer that holds one segment's
         re-solved dense output; a segment needing more steps gives NaN gradients (raise
         ``checkpoints`` or this).
@@ -173,7 +173,7 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         segments of ``K`` steps (``C·K ≥ S``), fixed at compile time; ``C ≈ K ≈ √S`` by default
         (two-level "√N" checkpointing, not the logarithmic binomial scheme). Work: the forward
         solve, then one replayed step and one step VJP per accepted step. See
-        :class:`CheckpointedAdjoint`. References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
+        ``CheckpointedAdjoint``. References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
         Runge–Kutta discrete adjoints; Griewank & Walther, *Evaluating Derivatives* (2008) ch. 12.
       * ``"forward"``: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``,
         ``ẏ(t_0) = ẏ0 - f(y_0, t_0)ṫ_0``, output tangents ``ẏ_i + f(y_i, t_i)ṫ_i``, solved with
@@ -378,7 +378,7 @@ def _split_complex(leaves, cplx):
 
 
 def _merge_complex(parts, cplx):
-    """Inverse of :func:`_split_complex`."""
+    """Inverse of ``_split_complex``."""
     parts, out = iter(parts), []
     for c in cplx:
         out.append(jax.lax.complex(next(parts), next(parts)) if c else next(parts))

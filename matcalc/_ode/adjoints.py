@@ -642,7 +642,7 @@ class InterpolatedAdjoint:
 
 @dataclasses.dataclass(frozen=True)
 class QuadratureAdjoint(InterpolatedAdjoint):
-    """As :class:`InterpolatedAdjoint`, with ``ā`` a Gauss–Legendre quadrature over each backward
+    """As ``InterpolatedAdjoint``, with ``ā`` a Gauss–Legendre quadrature over each backward
     step instead of an ODE state (``adjoint="quadrature"``)."""
 
     name = "quadrature"

@@ -1,6 +1,6 @@
 """The discrete adjoint of ``matcalc.ode.odeint``'s adaptive solver, with checkpoints.
 
-The forward pass is the ordinary adaptive solve (``integrate.solve``) with a :class:`Trace`: every
+The forward pass is the ordinary adaptive solve (``integrate.solve``) with a ``Trace``: every
 accepted step's end time ``t_{j+1}`` and the state at every ``stride``-th step. The computed
 solution is then a composition of explicit maps
 

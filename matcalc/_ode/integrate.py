@@ -1,7 +1,7 @@
 """A lean adaptive time-stepping loop around a diffrax solver's ``step``.
 
 Every ODE solve in ``matcalc.ode`` (the forward pass, the backward adjoint passes and the segment
-re-solves of the checkpointed adjoints) goes through :func:`solve`. It drives any diffrax solver
+re-solves of the checkpointed adjoints) goes through ``solve``. It drives any diffrax solver
 (``Tsit5``, ``Dopri5``, ``Kvaerno5``, ...) through ``solver.init`` / ``solver.step`` with a plain
 integral step-size controller, and differs from ``diffrax.diffeqsolve`` in three ways that the
 adjoints need:
@@ -197,7 +197,7 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
       quad: optional ``quad(acc, t0, t1, y_of_t, args) -> acc`` called on every accepted step with
         the step's interpolant ``y_of_t``; its final value is returned.
       trace: ``(steps, slots)``: record every accepted step's end time and the state at every
-        ``stride``-th step (see :class:`Trace`), for the discrete adjoint; exclusive with
+        ``stride``-th step (see ``Trace``), for the discrete adjoint; exclusive with
         ``record``. More than ``steps`` accepted steps in all make the outputs NaN.
       max_accepted: if positive (and neither ``record`` nor ``trace``), more accepted steps than
         this in all make the outputs NaN, as the same limit of ``trace`` does (so that a solve
@@ -205,7 +205,7 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
 
     Returns:
       ``(ys, buffer, acc)``: ``ys`` of shape ``(N+1, n)``; ``buffer = (t0s, t1s, dense, count)``
-      when ``record``, the final :class:`Trace` when ``trace`` (else ``None``); ``acc`` the final
+      when ``record``, the final ``Trace`` when ``trace`` (else ``None``); ``acc`` the final
       quadrature accumulator (or ``None``).
     """
     n = y0.shape[0]
