@@ -101,7 +101,12 @@ def test_matches_scipy_across_norms(norm, kind):
     x, lx = _jvp(a, e)
     assert x.dtype == a.dtype
     assert _rel(x, sl.expm(a)) < 1e-12
-    assert _rel(_fwd(a), x) < 1e-15
+    # the forward (squarings in a while loop) and the JVP (a fixed-trip scan) are separate compiled
+    # programs and may round differently: a difference of order eps in the scaled polynomial grows by
+    # about 2 per squaring
+    nb = float(_prepare(jnp.asarray(a))[3])
+    squarings = max(0, math.ceil(math.log2(nb / _THETA_TAYLOR["64"][-1][1])))
+    assert _rel(_fwd(a), x) <= 2.0**squarings * np.finfo(np.float64).eps
     assert _rel(lx, sl.expm_frechet(a, e, compute_expm=False)) < 1e-12
 
 
