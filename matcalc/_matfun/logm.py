@@ -361,8 +361,8 @@ def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     Integer ``t`` uses repeated squaring (``matcalc.matrix_power``); otherwise
     ``A^t = exp(t log A)`` with ``logm`` and ``expm``.
 
-    Singular A (non-integer ``t > 0``): where the logarithm route fails (NaN) or A's LU has a
-    pivot ``≤ 10 n ε ‖A‖₁``, and the SVD has singular values ``≤ n ε σ₁`` (numerically
+    Singular A (non-integer ``t > 0``): where A's LU has a pivot ``≤ 10 n ε ‖A‖₁`` and the SVD
+    (computed only then) has singular values ``≤ n ε σ₁`` (numerically
     singular, the rank convention of ``numpy.linalg.matrix_rank``; so also any A with
     ``κ₂(A) ≥ 1/(nε)``), ``A^t`` by deflation: ``A^t = B^t − σ₁^t P₀`` with
     ``B = A + σ₁ P₀``, ``P₀ = N (Mᴴ N)⁻¹ Mᴴ`` the spectral projector onto the null space (N, M
@@ -370,9 +370,9 @@ def fractional_matrix_power(A: ArrayLike, t: float) -> Array:
     eigenvalue is semisimple (``A P₀ = P₀ A = 0``, ``0^t = 0``); e.g. ``diag(0, 4) →
     diag(0, 4^t)``, ``(u vᵀ)^t = (vᵀu)^{t−1} u vᵀ``. NaN where the zero eigenvalue is defective
     (or nearly so: ``σ_min(Mᴴ N) < ε^{1/2}``, i.e. ``‖P₀‖₂ > ε^{−1/2}``), e.g. ``[[0, 1],
-    [0, 0]]``, and for ``t < 0`` (no power exists; SciPy gives NaN too). Runs on GPU (SVD, LU,
-    logm, expm); on nonsingular input the extra cost is one LU and the test (measured +10–15 %
-    at n = 16 on CPU, forward and JVP).
+    [0, 0]]``, and for ``t < 0`` (no power exists; SciPy gives NaN too). One ``logm`` and one
+    ``expm`` serve every matrix of a batch (``B = A`` where nothing is deflated). Runs on GPU
+    (SVD, LU, logm, expm); on nonsingular input the extra cost is one LU.
 
     Derivative:
       The chain rule of the rules used: ``L = L_exp(t log A, t L_log(A, E))`` (Higham & Lin,
@@ -417,20 +417,16 @@ def _null_tol(a):
     return relative_tol(jnp.finfo(a.dtype).dtype, a.shape[-1])
 
 
-def _singular_power(a, y, t):
-    """``A^t`` (``t > 0``) for singular A whose zero eigenvalue is semisimple, by deflation: with
-    ``P₀`` the spectral projector onto the null space along the range and ``c > 0``,
-    ``B = A + c P₀`` is nonsingular with ``B^t = A^t + c^t P₀`` (``A P₀ = P₀ A = 0``, ``0^t = 0``).
-    ``P₀ = N (Mᴴ N)⁻¹ Mᴴ`` from orthonormal bases N, M of the right and left null spaces (the SVD's
-    singular vectors of the singular values ``≤ n ε σ₁``); ``Mᴴ N`` is nonsingular exactly
-    when the zero eigenvalue is semisimple (a Jordan block of size ≥ 2 puts a null vector in the
-    range, orthogonal to M). NaN where ``σ_min(Mᴴ N) < ε^{1/2}`` (defective, or nearly so), and
-    where ``B^t`` itself is NaN (e.g. real A with a negative eigenvalue). Matrices without such
-    singular values keep ``y`` (the inverse scaling and squaring value). Returns the value (no
-    derivative is traced through it) and the mask of the deflated matrices."""
-    x0 = lax.stop_gradient(a)
+def _null_projector(a):
+    """For numerically singular A (singular values ``≤ n ε σ₁``) the
+    spectral projector ``P₀ = N (Mᴴ N)⁻¹ Mᴴ`` onto the null space along the range, from orthonormal
+    bases N, M of the right and left null spaces (the SVD's singular vectors of those singular
+    values), and ``c = σ₁``; ``P₀ = 0`` for the other matrices. ``Mᴴ N`` is nonsingular exactly when
+    the zero eigenvalue is semisimple (a Jordan block of size ≥ 2 puts a null vector in the range,
+    orthogonal to M); ``ok`` is False where ``σ_min(Mᴴ N) < ε^{1/2}`` (defective, or nearly so).
+    Returns ``(p0, c, deflated, ok)``."""
     real = jnp.finfo(a.dtype).dtype
-    u, s, vh = jnp.linalg.svd(x0)
+    u, s, vh = jnp.linalg.svd(a)
     smax = s[..., :1]
     null_b = s <= _null_tol(a) * smax
     null = null_b.astype(a.dtype)
@@ -441,11 +437,8 @@ def _singular_power(a, y, t):
     g = null[..., :, None] * (uh @ v) * null[..., None, :] + eye * (1 - null)[..., None, :]
     cos_min = jnp.linalg.svd(g, compute_uv=False)[..., -1]
     p0 = v @ (null[..., :, None] * jnp.linalg.solve(g, null[..., :, None] * uh))
-    c = jnp.where(smax > 0, smax, 1)[..., None].astype(a.dtype)
-    x = expm(t * logm(x0 + c * p0)) - c**t * p0
-    x = jnp.where((cos_min >= jnp.sqrt(jnp.finfo(real).eps))[..., None, None], x, jnp.nan)
-    deflated = jnp.any(null_b, axis=-1)
-    return jnp.where(deflated[..., None, None], x, y), deflated
+    c = jnp.where(smax > 0, smax, 1)[..., 0].astype(real)
+    return p0, c, jnp.any(null_b, axis=-1), cos_min >= jnp.sqrt(jnp.finfo(real).eps)
 
 
 @jax.custom_jvp
@@ -464,28 +457,31 @@ def _nan_derivative_where_jvp(primals, tangents):
 
 
 def _fractional_power(a, t):
-    y = expm(t * logm(a))
     if t < 0:
-        return y
-    # singular input: the inverse scaling and squaring fails (NaN), or succeeds on a rounding-level
-    # eigenvalue λ (λ^t ≫ ε for t < 1). One LU flags the candidates (a pivot ≤ 10 n ε ‖A‖₁; its
-    # cost is small beside the square roots); the SVD then decides.
-    a0, ys = lax.stop_gradient(a), lax.stop_gradient(y)
+        return expm(t * logm(a))
+    # Singular A (t > 0), by deflation: with P₀ the spectral projector onto the null space along the
+    # range and c > 0, B = A + c P₀ is nonsingular and B^t = A^t + c^t P₀ (A P₀ = P₀ A = 0, 0^t = 0).
+    # One LU flags the candidates (a pivot ≤ 10 n ε ‖A‖₁), the SVD decides (only if some matrix is
+    # flagged); P₀ = 0 elsewhere, so one inverse scaling and squaring serves every matrix.
+    a0 = lax.stop_gradient(a)
     lu, _, _ = lu_pivoted(a0)
     pivot = jnp.min(jnp.abs(jnp.diagonal(lu, axis1=-2, axis2=-1)), axis=-1)
-    suspect = ~jnp.all(jnp.isfinite(ys), axis=(-2, -1)) | (pivot <= 10 * _null_tol(a) * norm1(a0))
+    suspect = pivot <= 10 * _null_tol(a) * norm1(a0)
+    real = jnp.finfo(a.dtype).dtype
 
-    def fallback(a, ys):
-        return _singular_power(a, ys, t)
+    def regular(a0):
+        none = jnp.zeros(suspect.shape, bool)
+        return jnp.zeros_like(a0), jnp.ones(suspect.shape, real), none, ~none
 
-    def keep(a, ys):
-        return ys, jnp.zeros(suspect.shape, bool)
-
-    x, deflated = lax.cond(jnp.any(suspect), fallback, keep, a, ys)
+    p0, c, deflated, ok = lax.cond(jnp.any(suspect), _null_projector, regular, a0)
     deflated = deflated & suspect
-    # the deflated value has no derivative (NaN; undefined for t < 1); y's derivative elsewhere
+    p0 = jnp.where(deflated[..., None, None], p0, 0)
+    c = c.astype(a.dtype)[..., None, None]
+    x = expm(t * logm(a + c * p0)) - c**t * p0
+    x = jnp.where((ok | ~deflated)[..., None, None], x, jnp.nan)
+    # the deflated value has no derivative (NaN; undefined for t < 1)
     nan_where = (1 + _nan_derivative_where(a, deflated))[..., None, None].astype(x.dtype)
-    return jnp.where(deflated[..., None, None], x * nan_where, y)
+    return jnp.where(deflated[..., None, None], x * nan_where, x)
 
 
 _fractional_power_jit = jax.jit(_fractional_power, static_argnums=1)
