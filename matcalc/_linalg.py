@@ -148,6 +148,24 @@ def solve(a: ArrayLike, b: ArrayLike) -> Array:
 
 
 # ---------------------------------------------------------------------------------------------
+# half precision
+
+
+def _single_if_half(a):
+    """``(a in float32, a's dtype)`` for float16/bfloat16 input (JAX has no half-precision LU or
+    Cholesky kernel), else ``(a, None)``. The caller casts its results back to the half dtype, as
+    ``jnp.linalg.det`` returns them; the casts are differentiable, so derivatives come back in the
+    half dtype too."""
+    if jnp.issubdtype(a.dtype, jnp.floating) and jnp.finfo(a.dtype).bits < 32:
+        return a.astype(jnp.float32), a.dtype
+    return a, None
+
+
+def _as_half(x, half):
+    return x if half is None else x.astype(half)
+
+
+# ---------------------------------------------------------------------------------------------
 # adjugate and det
 
 
@@ -252,6 +270,10 @@ def _det_jvp(primals, tangents):
 def det(a: ArrayLike) -> Array:
     """Determinant; drop-in for ``jnp.linalg.det``.
 
+    float16/bfloat16 input is computed in float32 and the result (and the derivatives) returned in
+    the input dtype, as ``jnp.linalg.det`` returns them (JAX itself computes half precision only for
+    ``n ≤ 3``, by a closed form).
+
     Derivative:
       ``d det A = tr(adj(A) dA)``, so ``∇ det = adj(A)ᵀ``. For nonsingular A, ``adj(A) =
       det(A) A⁻¹``; when any matrix of the batch is numerically singular (an LU pivot below
@@ -276,7 +298,8 @@ def det(a: ArrayLike) -> Array:
     """
     a = as_inexact(a)
     check_square(a, "det")
-    return _det(a)
+    a, half = _single_if_half(a)
+    return _as_half(_det(a), half)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,6 +331,10 @@ def _slogdet_jvp(primals, tangents):
 def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
     """Sign and log-absolute-determinant; drop-in for ``jnp.linalg.slogdet``.
 
+    float16/bfloat16 input is computed in float32 and the result (and the derivatives) returned in
+    the input dtype, as ``jnp.linalg.slogdet`` returns them (JAX itself computes half precision only for
+    ``n ≤ 3``, by a closed form).
+
     Derivative:
       ``d log|det A| = Re tr(A⁻¹ dA)``; for complex A the sign (a unit phase ``s``) has
       ``ds = i s Im tr(A⁻¹ dA)``; for real A the sign is locally constant. Reverse mode reuses the
@@ -332,8 +359,9 @@ def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
         raise ValueError(f"slogdet: unknown method {method!r}; supported are 'lu' (None) and 'qr'")
     a = as_inexact(a)
     check_square(a, "slogdet")
+    a, half = _single_if_half(a)
     sign, logabs = _slogdet(a)
-    return SlogdetResult(sign, logabs)
+    return SlogdetResult(_as_half(sign, half), _as_half(logabs, half))
 
 
 @jax.custom_jvp
@@ -362,7 +390,8 @@ def logdet(a: ArrayLike, assume_a: str = "gen") -> Array:
     ``assume_a="gen"`` uses LU (any nonsingular matrix); ``assume_a="pos"`` takes a Cholesky path
     for symmetric/Hermitian positive definite input (cheaper, and exact to the last bit for SPD);
     it reads the Hermitian part ``(A + Aᴴ)/2`` as ``jnp.linalg.cholesky`` does, and returns
-    ``nan`` for input that is not positive definite.
+    ``nan`` for input that is not positive definite. float16/bfloat16 input is computed in float32
+    and the result (and the derivatives) returned in the input dtype, as ``jnp.linalg.slogdet`` does.
 
     Derivative:
       ``d log|det A| = Re tr(A⁻¹ dA)``; with ``"pos"``, ``A⁻¹ = L⁻ᴴ L⁻¹`` from the forward Cholesky
@@ -380,10 +409,11 @@ def logdet(a: ArrayLike, assume_a: str = "gen") -> Array:
     """
     a = as_inexact(a)
     check_square(a, "logdet")
+    a, half = _single_if_half(a)
     if assume_a == "gen":
-        return _slogdet(a)[1]
+        return _as_half(_slogdet(a)[1], half)
     if assume_a == "pos":
-        return _logdet_pos(a)
+        return _as_half(_logdet_pos(a), half)
     raise ValueError(f"logdet: assume_a must be 'gen' or 'pos', got {assume_a!r}")
 
 
