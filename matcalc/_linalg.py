@@ -466,7 +466,7 @@ def pinv(
     """
     if rcond is not None:
         if rtol is not None:
-            raise ValueError("pinv: only one of rtol and rcond may be specified")
+            raise ValueError("pinv: only one of rtol and rcond may be specified.")
         rtol = rcond
     a = as_inexact(a)
     check_matrix(a, "pinv")
@@ -698,7 +698,8 @@ def _matrix_norm_jvp(ord, primals, tangents):
         axis = -2 if ord in (1, -1) else -1  # column sums for ±1, row sums for ±inf
         sums = jnp.sum(jnp.abs(a), axis=axis)
         weights = _tied_weights(sums, pick_max=ord > 0)
-        y = jnp.max(sums, axis=-1) if ord > 0 else jnp.min(sums, axis=-1)
+        # JAX's values on empty input: the max over no sums is 0 (sums are ≥ 0), the min is an error
+        y = jnp.max(sums, axis=-1, initial=0) if ord > 0 else jnp.min(sums, axis=-1)
         # d max_j c_j = Σ_j w_j dc_j with w the average over tied maximizers (a subgradient).
         dsums = jnp.sum(_abs_jvp(a, da), axis=axis)
         return y, jnp.sum(weights * dsums, axis=-1)
