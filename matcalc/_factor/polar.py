@@ -140,7 +140,7 @@ def polar(
       come from the computed factors, not from an SVD of ``A``: ``P = V Σ Vᴴ`` by ``eigh`` and
       ``W = U V``. Domain: rank ≥ n − 1 for square A (full column rank for tall A; QDWH itself
       needs full rank); ``σ_i + σ_j = 0`` gives inf/NaN.
-      Reference: Higham 2008, §8.1; Nakatsukasa, Bai & Gygi 2010 (QDWH); REFERENCES.md (polar).
+      Reference: Higham 2008, §8.1; Nakatsukasa, Bai & Gygi 2010 (QDWH).
 
     Args:
       a: ``(..., m, n)``; ``side="right"`` needs ``m ≥ n``, ``side="left"`` needs ``m ≤ n``.
