@@ -439,11 +439,20 @@ def _pinv_jvp(rtol, hermitian, primals, tangents):
         da = (da + _H(da)) / 2
     # Golub & Pereyra (1973), eq. 4.12, for constant rank:
     # dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᴴ dAᴴ (I − A A⁺) + (I − A⁺A) dAᴴ A⁺ᴴ A⁺
+    # Every triple product is (n×m)(m×n)(n×m); _mm3 associates it through the min(m, n)-sized
+    # middle, so a wide or tall A never forms an n×n or m×m matrix (A⁺A for A of shape 2×400000).
     dah = _H(da)
-    s = mm(mm(p, _H(p)), dah)
-    t = mm(mm(dah, _H(p)), p)
-    dp = -mm(mm(p, da), p) + s - mm(mm(s, a), p) + t - mm(mm(p, a), t)
+    s = _mm3(p, _H(p), dah)
+    t = _mm3(dah, _H(p), p)
+    dp = -_mm3(p, da, p) + s - _mm3(s, a, p) + t - _mm3(p, a, t)
     return p, dp
+
+
+def _mm3(x, y, z):
+    """``x @ y @ z`` in the cheaper association (by the multiply count of the trailing matrix shapes)."""
+    (i, j), k, l_ = x.shape[-2:], y.shape[-1], z.shape[-1]
+    left_first = i * j * k + i * k * l_ <= j * k * l_ + i * j * l_
+    return mm(mm(x, y), z) if left_first else mm(x, mm(y, z))
 
 
 def pinv(
