@@ -759,8 +759,8 @@ def _vector_norm_jvp(ord, primals, tangents):
         dy = jnp.where(y == 0, 0, jnp.sum(ax * dax, axis=-1) / safe)
         return y, dy
     p = float(ord)
-    if p <= 0:
-        raise ValueError(f"norm: vector norm order must be positive, 0 or ±inf, got {ord!r}")
+    if p < 0:
+        return _negative_order_norm(ax, dax, p)
     # ‖x‖_p = (Σ|x_i|^p)^{1/p};  d‖x‖_p = Σ (|x_i|/‖x‖_p)^{p−1} d|x_i|
     scale = jnp.max(ax, axis=-1, keepdims=True)
     safe_scale = jnp.where(scale == 0, 1, scale)
@@ -769,6 +769,24 @@ def _vector_norm_jvp(ord, primals, tangents):
     y = jnp.where(scale[..., 0] == 0, 0, y)
     ratio = ax / jnp.where(y == 0, 1, y)[..., None]
     return y, jnp.sum(ratio ** (p - 1) * dax, axis=-1)
+
+
+def _negative_order_norm(ax, dax, p):
+    """NumPy's ``(Σ|x_i|^p)^{1/p}`` for ``p < 0`` (not a norm): 0 if an entry is 0, ``inf`` for no
+    entries. Scaled by the smallest ``|x_i|`` (``r_i = |x_i|/min ≥ 1``, so ``r_i^p ≤ 1`` cannot
+    overflow); the derivative ``Σ (|x_i|/y)^{p−1} d|x_i|`` as for ``p > 0``, and 0 where ``y = 0``
+    (there ``y`` follows the zero entry, whose subgradient is 0)."""
+    if ax.shape[-1] == 0:
+        y = jnp.sum(ax, axis=-1) ** (1 / p)  # 0^(1/p) = inf
+        return y, jnp.zeros_like(y)
+    scale = jnp.min(ax, axis=-1, keepdims=True)
+    zero = scale[..., 0] == 0
+    safe_scale = jnp.where(scale == 0, 1, scale)
+    y = safe_scale[..., 0] * jnp.sum((ax / safe_scale) ** p, axis=-1) ** (1 / p)
+    y = jnp.where(zero, 0, y)
+    ratio = jnp.where(zero[..., None], 1, ax / jnp.where(zero, 1, y)[..., None])  # ≥ 1 elsewhere
+    weight = jnp.where(zero[..., None], 0, ratio ** (p - 1))
+    return y, jnp.sum(weight * dax, axis=-1)
 
 
 _MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, float("inf"), -float("inf"))
@@ -802,8 +820,8 @@ def norm(
 
     Matrix norms (2-D input, or ``axis`` a pair): ``"fro"`` (default), ``"nuc"``, ``±1``, ``±2``,
     ``±inf``. Vector norms (1-D input or an integer ``axis``): ``2`` (default), ``1``, ``±inf``,
-    ``0``, any ``p > 0``. With ``ord=None`` and ``axis=None`` an N-D input gives the 2-norm of all
-    entries, as in NumPy.
+    ``0``, any ``p > 0``, and NumPy's ``(Σ|x_i|^p)^{1/p}`` for ``p < 0`` (0 if an entry is 0).
+    With ``ord=None`` and ``axis=None`` an N-D input gives the 2-norm of all entries, as in NumPy.
 
     Derivative (subgradients at the non-smooth points are stated, all basis-independent):
       ``"fro"``: ``Re<A, dA>/‖A‖``, 0 at ``A = 0``. ``"nuc"``: ``Re tr(U_rᴴ dA V_r)`` over the
