@@ -148,6 +148,24 @@ def solve(a: ArrayLike, b: ArrayLike) -> Array:
 
 
 # ---------------------------------------------------------------------------------------------
+# half precision
+
+
+def _single_if_half(a):
+    """``(a in float32, a's dtype)`` for float16/bfloat16 input (JAX has no half-precision LU or
+    Cholesky kernel), else ``(a, None)``. The caller casts its results back to the half dtype, as
+    ``jnp.linalg.det`` returns them; the casts are differentiable, so derivatives come back in the
+    half dtype too."""
+    if jnp.issubdtype(a.dtype, jnp.floating) and jnp.finfo(a.dtype).bits < 32:
+        return a.astype(jnp.float32), a.dtype
+    return a, None
+
+
+def _as_half(x, half):
+    return x if half is None else x.astype(half)
+
+
+# ---------------------------------------------------------------------------------------------
 # adjugate and det
 
 
@@ -252,6 +270,10 @@ def _det_jvp(primals, tangents):
 def det(a: ArrayLike) -> Array:
     """Determinant; drop-in for ``jnp.linalg.det``.
 
+    float16/bfloat16 input is computed in float32 and the result (and the derivatives) returned in
+    the input dtype, as ``jnp.linalg.det`` returns them (JAX itself computes half precision only for
+    ``n ≤ 3``, by a closed form).
+
     Derivative:
       ``d det A = tr(adj(A) dA)``, so ``∇ det = adj(A)ᵀ``. For nonsingular A, ``adj(A) =
       det(A) A⁻¹``; when any matrix of the batch is numerically singular (an LU pivot below
@@ -276,7 +298,8 @@ def det(a: ArrayLike) -> Array:
     """
     a = as_inexact(a)
     check_square(a, "det")
-    return _det(a)
+    a, half = _single_if_half(a)
+    return _as_half(_det(a), half)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,6 +331,10 @@ def _slogdet_jvp(primals, tangents):
 def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
     """Sign and log-absolute-determinant; drop-in for ``jnp.linalg.slogdet``.
 
+    float16/bfloat16 input is computed in float32 and the result (and the derivatives) returned in
+    the input dtype, as ``jnp.linalg.slogdet`` returns them (JAX itself computes half precision only for
+    ``n ≤ 3``, by a closed form).
+
     Derivative:
       ``d log|det A| = Re tr(A⁻¹ dA)``; for complex A the sign (a unit phase ``s``) has
       ``ds = i s Im tr(A⁻¹ dA)``; for real A the sign is locally constant. Reverse mode reuses the
@@ -332,8 +359,9 @@ def slogdet(a: ArrayLike, *, method: str | None = None) -> SlogdetResult:
         raise ValueError(f"slogdet: unknown method {method!r}; supported are 'lu' (None) and 'qr'")
     a = as_inexact(a)
     check_square(a, "slogdet")
+    a, half = _single_if_half(a)
     sign, logabs = _slogdet(a)
-    return SlogdetResult(sign, logabs)
+    return SlogdetResult(_as_half(sign, half), _as_half(logabs, half))
 
 
 @jax.custom_jvp
@@ -362,7 +390,8 @@ def logdet(a: ArrayLike, assume_a: str = "gen") -> Array:
     ``assume_a="gen"`` uses LU (any nonsingular matrix); ``assume_a="pos"`` takes a Cholesky path
     for symmetric/Hermitian positive definite input (cheaper, and exact to the last bit for SPD);
     it reads the Hermitian part ``(A + Aᴴ)/2`` as ``jnp.linalg.cholesky`` does, and returns
-    ``nan`` for input that is not positive definite.
+    ``nan`` for input that is not positive definite. float16/bfloat16 input is computed in float32
+    and the result (and the derivatives) returned in the input dtype, as ``jnp.linalg.slogdet`` does.
 
     Derivative:
       ``d log|det A| = Re tr(A⁻¹ dA)``; with ``"pos"``, ``A⁻¹ = L⁻ᴴ L⁻¹`` from the forward Cholesky
@@ -380,10 +409,11 @@ def logdet(a: ArrayLike, assume_a: str = "gen") -> Array:
     """
     a = as_inexact(a)
     check_square(a, "logdet")
+    a, half = _single_if_half(a)
     if assume_a == "gen":
-        return _slogdet(a)[1]
+        return _as_half(_slogdet(a)[1], half)
     if assume_a == "pos":
-        return _logdet_pos(a)
+        return _as_half(_logdet_pos(a), half)
     raise ValueError(f"logdet: assume_a must be 'gen' or 'pos', got {assume_a!r}")
 
 
@@ -409,11 +439,20 @@ def _pinv_jvp(rtol, hermitian, primals, tangents):
         da = (da + _H(da)) / 2
     # Golub & Pereyra (1973), eq. 4.12, for constant rank:
     # dA⁺ = −A⁺ dA A⁺ + A⁺A⁺ᴴ dAᴴ (I − A A⁺) + (I − A⁺A) dAᴴ A⁺ᴴ A⁺
+    # Every triple product is (n×m)(m×n)(n×m); _mm3 associates it through the min(m, n)-sized
+    # middle, so a wide or tall A never forms an n×n or m×m matrix (A⁺A for A of shape 2×400000).
     dah = _H(da)
-    s = mm(mm(p, _H(p)), dah)
-    t = mm(mm(dah, _H(p)), p)
-    dp = -mm(mm(p, da), p) + s - mm(mm(s, a), p) + t - mm(mm(p, a), t)
+    s = _mm3(p, _H(p), dah)
+    t = _mm3(dah, _H(p), p)
+    dp = -_mm3(p, da, p) + s - _mm3(s, a, p) + t - _mm3(p, a, t)
     return p, dp
+
+
+def _mm3(x, y, z):
+    """``x @ y @ z`` in the cheaper association (by the multiply count of the trailing matrix shapes)."""
+    (i, j), k, l_ = x.shape[-2:], y.shape[-1], z.shape[-1]
+    left_first = i * j * k + i * k * l_ <= j * k * l_ + i * j * l_
+    return mm(mm(x, y), z) if left_first else mm(x, mm(y, z))
 
 
 def pinv(
@@ -436,7 +475,7 @@ def pinv(
     """
     if rcond is not None:
         if rtol is not None:
-            raise ValueError("pinv: only one of rtol and rcond may be specified")
+            raise ValueError("pinv: only one of rtol and rcond may be specified.")
         rtol = rcond
     a = as_inexact(a)
     check_matrix(a, "pinv")
@@ -668,7 +707,8 @@ def _matrix_norm_jvp(ord, primals, tangents):
         axis = -2 if ord in (1, -1) else -1  # column sums for ±1, row sums for ±inf
         sums = jnp.sum(jnp.abs(a), axis=axis)
         weights = _tied_weights(sums, pick_max=ord > 0)
-        y = jnp.max(sums, axis=-1) if ord > 0 else jnp.min(sums, axis=-1)
+        # JAX's values on empty input: the max over no sums is 0 (sums are ≥ 0), the min is an error
+        y = jnp.max(sums, axis=-1, initial=0) if ord > 0 else jnp.min(sums, axis=-1)
         # d max_j c_j = Σ_j w_j dc_j with w the average over tied maximizers (a subgradient).
         dsums = jnp.sum(_abs_jvp(a, da), axis=axis)
         return y, jnp.sum(weights * dsums, axis=-1)
@@ -719,8 +759,8 @@ def _vector_norm_jvp(ord, primals, tangents):
         dy = jnp.where(y == 0, 0, jnp.sum(ax * dax, axis=-1) / safe)
         return y, dy
     p = float(ord)
-    if p <= 0:
-        raise ValueError(f"norm: vector norm order must be positive, 0 or ±inf, got {ord!r}")
+    if p < 0:
+        return _negative_order_norm(ax, dax, p)
     # ‖x‖_p = (Σ|x_i|^p)^{1/p};  d‖x‖_p = Σ (|x_i|/‖x‖_p)^{p−1} d|x_i|
     scale = jnp.max(ax, axis=-1, keepdims=True)
     safe_scale = jnp.where(scale == 0, 1, scale)
@@ -729,6 +769,24 @@ def _vector_norm_jvp(ord, primals, tangents):
     y = jnp.where(scale[..., 0] == 0, 0, y)
     ratio = ax / jnp.where(y == 0, 1, y)[..., None]
     return y, jnp.sum(ratio ** (p - 1) * dax, axis=-1)
+
+
+def _negative_order_norm(ax, dax, p):
+    """NumPy's ``(Σ|x_i|^p)^{1/p}`` for ``p < 0`` (not a norm): 0 if an entry is 0, ``inf`` for no
+    entries. Scaled by the smallest ``|x_i|`` (``r_i = |x_i|/min ≥ 1``, so ``r_i^p ≤ 1`` cannot
+    overflow); the derivative ``Σ (|x_i|/y)^{p−1} d|x_i|`` as for ``p > 0``, and 0 where ``y = 0``
+    (there ``y`` follows the zero entry, whose subgradient is 0)."""
+    if ax.shape[-1] == 0:
+        y = jnp.sum(ax, axis=-1) ** (1 / p)  # 0^(1/p) = inf
+        return y, jnp.zeros_like(y)
+    scale = jnp.min(ax, axis=-1, keepdims=True)
+    zero = scale[..., 0] == 0
+    safe_scale = jnp.where(scale == 0, 1, scale)
+    y = safe_scale[..., 0] * jnp.sum((ax / safe_scale) ** p, axis=-1) ** (1 / p)
+    y = jnp.where(zero, 0, y)
+    ratio = jnp.where(zero[..., None], 1, ax / jnp.where(zero, 1, y)[..., None])  # ≥ 1 elsewhere
+    weight = jnp.where(zero[..., None], 0, ratio ** (p - 1))
+    return y, jnp.sum(weight * dax, axis=-1)
 
 
 _MATRIX_ORDS = (None, "fro", "nuc", 1, -1, 2, -2, float("inf"), -float("inf"))
@@ -762,8 +820,8 @@ def norm(
 
     Matrix norms (2-D input, or ``axis`` a pair): ``"fro"`` (default), ``"nuc"``, ``±1``, ``±2``,
     ``±inf``. Vector norms (1-D input or an integer ``axis``): ``2`` (default), ``1``, ``±inf``,
-    ``0``, any ``p > 0``. With ``ord=None`` and ``axis=None`` an N-D input gives the 2-norm of all
-    entries, as in NumPy.
+    ``0``, any ``p > 0``, and NumPy's ``(Σ|x_i|^p)^{1/p}`` for ``p < 0`` (0 if an entry is 0).
+    With ``ord=None`` and ``axis=None`` an N-D input gives the 2-norm of all entries, as in NumPy.
 
     Derivative (subgradients at the non-smooth points are stated, all basis-independent):
       ``"fro"``: ``Re<A, dA>/‖A‖``, 0 at ``A = 0``. ``"nuc"``: ``Re tr(U_rᴴ dA V_r)`` over the

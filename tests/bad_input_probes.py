@@ -112,22 +112,14 @@ def _logdet_ref(a):
     return jnp.where(s.real > 0, l, jnp.nan)
 
 
-_HALF_DET = dict.fromkeys(
-    ("float16", "bfloat16"),
-    (
-        "JAX computes det/slogdet of a 2x2 half-precision matrix by a closed form (n <= 3); matcalc uses "
-        "LU, which has no half-precision kernel, and raises JAX's LAPACK error"
-    ),
-)
-
 # documented: the distances are exactly 0 where A == B, which holds for an Inf entry (Inf == Inf)
 _EXACT_ZERO = ("inf",)
 
 OPS: dict[str, Op] = {
     "inv": Op(matcalc.inv, jnp.linalg.inv),
-    "det": Op(matcalc.det, jnp.linalg.det, xfail=_HALF_DET),
-    "slogdet": Op(matcalc.slogdet, jnp.linalg.slogdet, xfail=_HALF_DET),
-    "logdet": Op(matcalc.logdet, _logdet_ref, xfail=_HALF_DET),
+    "det": Op(matcalc.det, jnp.linalg.det),
+    "slogdet": Op(matcalc.slogdet, jnp.linalg.slogdet),
+    "logdet": Op(matcalc.logdet, _logdet_ref),
     "solve": Op(lambda x: matcalc.solve(x, _rhs(x)), lambda x: jnp.linalg.solve(x, _rhs(x))),
     "pinv": Op(matcalc.pinv, jnp.linalg.pinv),
     "lstsq": Op(lambda x: matcalc.lstsq(x, _rhs(x))[0], lambda x: jnp.linalg.lstsq(x, _rhs(x))[0]),
@@ -641,9 +633,6 @@ _MIRROR_NAMES = {
     ),
 }
 _MIRROR_XFAIL = {
-    ("numpy.linalg", "det"): _HALF_DET,
-    ("numpy.linalg", "slogdet"): _HALF_DET,
-    ("scipy.linalg", "det"): _HALF_DET,
     ("scipy.linalg", "sqrtm"): OPS["sqrtm"].xfail,
 }
 

@@ -162,13 +162,12 @@ def funm(A, func, disp: bool = True):
 
 @_adapts(_polar_module.polar)
 def polar(a, side: str = "right", *, method: str = "qdwh", eps=None, max_iterations=None):
-    """``jax.scipy.linalg.polar`` through :func:`matcalc.polar` (its SVD-based rule, forward and
-    reverse mode). ``method`` ('qdwh' or 'svd'), ``eps`` and ``max_iterations`` tune JAX's
-    iteration; matcalc computes the same factors to working precision without it and accepts them
-    for compatibility."""
-    if method not in ("qdwh", "svd"):
-        raise ValueError(f"polar: method must be 'qdwh' or 'svd', got {method!r}")
-    return _polar_module.polar(a, side)
+    """``jax.scipy.linalg.polar`` through :func:`matcalc.polar`, with JAX's default
+    ``method="qdwh"`` (QDWH iteration, stopped by ``eps`` or after ``max_iterations`` steps) or
+    ``method="svd"``; the derivative is matcalc's rule for both (forward and reverse mode; JAX's QDWH
+    has forward mode only). Unlike JAX's, ``method="qdwh"`` also takes square input with
+    ``side="left"``."""
+    return _polar_module.polar(a, side, method=method, eps=eps, max_iterations=max_iterations)
 
 
 @_adapts(_qr_module.qr)
