@@ -5,9 +5,10 @@ code generator, set here before JAX is imported and inherited by the subprocesse
 (notebook kernels, the sharding check, the bad-input probes), cuts that cost by about half: the same
 HLO, compiled with less optimization of the machine code. Results may differ from the default
 code generator's in the last bits (as between any two separately compiled programs), so a test
-comparing two programs bounds their difference by the rounding the algorithm can amplify. It is LLVM's cheap pipeline
-(``--xla_backend_optimization_level=0``, no expensive passes) and XLA's elemental fusion emitter
-in place of the MLIR fusion emitters (``--xla_cpu_use_fusion_emitters=false``). A user's own
+comparing two programs bounds their difference by the rounding the algorithm can amplify. It is
+LLVM's cheap pipeline (``--xla_backend_optimization_level=0``, no expensive passes) and XLA's
+elemental fusion emitter in place of the MLIR fusion emitters
+(``--xla_cpu_use_fusion_emitters=false``). A user's own
 ``XLA_FLAGS`` naming the optimization level are left alone. The benchmarks compile with XLA's
 defaults.
 

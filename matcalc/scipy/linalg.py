@@ -74,20 +74,20 @@ def _complex_dtype(dtype):
 @_adapts(_cholesky_module.cholesky)
 def cholesky(a, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True):
     """``jax.scipy.linalg.cholesky``: the upper factor ``U`` (``A = Uᴴ U``) by default, the lower
-    with ``lower=True``; only that triangle of ``a`` is read. Derivative: :func:`matcalc.cholesky`'s
+    with ``lower=True``; only that triangle of ``a`` is read. Derivative: ``matcalc.cholesky``'s
     rule with ``symmetrize_input=False`` (gradient on the read triangle)."""
     return cho_factor(a, lower)[0]
 
 
 @_adapts(_linalg.det)
 def det(a, overwrite_a: bool = False, check_finite: bool = True):
-    """``jax.scipy.linalg.det`` through :func:`matcalc.det` (``∇ det = adj(A)ᵀ``)."""
+    """``jax.scipy.linalg.det`` through ``matcalc.det`` (``∇ det = adj(A)ᵀ``)."""
     return _linalg.det(a)
 
 
 @_adapts(_linalg.inv)
 def inv(a, overwrite_a: bool = False, check_finite: bool = True):
-    """``jax.scipy.linalg.inv`` through :func:`matcalc.inv` (``d(A⁻¹) = −A⁻¹ dA A⁻¹``)."""
+    """``jax.scipy.linalg.inv`` through ``matcalc.inv`` (``d(A⁻¹) = −A⁻¹ dA A⁻¹``)."""
     return _linalg.inv(a)
 
 
@@ -104,10 +104,10 @@ def eigh(
     type: int = 1,
     check_finite: bool = True,
 ):
-    """``jax.scipy.linalg.eigh`` through :func:`matcalc.eigh` (plain ``(w, v)`` tuple) or
-    :func:`matcalc.eigvalsh` (``eigvals_only``); with ``b``, the generalized problem of ``type``
+    """``jax.scipy.linalg.eigh`` through ``matcalc.eigh`` (plain ``(w, v)`` tuple) or
+    ``matcalc.eigvalsh`` (``eigvals_only``); with ``b``, the generalized problem of ``type``
     1, 2 or 3 (``a v = λ b v``, ``a b v = λ v``, ``b a v = λ v``) through
-    :func:`matcalc.eigh_generalized`, eigenvectors normalized as SciPy's. As JAX, the inputs are
+    ``matcalc.eigh_generalized``, eigenvectors normalized as SciPy's. As JAX, the inputs are
     read as ``(A + Aᴴ)/2`` (and ``(B + Bᴴ)/2``), so ``lower`` does not change the value.
     ``eigvals`` subsets are not available: a ``ValueError`` says so."""
     if eigvals is not None:
@@ -125,20 +125,20 @@ def eigh(
 
 @_adapts(_expm_module.expm)
 def expm(A, *, upper_triangular: bool = False, max_squarings: int = 16):
-    """``jax.scipy.linalg.expm`` through :func:`matcalc.expm` (its Fréchet-derivative rule), with
+    """``jax.scipy.linalg.expm`` through ``matcalc.expm`` (its Fréchet-derivative rule), with
     JAX's default bound of 16 squarings (beyond it the result is not finite, as JAX's)."""
     return _expm_module.expm(A, upper_triangular=upper_triangular, max_squarings=max_squarings)
 
 
 @_adapts(_expm_module.expm_frechet)
 def expm_frechet(A, E, *, method=None, compute_expm: bool = True):
-    """``jax.scipy.linalg.expm_frechet`` through :func:`matcalc.expm_frechet`."""
+    """``jax.scipy.linalg.expm_frechet`` through ``matcalc.expm_frechet``."""
     return _expm_module.expm_frechet(A, E, method=method, compute_expm=compute_expm)
 
 
 @_adapts(_funm_module.funm)
 def funm(A, func, disp: bool = True):
-    """``jax.scipy.linalg.funm`` through :func:`matcalc.funm`; the result is complex, as JAX's.
+    """``jax.scipy.linalg.funm`` through ``matcalc.funm``; the result is complex, as JAX's.
 
     With ``disp=False`` it returns ``(F, errest)`` where ``errest`` is matcalc's own estimate, the
     relative commutator residual ``min(1, max(eps, ‖A F − F A‖₁ / (‖A‖₁ ‖F‖₁)))`` (``f(A)`` commutes
@@ -162,7 +162,7 @@ def funm(A, func, disp: bool = True):
 
 @_adapts(_polar_module.polar)
 def polar(a, side: str = "right", *, method: str = "qdwh", eps=None, max_iterations=None):
-    """``jax.scipy.linalg.polar`` through :func:`matcalc.polar`, with JAX's default
+    """``jax.scipy.linalg.polar`` through ``matcalc.polar``, with JAX's default
     ``method="qdwh"`` (QDWH iteration, stopped by ``eps`` or after ``max_iterations`` steps) or
     ``method="svd"``; the derivative is matcalc's rule for both (forward and reverse mode; JAX's QDWH
     has forward mode only). Unlike JAX's, ``method="qdwh"`` also takes square input with
@@ -179,7 +179,7 @@ def qr(
     pivoting: bool = False,
     check_finite: bool = True,
 ):
-    """``jax.scipy.linalg.qr`` through :func:`matcalc.qr`: ``(q, r)``, ``(r,)`` for ``mode="r"``,
+    """``jax.scipy.linalg.qr`` through ``matcalc.qr``: ``(q, r)``, ``(r,)`` for ``mode="r"``,
     with ``p`` appended when ``pivoting``. Modes: 'full' (complete), 'economic' (reduced), 'r'.
 
     Pivoting: the column order ``p`` comes from JAX's pivoted QR (locally constant, not
@@ -210,8 +210,8 @@ def solve(
     check_finite: bool = True,
     assume_a: str = "gen",
 ):
-    """``jax.scipy.linalg.solve``: :func:`matcalc.solve` (LU) for ``assume_a`` 'gen', 'sym',
-    'her'; for 'pos', :func:`cho_solve` on :func:`cho_factor` of the ``lower``/upper triangle of
+    """``jax.scipy.linalg.solve``: ``matcalc.solve`` (LU) for ``assume_a`` 'gen', 'sym',
+    'her'; for 'pos', ``cho_solve`` on ``cho_factor`` of the ``lower``/upper triangle of
     ``a`` (the gradient in ``a`` lies on that triangle; JAX's spreads it over both, and the two
     agree along Hermitian tangents)."""
     valid = ("gen", "sym", "her", "pos")
@@ -229,7 +229,7 @@ def solve(
 @_adapts(_equations.solve_sylvester)
 def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):
     """``jax.scipy.linalg.solve_sylvester`` (``A X + X B = C``) through
-    :func:`matcalc.solve_sylvester` (derivative: one more Sylvester solve). ``method`` ('schur' or
+    ``matcalc.solve_sylvester`` (derivative: one more Sylvester solve). ``method`` ('schur' or
     'eigen') and ``tol`` select and check JAX's algorithm; matcalc picks its own and accepts them
     for compatibility."""
     if method not in ("schur", "eigen"):
@@ -239,7 +239,7 @@ def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):
 
 @_adapts(_sqrtm_module.sqrtm)
 def sqrtm(A, blocksize: int = 1):
-    """``jax.scipy.linalg.sqrtm`` through :func:`matcalc.sqrtm`; the result is complex, as JAX's,
+    """``jax.scipy.linalg.sqrtm`` through ``matcalc.sqrtm``; the result is complex, as JAX's,
     and so is the principal root of a real matrix with an eigenvalue on the negative real axis
     (``[[-1, 0], [0, 4]] → diag(i, 2)``; by complex Schur on CPU, NaN on other platforms, taken
     only for such matrices). There it is the principal root ``+i r^{1/2}`` at every eigenvalue
@@ -259,7 +259,7 @@ def svd(
     check_finite: bool = True,
     lapack_driver: str = "gesdd",
 ):
-    """``jax.scipy.linalg.svd`` through :func:`matcalc.svd`: a plain ``(u, s, vh)`` tuple, or the
+    """``jax.scipy.linalg.svd`` through ``matcalc.svd``: a plain ``(u, s, vh)`` tuple, or the
     singular values. ``lapack_driver`` ('gesdd' or 'gesvd') is accepted for compatibility."""
     if lapack_driver not in ("gesdd", "gesvd"):
         raise ValueError(f"svd: lapack_driver must be 'gesdd' or 'gesvd', got {lapack_driver!r}")
