@@ -804,10 +804,12 @@ def _check_norm_args(x, ord, axis):
         or isinstance(axis, int)
         or (isinstance(axis, tuple) and len(axis) == 1)
     )
+    # JAX's wording first ("Invalid order ..."), then the argument's shape
     if vector and isinstance(ord, str):
-        raise ValueError(f"norm: invalid order {ord!r} for vector norm (x of shape {x.shape})")
+        hint = " Use jnp.inf instead." if ord in ("inf", "-inf") else ""
+        raise ValueError(f"Invalid order {ord!r} for vector norm (norm: x of shape {x.shape}).{hint}")
     if not vector and (axis is not None or x.ndim == 2) and ord not in _MATRIX_ORDS:
-        raise ValueError(f"norm: invalid order {ord!r} for matrix norm (x of shape {x.shape})")
+        raise ValueError(f"Invalid order {ord!r} for matrix norm (norm: x of shape {x.shape}).")
 
 
 def norm(

@@ -378,22 +378,27 @@ OPTIONS = {
     "norm-ord-str-inf": (
         lambda: matcalc.norm(_M, "inf"),
         lambda: jnp.linalg.norm(_M, "inf"),
-        r"invalid order 'inf' for matrix norm.*\(2, 2\)",
+        r"Invalid order 'inf' for matrix norm.*\(2, 2\)",
+    ),
+    "norm-ord-str-inf-vector": (
+        lambda: matcalc.norm(_M[0], "inf"),
+        lambda: jnp.linalg.norm(_M[0], "inf"),
+        r"^Invalid order 'inf' for vector norm.*\(2,\).*Use jnp.inf instead",
     ),
     "norm-ord3-matrix": (
         lambda: matcalc.norm(_M, 3),
         lambda: jnp.linalg.norm(_M, 3),
-        r"invalid order 3 for matrix norm.*\(2, 2\)",
+        r"Invalid order 3 for matrix norm.*\(2, 2\)",
     ),
     "norm-fro-vector": (
         lambda: matcalc.norm(_M, "fro", axis=0),
         lambda: jnp.linalg.norm(_M, "fro", axis=0),
-        r"invalid order 'fro' for vector norm.*\(2, 2\)",
+        r"Invalid order 'fro' for vector norm.*\(2, 2\)",
     ),
     "norm-nuc-vector": (
         lambda: matcalc.norm(_M[0], "nuc"),
         lambda: jnp.linalg.norm(_M[0], "nuc"),
-        r"invalid order 'nuc' for vector norm.*\(2,\)",
+        r"Invalid order 'nuc' for vector norm.*\(2,\)",
     ),
     "norm-inf-vector": (
         lambda: matcalc.norm(_M, jnp.inf, axis=0),
