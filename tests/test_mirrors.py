@@ -401,3 +401,19 @@ def test_dtype_rules_match_jax(mirror, dtype):
             continue  # JAX rejects this dtype (e.g. integer input to schur-based funm); matcalc promotes
         got = [x.dtype for x in jax.tree.leaves(call(ours, a, b)) if hasattr(x, "dtype")]
         assert got == want, f"{mirror} call {k} on {np.dtype(dtype)}: {got} vs JAX {want}"
+
+
+def test_scipy_solve_sylvester_tol_gives_nan_where_the_equation_is_near_singular():
+    p = rng(20).standard_normal((3, 3))
+    a = p @ np.diag([1.0, 2.0, 3.0]) @ np.linalg.inv(p)
+    c = np.ones((3, 3))
+    # λ(A) + μ(−A) contains 0: JAX's check returns NaN, and so does the mirror (batched: per matrix)
+    b = np.stack([-a, np.diag([1.0, 2.0, 3.0])])
+    x = msla.solve_sylvester(np.stack([a, a]), b, np.stack([c, c]), tol=1e-5)
+    assert np.all(np.isnan(x[0]))
+    np.testing.assert_allclose(a @ x[1] + x[1] @ b[1], c, atol=1e-12)
+    np.testing.assert_array_equal(
+        np.isnan(x[0]), np.isnan(jax.scipy.linalg.solve_sylvester(a, -a, c, tol=1e-5))
+    )
+    # tol <= 0 skips the check: matcalc's own solver's answer comes back unchanged
+    np.testing.assert_array_equal(msla.solve_sylvester(a, -a, c, tol=0.0), matcalc.solve_sylvester(a, -a, c))

@@ -230,11 +230,19 @@ def solve(
 def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8):
     """``jax.scipy.linalg.solve_sylvester`` (``A X + X B = C``) through
     ``matcalc.solve_sylvester`` (derivative: one more Sylvester solve). ``method`` ('schur' or
-    'eigen') and ``tol`` select and check JAX's algorithm; matcalc picks its own and accepts them
-    for compatibility."""
+    'eigen') is accepted for compatibility (matcalc picks its own algorithm). ``tol`` is JAX's
+    check: where some ``|λ_i(A) + μ_j(B)| < tol`` (the equation is singular or nearly so) the
+    result is NaN, as JAX's; the eigenvalues come from ``jnp.linalg.eigvals`` (not
+    differentiated), and ``tol <= 0`` skips the check."""
     if method not in ("schur", "eigen"):
         raise ValueError(f"solve_sylvester: method must be 'schur' or 'eigen', got {method!r}")
-    return _equations.solve_sylvester(A, B, C)
+    x = _equations.solve_sylvester(A, B, C)
+    if not tol > 0:
+        return x
+    lam = jnp.linalg.eigvals(jax.lax.stop_gradient(jnp.asarray(A)))
+    mu = jnp.linalg.eigvals(jax.lax.stop_gradient(jnp.asarray(B)))
+    near_singular = jnp.any(jnp.abs(lam[..., :, None] + mu[..., None, :]) < tol, axis=(-2, -1))
+    return jnp.where(near_singular[..., None, None], jnp.nan, x)
 
 
 @_adapts(_sqrtm_module.sqrtm)
