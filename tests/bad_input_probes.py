@@ -133,15 +133,7 @@ OPS: dict[str, Op] = {
     "logm": Op(matcalc.logm, _herm_ref(jnp.log)),
     # SciPy's convention, documented: real input with a real square root gives a real result (JAX's
     # sqrtm is always complex)
-    "sqrtm": Op(
-        matcalc.sqrtm,
-        lambda x: _real_as(jsl.sqrtm(x), x),
-        xfail=dict.fromkeys(
-            ("float16", "bfloat16"),
-            "JAX's sqrtm computes half precision in complex64; matcalc raises a "
-            "TypeError naming the dtype (its LU-based iteration has no half-precision kernel)",
-        ),
-    ),
+    "sqrtm": Op(matcalc.sqrtm, lambda x: _real_as(jsl.sqrtm(x), x)),
     "fractional_matrix_power": Op(lambda x: matcalc.fractional_matrix_power(x, 0.5), _herm_ref(jnp.sqrt)),
     "funm": Op(lambda x: matcalc.funm(x, jnp.exp), lambda x: jsl.funm(x, jnp.exp)),
     "signm": Op(matcalc.signm, _herm_ref(jnp.sign)),
@@ -637,9 +629,7 @@ _MIRROR_NAMES = {
         "svd",
     ),
 }
-_MIRROR_XFAIL = {
-    ("scipy.linalg", "sqrtm"): OPS["sqrtm"].xfail,
-}
+_MIRROR_XFAIL = {}
 
 
 def _mirror_op(mirror, name):

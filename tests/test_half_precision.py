@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.linalg
 
 import matcalc
 import matcalc.numpy.linalg as mla
@@ -93,3 +94,18 @@ def test_half_jvp_and_sign():
     np.testing.assert_allclose(float(dy), want, rtol=_eps(jnp.float16))
     sign, logabs = matcalc.slogdet(a)
     assert sign.dtype == logabs.dtype == jnp.float16 and float(sign) == -1.0
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_sqrtm_in_half_precision(dtype):
+    a = _spd_half(5, dtype, 7)
+    want = np.real(scipy.linalg.sqrtm(_f64(a)))
+    x = matcalc.sqrtm(a)  # real in, real out: the input's dtype
+    assert x.dtype == dtype
+    np.testing.assert_allclose(_f64(x), want, rtol=0, atol=8 * _eps(dtype) * np.abs(want).max())
+    g = jax.grad(lambda m: jnp.sum(matcalc.sqrtm(m).astype(jnp.float32)))(a)
+    assert g.dtype == dtype and np.all(np.isfinite(_f64(g)))
+    # the mirror: complex64, as jax.scipy.linalg.sqrtm returns for half precision
+    xc = msla.sqrtm(a)
+    assert xc.dtype == jax.scipy.linalg.sqrtm(a).dtype == jnp.complex64
+    np.testing.assert_allclose(np.asarray(xc), want, atol=1e-5 * np.abs(want).max())

@@ -95,6 +95,10 @@ def _sqrtm_real_to_complex_jvp(primals, tangents):
 _sqrtm_real_to_complex_jit = jax.jit(_sqrtm_real_to_complex)
 
 
+def _is_half(a) -> bool:
+    return jnp.issubdtype(a.dtype, jnp.floating) and jnp.finfo(a.dtype).bits < 32
+
+
 def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
     """Principal square root in the complex dtype, as ``jax.scipy.linalg.sqrtm`` (the mirror
     ``matcalc.scipy.linalg.sqrtm``): ``sqrtm`` for complex input; for real input the real DB
@@ -113,6 +117,8 @@ def sqrtm_complex(A: ArrayLike, blocksize: int = 1) -> Array:
       derivative).
     """
     a = as_inexact(A, "A")
+    if _is_half(a):  # as JAX: half precision is computed, and returned, in complex64
+        return sqrtm_complex(a.astype(jnp.float32), blocksize)
     check_dtype("sqrtm", "A", a)
     check_square(a, "sqrtm", "A")
     if jnp.iscomplexobj(a):
@@ -143,7 +149,8 @@ def sqrtm(
     the result is NaN; pass complex input, or use the mirror ``matcalc.scipy.linalg.sqrtm``
     (complex output, as JAX's), to get the complex principal root, e.g. ``[[-1, 0], [0, 4]] →
     diag(i, 2)``. ``method="schur"`` uses JAX's CPU-only Schur algorithm for the value (complex
-    output, as JAX).
+    output, as JAX). float16/bfloat16 input is computed in float32 and returned in its own dtype
+    (the mirror returns complex64, as JAX's).
 
     Derivative:
       ``L(A, E)`` solves ``X L + L X = E`` (Higham 2008, §6.1). Default (``method="db"``):
@@ -201,6 +208,9 @@ def sqrtm(
     if sylvester == "iterate" and method != "db":
         raise ValueError('sqrtm: sylvester="iterate" differentiates the DB iterates; it needs method="db"')
     a = as_inexact(A, "A")
+    if _is_half(a):  # no half-precision LU: computed in float32, returned in the input's dtype
+        x = sqrtm(a.astype(jnp.float32), method=method, sylvester=sylvester)
+        return x if jnp.iscomplexobj(x) else x.astype(a.dtype)
     check_dtype("sqrtm", "A", a)
     check_square(a, "sqrtm", "A")
     if method == "schur":
