@@ -1,7 +1,8 @@
-"""Half-precision (float16, bfloat16) determinants and square roots: computed in float32, returned in the input dtype as
-JAX returns them, derivatives included, at every size (JAX's own det/slogdet compute half precision
-only for n ≤ 3, by a closed form, and raise for larger n). References: NumPy in float64 on the
-half-precision input."""
+"""Half-precision (float16, bfloat16) determinants and square roots: computed in float32, returned in
+the input dtype as JAX returns them, derivatives included, at every size (JAX's own det/slogdet
+compute half precision only for n ≤ 3, by a closed form, and raise for larger n). References: NumPy
+in float64 on the half-precision input.
+"""
 
 import jax
 import jax.numpy as jnp

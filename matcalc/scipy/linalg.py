@@ -12,14 +12,14 @@ matrix-calculus rule (``block_diag``, ``toeplitz``, ``eigh_tridiagonal``, ``qr_m
 ``rsf2csf``, ...) are JAX's own functions, re-exported unchanged.
 
 Differences that remain, by design: ``schur`` returns a tuple where JAX returns a list; ``funm``
-with ``disp=False`` returns matcalc's own error estimate (below); ``eigh(a, lower=False)``
-may return eigenvectors that differ from JAX's by a phase (sign) per column (matcalc runs LAPACK on
-the lower triangle of ``(A + Aᴴ)/2``); ``sqrtm`` of a real matrix with an eigenvalue ``−r`` on the
-negative real axis gives the principal ``+i r^{1/2}`` there, as SciPy, where JAX's can give
-``−i r^{1/2}``; ``polar(method="qdwh", max_iterations=k)`` passes ``k`` to the iteration (JAX's
-accepts and ignores it); ``solve_sylvester`` ignores ``method`` (matcalc's own solver); ``solve(..., assume_a="pos")``
-and ``cho_factor`` put the gradient in ``a`` on the triangle they read (JAX's spreads it over both;
-the two agree along Hermitian tangents).
+with ``disp=False`` returns matcalc's own error estimate (below); ``eigh(a, lower=False)`` may
+return eigenvectors that differ from JAX's by a phase (sign) per column (matcalc runs LAPACK on the
+lower triangle of ``(A + Aᴴ)/2``); ``sqrtm`` of a real matrix with an eigenvalue ``−r`` on the
+negative real axis gives the principal ``+i r^{1/2}`` there, as SciPy, where JAX's can give ``−i
+r^{1/2}``; ``polar(method="qdwh", max_iterations=k)`` passes ``k`` to the iteration (JAX's accepts
+and ignores it); ``solve_sylvester`` ignores ``method`` (matcalc's own solver); ``solve(...,
+assume_a="pos")`` and ``cho_factor`` put the gradient in ``a`` on the triangle they read (JAX's
+spreads it over both; the two agree along Hermitian tangents).
 """
 
 from __future__ import annotations
