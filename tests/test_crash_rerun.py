@@ -44,8 +44,8 @@ def test_a_crashed_worker_reruns_its_test_once_and_failures_are_not_rerun(tmp_pa
     env["PYTHONPATH"] = f"{_ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     env["PYTHONFAULTHANDLER"] = "0"
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:benchmark", "-p", "no:cacheprovider"]
-        + ["-o", "addopts=", "-rA", "-q", "test_policy.py"],
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "worksteal"]  # the suite's scheduling
+        + ["-p", "no:benchmark", "-p", "no:cacheprovider", "-o", "addopts=", "-rA", "-q", "test_policy.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
