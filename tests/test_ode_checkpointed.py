@@ -17,13 +17,9 @@ import scipy.linalg
 from matcalc._ode.checkpointed import sizes
 from matcalc._ode.integrate import solve
 from matcalc.ode import CheckpointedAdjoint, odeint
+from tests.test_ode import TS, Y0, A, W, _linear_reference  # the linear problem and its closed form
 
 rng = np.random.default_rng
-
-A = 0.6 * rng(0).standard_normal((3, 3))
-Y0 = rng(1).standard_normal(3)
-TS = np.array([0.0, 0.4, 1.0, 1.7])
-W = rng(2).standard_normal((4, 3))
 
 
 def _rel(a, b):
@@ -46,13 +42,7 @@ def _linear_grad(a, y0, ts):
 
 def test_linear_gradient_matches_matrix_exponential():
     """L = Σ_i w_iᵀ exp(t_i A) y0: gradients in A (adjoint Fréchet derivative), y0 and t."""
-    ga, gy, gt = np.zeros_like(A), np.zeros_like(Y0), np.zeros_like(TS)
-    for i, t in enumerate(TS):
-        e = scipy.linalg.expm(A * t)
-        gy += e.T @ W[i]
-        ga += t * scipy.linalg.expm_frechet((A * t).T, np.outer(W[i], Y0), compute_expm=False)
-        gt[i] = W[i] @ A @ e @ Y0
-    gt[0] = -gt[1:].sum()
+    ga, gy, gt = _linear_reference()
     got = _linear_grad(A, Y0, TS)
     for g, w, name in zip(got, (ga, gy, gt), ("A", "y0", "t"), strict=True):
         assert _rel(g, w) < 1e-8, (name, _rel(g, w))
