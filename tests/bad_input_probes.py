@@ -629,7 +629,6 @@ _MIRROR_NAMES = {
         "svd",
     ),
 }
-_MIRROR_XFAIL = {}
 
 
 def _mirror_op(mirror, name):
@@ -637,19 +636,11 @@ def _mirror_op(mirror, name):
     mc, jf = getattr(mod, name), getattr(ref, name)
     if name == "matrix_power":
         mc, jf = (lambda f: lambda x: f(x, 2))(mc), (lambda f: lambda x: f(x, 2))(jf)
-    return Op(mc, jf, values=name not in _GAUGE, grad=False, xfail=_MIRROR_XFAIL.get((mirror, name), {}))
+    return Op(mc, jf, values=name not in _GAUGE, grad=False)
 
 
 MIRROR_PROBES = [
-    pytest.param(
-        mirror,
-        name,
-        kind,
-        id=f"{mirror}.{name}-{kind}",
-        marks=[pytest.mark.xfail(strict=True, reason=_MIRROR_XFAIL[mirror, name][kind])]
-        if kind in _MIRROR_XFAIL.get((mirror, name), {})
-        else [],
-    )
+    pytest.param(mirror, name, kind, id=f"{mirror}.{name}-{kind}")
     for mirror, names in _MIRROR_NAMES.items()
     for name in names
     for kind in _MIRROR_KINDS
