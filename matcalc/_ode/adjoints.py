@@ -393,6 +393,27 @@ backsolve.defvjp(_backsolve_fwd, _backsolve_bwd)
 # interpolated and quadrature: checkpoints, segment re-solves with dense output
 
 
+def _define_replay_vjp(rule, forward_fn, bwd_math):
+    """The reverse-mode rule of an adjoint whose forward pass keeps what
+    ``forward_fn(vf, opts, (y0, ts, θ), nd) -> (ys, rest)`` returns and whose backward pass runs
+    ``bwd_math(vf, opts, x, g, nd, rest)`` through ``_backward_pass`` (which replays ``forward_fn``
+    where it needs ``rest`` again)."""
+
+    def fwd(vf, opts, y0, ts, theta, nd):
+        math = functools.partial(bwd_math, vf, opts)
+        ys, rest = _solution(rule, vf, opts, functools.partial(forward_fn, vf, opts), math, y0, ts, theta, nd)
+        return ys, (y0, ts, theta, nd, rest)
+
+    def bwd(vf, opts, res, g):
+        y0, ts, theta, nd, rest = res
+        recompute = lambda x, nd_: forward_fn(vf, opts, x, nd_)[1]
+        math = functools.partial(bwd_math, vf, opts)
+        out = _backward_pass(rule, vf, opts, math, recompute, y0, ts, theta, g, nd, rest)
+        return (*out, _nd_zeros(nd))
+
+    rule.defvjp(fwd, bwd)
+
+
 def _checkpointed_forward(vf, opts, y0, ts, theta, nd):
     """Solve on ``ts`` merged with ``checkpoints`` evenly spaced interior times."""
     k = opts.checkpoints
@@ -414,18 +435,6 @@ def _make_checkpointed(kind: str):
     def forward_fn(vf, opts, x, nd):
         ys, (ygrid, tgrid, idx) = _checkpointed_forward(vf, opts, *x, nd)
         return ys, (ys, ygrid, tgrid, idx)
-
-    def fwd(vf, opts, y0, ts, theta, nd):
-        math = functools.partial(bwd_math, vf, opts)
-        ys, rest = _solution(rule, vf, opts, functools.partial(forward_fn, vf, opts), math, y0, ts, theta, nd)
-        return ys, (y0, ts, theta, nd, rest)
-
-    def bwd(vf, opts, res, g):
-        y0, ts, theta, nd, rest = res
-        recompute = lambda x, nd_: forward_fn(vf, opts, x, nd_)[1]
-        math = functools.partial(bwd_math, vf, opts)
-        out = _backward_pass(rule, vf, opts, math, recompute, y0, ts, theta, g, nd, rest)
-        return (*out, _nd_zeros(nd))
 
     def bwd_math(vf, opts, x, g, nd, rest):
         _, ts, theta = x
@@ -502,7 +511,7 @@ def _make_checkpointed(kind: str):
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
         return y0bar, tbar, thbar
 
-    rule.defvjp(fwd, bwd)
+    _define_replay_vjp(rule, forward_fn, bwd_math)
     return rule
 
 
@@ -538,22 +547,7 @@ def checkpointed(vf, opts, y0, ts, theta, nd):
     return _solve(f, opts, y0, ts, (theta, nd), max_accepted=opts.trace[0])[0]
 
 
-def _checkpointed_fwd(vf, opts, y0, ts, theta, nd):
-    forward_fn = functools.partial(_traced_forward, vf, opts)
-    math = functools.partial(_checkpointed_math, vf, opts)
-    ys, res = _solution(checkpointed, vf, opts, forward_fn, math, y0, ts, theta, nd)
-    return ys, (y0, ts, theta, nd, res)
-
-
-def _checkpointed_bwd(vf, opts, res, g):
-    y0, ts, theta, nd, rest = res
-    recompute = lambda x, nd_: _traced_forward(vf, opts, x, nd_)[1]
-    math = functools.partial(_checkpointed_math, vf, opts)
-    out = _backward_pass(checkpointed, vf, opts, math, recompute, y0, ts, theta, g, nd, rest)
-    return (*out, _nd_zeros(nd))
-
-
-checkpointed.defvjp(_checkpointed_fwd, _checkpointed_bwd)
+_define_replay_vjp(checkpointed, _traced_forward, _checkpointed_math)
 
 
 # --------------------------------------------------------------------------------------------
