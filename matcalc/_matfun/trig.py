@@ -30,41 +30,53 @@ def _eia(a):
     return expm(1j * a.astype(_complex(a.dtype)))
 
 
+def _exp_pair(x):
+    """``(e^{x}, e^{−x})`` from one batched ``expm`` call (each matrix scaled on its own, so each
+    equals its unbatched exponential to rounding; one compiled exponential instead of two)."""
+    e = expm(jnp.stack([x, -x]))
+    return e[0], e[1]
+
+
 @jax.jit
 def _cosm(a):
     if jnp.iscomplexobj(a):
-        return (expm(1j * a) + expm(-1j * a)) / 2
+        ep, em = _exp_pair(1j * a)
+        return (ep + em) / 2
     return jnp.real(_eia(a))
 
 
 @jax.jit
 def _sinm(a):
     if jnp.iscomplexobj(a):
-        return (expm(1j * a) - expm(-1j * a)) / 2j
+        ep, em = _exp_pair(1j * a)
+        return (ep - em) / 2j
     return jnp.imag(_eia(a))
 
 
 @jax.jit
 def _tanm(a):
     if jnp.iscomplexobj(a):
-        return solve(_cosm(a), _sinm(a))
+        ep, em = _exp_pair(1j * a)
+        return solve((ep + em) / 2, (ep - em) / 2j)
     e = _eia(a)  # one exponential for both: cos A = Re e^{iA}, sin A = Im e^{iA}
     return solve(jnp.real(e), jnp.imag(e))
 
 
 @jax.jit
 def _coshm(a):
-    return (expm(a) + expm(-a)) / 2
+    ep, em = _exp_pair(a)
+    return (ep + em) / 2
 
 
 @jax.jit
 def _sinhm(a):
-    return (expm(a) - expm(-a)) / 2
+    ep, em = _exp_pair(a)
+    return (ep - em) / 2
 
 
 @jax.jit
 def _tanhm(a):
-    ep, em = expm(a), expm(-a)
+    ep, em = _exp_pair(a)
     return solve(ep + em, ep - em)
 
 
