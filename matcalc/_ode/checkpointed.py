@@ -31,13 +31,23 @@ to its first occurrence (so a time that ``odeint`` repeats in place of offending
 cotangent, and a loss of the valid rows gets its exact gradient).
 
 Memory. The trace holds ``S`` step times (``S = max_steps``) and ``C`` states (``C =
-checkpoints``). The backward pass walks the segments of ``stride`` steps in reverse: it replays
-a segment forward from its stored state with the recorded steps into a buffer of ``K`` states
-(``K`` the largest possible stride, the least power of two with ``C·K ≥ S``), then runs the step
-adjoints backward through it. Memory is ``(C + K)·n`` numbers plus ``S`` step records (a time
-and an int32 each), fixed at compile time: with the default ``C ≈ K ≈ √S`` it is
-``O(√S·n + S)`` (the two-level, "√N" checkpointing law, not the logarithmic binomial one); work is
-one forward solve plus one replayed step and one step VJP per accepted step. The step sequence is
+checkpoints``). The backward pass walks the segments of ``stride`` steps in reverse (at most
+``K`` steps each, ``K`` the least power of two with ``C·K ≥ S``) and reverses each with one of
+two schedules:
+
+* two-level (the default): the segment is replayed forward from its stored state with the
+  recorded steps into a buffer of ``K`` states, then the step adjoints run backward through it.
+  Memory ``(C + K)·n`` numbers; with the default ``C ≈ K ≈ √S`` it is ``O(√S·n)`` (the "√N"
+  law); work is one forward solve plus one replayed step and one step VJP per accepted step.
+* recursive, branching ``b`` (``_reverse_recursive``): the segment is cut into at most ``b``
+  sub-segments whose starting states are pushed on a stack, the last one is cut again, and so
+  on; a sub-segment is reversed when its turn comes and its state popped. Memory ``(C + D)·n``
+  numbers, ``D = 1 + (b − 1)·ℓ`` with ``b**ℓ ≥ K``; each step is replayed at most ``ℓ`` times.
+  With ``C = b`` and ``b**L ≥ S`` this is ``≈ L·b`` states and ``≈ L`` replays per step; ``b =
+  2`` gives ``O(n log₂ S)`` states and ``O(S log₂ S)`` replayed steps (binary bisection).
+
+Both add ``S`` step records (a time and an int32 each, 12 bytes in float64), fixed at compile
+time like every size here: the step record is ``O(S)`` in either schedule. The step sequence is
 recorded rather than re-derived by re-running the step-size controller, so that the backward pass
 walks exactly the forward pass's steps (a re-run could round differently and accept another step).
 """
