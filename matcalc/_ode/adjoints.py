@@ -668,15 +668,16 @@ class CheckpointedAdjoint:
       ``C + K`` states, ``O(√S·n)`` by default; every step replayed once (work: one forward
       solve, one more step and one step VJP per accepted step).
     * recursive schedule (``levels=L``): each segment reversed by recursive checkpointing on a
-      stack of ``D = 1 + (b − 1)·ℓ`` states, ``ℓ`` the least with ``b**ℓ ≥ K`` (at most ``L``);
-      every step replayed at most ``ℓ`` times. ``C + D ≈ L·b`` states: ``O(n log₂ S)`` for
+      stack of ``D = 1 + (b − 1)·ℓ`` states, ``ℓ`` the least with ``b**ℓ ≥ K`` (at most ``L`` with
+      the default ``C``); every step replayed at most ``ℓ`` times. ``C + D ≈ L·b`` states: ``O(n log₂ S)`` for
       ``b = 2`` (``L = ⌈log₂ S⌉``), with ``O(S log₂ S)`` replayed steps.
 
     All sizes are fixed at compile time. The state memory is ``(C + K)·n`` or ``(C + D)·n``
     numbers; the step record grows linearly in ``S`` in both, so that the backward pass walks
     exactly the forward pass's steps (re-running the step-size controller could round
     differently). Reference: Griewank & Walther, *Evaluating Derivatives* (2nd ed., 2008), ch. 12
-    (the two-level and recursive, binomial checkpointing schedules)."""
+    (two-level and recursive checkpointing; the binomial "revolve" schedule there needs fewer
+    replays for the same memory, this one is the simpler recursive subdivision)."""
 
     checkpoints: int | None = None
     max_steps: int | None = None
