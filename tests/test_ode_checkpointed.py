@@ -274,7 +274,13 @@ def test_lotka_volterra_against_recursive_checkpoint_adjoint():
     assert err < 10 * err_rca, (err, err_rca)
 
 
-def test_vmap_matches_loop_and_pytree_args():
+# the recursive schedule where batching (different step counts per batch row) and second order
+# run through its loops
+RECURSIVE = pytest.param(CheckpointedAdjoint(max_steps=64, levels=6), marks=pytest.mark.slow, id="recursive")
+
+
+@pytest.mark.parametrize("adjoint", ["checkpointed", RECURSIVE])
+def test_vmap_matches_loop_and_pytree_args(adjoint):
     """vmap over y0 equals a loop; a dict state and nested-tuple args (one integer leaf) give the
     flat problem's gradient."""
 
@@ -284,7 +290,7 @@ def test_vmap_matches_loop_and_pytree_args():
         return {"prey": alpha * prey - beta * prey * pred, "pred": delta * prey * pred - gamma * pred}
 
     def loss(y0, rates):
-        ys = odeint(vf, y0, LV_TS, rates, 1, adjoint="checkpointed", rtol=1e-8, atol=1e-8)
+        ys = odeint(vf, y0, LV_TS, rates, 1, adjoint=adjoint, rtol=1e-8, atol=1e-8)
         return jnp.sum(jnp.log(ys["prey"])) + jnp.sum(jnp.log(ys["pred"]))
 
     rates = ((LV_ARGS[0], LV_ARGS[1]), (LV_ARGS[2], LV_ARGS[3]))
@@ -326,13 +332,14 @@ def test_equinox_module_argument():
 # ------------------------------------------------------------------------------ second order
 
 
-def test_second_order_grad_of_grad_and_hessian():
+@pytest.mark.parametrize("adjoint", ["checkpointed", RECURSIVE])
+def test_second_order_grad_of_grad_and_hessian(adjoint):
     """y' = -k y: d²y(T)/dk² = T² e^{-kT} y0 by grad of grad; the Hessian in (k, y0) likewise."""
     t_end, k, y0 = 1.5, 0.7, 1.3
     ts = jnp.array([0.0, t_end])
 
     def y_end(k, y0):
-        return odeint(lambda y, t, k: -k * y, y0, ts, k, adjoint="checkpointed", rtol=1e-10, atol=1e-10)[-1]
+        return odeint(lambda y, t, k: -k * y, y0, ts, k, adjoint=adjoint, rtol=1e-10, atol=1e-10)[-1]
 
     d2 = jax.jit(jax.grad(jax.grad(y_end)))(k, y0)
     assert abs(d2 - t_end**2 * np.exp(-k * t_end) * y0) < 1e-8
