@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from matcalc._ode.checkpointed import sizes
+from matcalc._ode.checkpointed import _reverse_recursive, recursive_sizes, sizes
 from matcalc._ode.integrate import solve
 from matcalc.ode import CheckpointedAdjoint, odeint
 from tests.test_ode import TS, Y0, A, W, _linear_reference  # the linear problem and its closed form
@@ -112,6 +112,114 @@ def test_checkpoint_law():
         assert c * k >= s and (k == 1 or c * k // 2 < s)
 
 
+# ------------------------------------------------------------------------- the recursive schedule
+
+
+def test_recursive_sizes_law():
+    """``(S, C, K, b, D)``: ``b`` the least ``≥ 2`` with ``b**L ≥ S``, ``C = b`` by default,
+    ``C·K ≥ S`` with ``K`` the least power of two, ``D = 1 + (b − 1)·ℓ`` with ``b**ℓ ≥ K``."""
+    assert recursive_sizes(2**14, 14, None) == (2**14, 2, 2**13, 2, 14)
+    assert recursive_sizes(50, 3, None) == (50, 4, 16, 4, 7)
+    assert recursive_sizes(100, 3, 1) == (100, 1, 128, 5, 17)
+    assert CheckpointedAdjoint(max_steps=1000, levels=2).sizes(None) == (1000, 32, 32, 32, 32)
+    assert CheckpointedAdjoint(max_steps=1000).sizes(None) == (1000, 32, 32, 0, 32)
+    for steps in (1, 7, 1000, 4097):
+        for levels in (1, 2, 3, 30):
+            s, c, k, b, d = recursive_sizes(steps, levels, None)
+            assert b >= 2 and b**levels >= steps and (b == 2 or (b - 1) ** levels < steps)
+            assert c == b and c * k >= s and (k == 1 or c * k // 2 < s)
+            ell = next(e for e in range(64) if b**e >= k)
+            assert d == 1 + (b - 1) * ell
+
+
+@pytest.mark.parametrize(("length", "span", "branching"), [(1, 1, 2), (13, 16, 2), (16, 16, 2), (37, 64, 3)])
+def test_recursive_reversal_visits_every_step_once_in_reverse(length, span, branching):
+    """With ``advance(i, y) = y + 1`` the state before step ``i`` is ``i``: the reversal must see
+    ``(i, i)`` for ``i = length − 1, ..., 0``, and replay at most ``ℓ·length`` steps in all."""
+    replays = []
+
+    def advance(i, y):
+        jax.debug.callback(lambda i: replays.append(int(i)), i)
+        return y + 1
+
+    def backward(i, y, c):
+        seen, k = c
+        return seen.at[k].set(jnp.stack([i, y])), k + 1
+
+    seen0 = jnp.full((length, 2), -1, jnp.int32)
+    seen, k = _reverse_recursive(advance, backward, jnp.int32(0), length, span, branching, (seen0, 0))
+    jax.effects_barrier()
+    want = np.arange(length - 1, -1, -1)
+    np.testing.assert_array_equal(np.asarray(seen), np.stack([want, want], axis=1))
+    ell = next(e for e in range(64) if branching**e >= span)
+    assert len(replays) <= ell * length
+    assert set(replays) == set(range(length - 1))  # every step but the last is replayed
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        # linear, Tsit5 at 1e-11: 38 steps (not a power of b = 4), outputs inside steps; segments of
+        # 16 steps reversed on two levels
+        "linear, b = 4",
+        # Lotka–Volterra at 1e-8: 33 steps, b = 2 (binary bisection), a 32-step segment on 5 levels
+        "lotka-volterra, b = 2",
+    ],
+)
+def test_recursive_schedule_equals_two_level(problem):
+    """The recursive schedule replays the same recorded steps: the same gradient to round-off."""
+    if problem.startswith("linear"):
+        adj = CheckpointedAdjoint(max_steps=50, levels=3)
+        loss = lambda a, y0, ts: jnp.sum(
+            W * odeint(_linear, y0, ts, a, adjoint=adj, rtol=1e-11, atol=1e-11)
+        )  # fmt: skip
+        got = jax.jit(jax.grad(loss, (0, 1, 2)))(A, Y0, TS)
+        want = _linear_grad(A, Y0, TS)
+        _, tr, _ = solve(
+            _linear, jnp.asarray(Y0), jnp.asarray(TS), jnp.asarray(A), solver=diffrax.Tsit5(), rtol=1e-11,
+            atol=1e-11, land=False, trace=adj.sizes(None)[:2],
+        )  # fmt: skip
+        m, b = int(tr.count), adj.sizes(None)[3]
+        assert m > 2 * b**2 and b ** round(np.log(m) / np.log(b)) != m, m  # several multi-level segments
+    else:
+        adj = CheckpointedAdjoint(max_steps=64, levels=6)
+
+        def lv_loss(y0, args):
+            ys = odeint(_lotka_volterra, y0, LV_TS, *args, adjoint=adj, rtol=1e-8, atol=1e-8)
+            return jnp.sum(jnp.log(ys))
+
+        got = jax.jit(jax.grad(lv_loss, (0, 1)))(LV_Y0, LV_ARGS)
+        want = _lv_grad(LV_Y0, LV_ARGS)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert _rel(g, w) < 1e-13, (problem, _rel(g, w))
+
+
+@pytest.mark.slow
+def test_recursive_schedule_memory_is_logarithmic():
+    """Compiled temporary memory of ``jax.grad`` for ``y' = −k ∘ y`` (``n = 512``): the recursive
+    schedule (``b = 2``) holds fewer bytes than the two-level one at ``S = 2¹⁴``, and with ``S``
+    multiplied by 16 its state memory (all but the 12-byte-per-step record) grows at most by the
+    ratio of its stored-state counts ``(C + D)``, ``(2 + 18)/(2 + 14)`` (the two-level schedule's
+    ``C + K`` grows fourfold)."""
+    n = 512
+    ts = jnp.linspace(0.0, 1.0, 2)
+
+    def temp_bytes(adj):
+        loss = lambda k: jnp.sum(odeint(lambda y, t, k: -k * y, jnp.ones(n), ts, k, adjoint=adj))
+        compiled = jax.jit(jax.grad(loss)).lower(jnp.ones(n)).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    small, large = (CheckpointedAdjoint(max_steps=s, levels=64) for s in (2**14, 2**18))
+    sqrt_small = CheckpointedAdjoint(max_steps=2**14)
+    m_small, m_large, m_sqrt = temp_bytes(small), temp_bytes(large), temp_bytes(sqrt_small)
+    state_bytes = lambda adj: 8 * n * (adj.sizes(None)[1] + adj.sizes(None)[4])
+    assert state_bytes(sqrt_small) - state_bytes(small) == 8 * n * (256 - 16)
+    assert m_small + 0.9 * (state_bytes(sqrt_small) - state_bytes(small)) < m_sqrt, (m_small, m_sqrt)
+    record = lambda adj: 12 * adj.sizes(None)[0]
+    growth = (m_large - record(large)) / (m_small - record(small))
+    assert 1 <= growth <= state_bytes(large) / state_bytes(small) == 20 / 16, growth
+
+
 # --------------------------------------------------------------------------- nonlinear problems
 
 
@@ -166,7 +274,13 @@ def test_lotka_volterra_against_recursive_checkpoint_adjoint():
     assert err < 10 * err_rca, (err, err_rca)
 
 
-def test_vmap_matches_loop_and_pytree_args():
+# the recursive schedule where batching (different step counts per batch row) and second order
+# run through its loops
+RECURSIVE = pytest.param(CheckpointedAdjoint(max_steps=64, levels=6), marks=pytest.mark.slow, id="recursive")
+
+
+@pytest.mark.parametrize("adjoint", ["checkpointed", RECURSIVE])
+def test_vmap_matches_loop_and_pytree_args(adjoint):
     """vmap over y0 equals a loop; a dict state and nested-tuple args (one integer leaf) give the
     flat problem's gradient."""
 
@@ -176,7 +290,7 @@ def test_vmap_matches_loop_and_pytree_args():
         return {"prey": alpha * prey - beta * prey * pred, "pred": delta * prey * pred - gamma * pred}
 
     def loss(y0, rates):
-        ys = odeint(vf, y0, LV_TS, rates, 1, adjoint="checkpointed", rtol=1e-8, atol=1e-8)
+        ys = odeint(vf, y0, LV_TS, rates, 1, adjoint=adjoint, rtol=1e-8, atol=1e-8)
         return jnp.sum(jnp.log(ys["prey"])) + jnp.sum(jnp.log(ys["pred"]))
 
     rates = ((LV_ARGS[0], LV_ARGS[1]), (LV_ARGS[2], LV_ARGS[3]))
@@ -218,13 +332,14 @@ def test_equinox_module_argument():
 # ------------------------------------------------------------------------------ second order
 
 
-def test_second_order_grad_of_grad_and_hessian():
+@pytest.mark.parametrize("adjoint", ["checkpointed", RECURSIVE])
+def test_second_order_grad_of_grad_and_hessian(adjoint):
     """y' = -k y: d²y(T)/dk² = T² e^{-kT} y0 by grad of grad; the Hessian in (k, y0) likewise."""
     t_end, k, y0 = 1.5, 0.7, 1.3
     ts = jnp.array([0.0, t_end])
 
     def y_end(k, y0):
-        return odeint(lambda y, t, k: -k * y, y0, ts, k, adjoint="checkpointed", rtol=1e-10, atol=1e-10)[-1]
+        return odeint(lambda y, t, k: -k * y, y0, ts, k, adjoint=adjoint, rtol=1e-10, atol=1e-10)[-1]
 
     d2 = jax.jit(jax.grad(jax.grad(y_end)))(k, y0)
     assert abs(d2 - t_end**2 * np.exp(-k * t_end) * y0) < 1e-8
@@ -248,6 +363,9 @@ def test_bad_options():
         CheckpointedAdjoint(checkpoints=0)
     with pytest.raises(ValueError, match="max_steps must be a positive integer"):
         CheckpointedAdjoint(max_steps=2.5)
+    for bad in (0, -3, 2.0, True, "log"):
+        with pytest.raises(ValueError, match=f"levels must be a positive integer, got {bad!r}"):
+            CheckpointedAdjoint(levels=bad)
     with pytest.raises(ValueError, match="mxstep, which is inf"):
         odeint(_linear, Y0, TS, A, adjoint="checkpointed", mxstep=np.inf)
 

@@ -3,7 +3,8 @@
 Two models: a small neural ODE (state 8, hidden 64, rtol = atol = 1e-8, t ∈ [0, T] for T = 10, 100,
 1000) and an equinox MLP neural ODE (2 → 32 → 32 → 2, 40 output times on [0, 10], tolerance 1e-6),
 each with the default continuous adjoint (``adjoint="backsolve"``) and the discrete one
-(``adjoint="checkpointed"``).
+(``adjoint="checkpointed"``, its default two-level "√S" schedule, and the neural ODE also with the
+recursive binary schedule ``CheckpointedAdjoint(levels=LOG_LEVELS)``, logarithmic state memory).
 Each is timed (forward and gradient, compiled temporary memory) against
 ``jax.experimental.ode.odeint``, with diffrax's default ``RecursiveCheckpointAdjoint`` (the
 discretize-then-optimize gradient most users run) as the alternative. The accuracy reference is
@@ -92,14 +93,37 @@ def _alt(y0, params, t):
     return _diffrax(diffrax.RecursiveCheckpointAdjoint)(y0, params, t)
 
 
+# levels of the recursive schedule: b = 2 (binary bisection) for any S ≤ 2**LOG_LEVELS
+LOG_LEVELS = 32
+
+
+def _adjoint_arg(adjoint):
+    """The ``adjoint=`` argument for a row's adjoint label ("checkpointed-log": the recursive
+    binary schedule)."""
+    if adjoint == "checkpointed-log":
+        from matcalc.ode import CheckpointedAdjoint
+
+        return CheckpointedAdjoint(levels=LOG_LEVELS)
+    return adjoint
+
+
+def _label(adjoint):
+    if adjoint == "checkpointed-log":
+        return f"adjoint=CheckpointedAdjoint(levels={LOG_LEVELS})"
+    return f"adjoint='{adjoint}'"
+
+
 def _note(adjoint):
     default = " (default)" if adjoint == "backsolve" else ""
-    return f"adjoint='{adjoint}'{default}; times t are differentiated too"
+    return f"{_label(adjoint)}{default}; times t are differentiated too"
 
 
 def _case(horizon, quick, adjoint="backsolve"):
-    ours = _ours if adjoint == "backsolve" else functools.partial(_ours, adjoint=adjoint)
-    suffix = "" if adjoint == "backsolve" else f", adjoint='{adjoint}'"
+    if adjoint == "backsolve":
+        ours = _ours
+    else:
+        ours = functools.partial(_ours, adjoint=_adjoint_arg(adjoint))
+    suffix = "" if adjoint == "backsolve" else f", {_label(adjoint)}"
     return BenchCase(
         "ode.odeint",
         _build(horizon),
@@ -199,8 +223,11 @@ CASES = [
     _case(100.0, False),
     _case(1000.0, False),
     _mlp_case(),
-    _case(10.0, False, "checkpointed"),
+    _case(10.0, True, "checkpointed"),
     _case(100.0, False, "checkpointed"),
     _case(1000.0, False, "checkpointed"),
     _mlp_case("checkpointed"),
+    _case(10.0, False, "checkpointed-log"),
+    _case(100.0, False, "checkpointed-log"),
+    _case(1000.0, False, "checkpointed-log"),
 ]

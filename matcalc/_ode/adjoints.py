@@ -64,7 +64,7 @@ from .._core.primitives import (
     shaped_array,
     zero_tangent_of,
 )
-from .checkpointed import discrete_adjoint
+from .checkpointed import discrete_adjoint, recursive_sizes
 from .checkpointed import sizes as checkpointed_sizes
 from .integrate import lookup, solve
 
@@ -84,7 +84,8 @@ class Options:
     checkpoints: int
     segment_steps: int
     m: int | None = None  # error-norm prefix of the state (forward mode's nested systems)
-    trace: tuple[int, int, int] = (0, 0, 0)  # ("checkpointed") steps S, stored states C, segment K
+    # ("checkpointed") steps S, stored states C, segment K, branching b (0: the two-level schedule)
+    trace: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 def _solve(vf, opts: Options, y0, ts, args, **kw):
@@ -537,7 +538,7 @@ def _checkpointed_math(vf, opts, x, g, nd, res):
     t1s, anchors, count, states, stride, bad = res
     zero = jnp.zeros((), jnp.int32)
     trace = Trace(t1s, anchors, count, states, stride, zero, zero, bad)
-    return discrete_adjoint(vf, opts.solver, opts.trace[2], x, g, nd, trace)
+    return discrete_adjoint(vf, opts.solver, opts.trace[2], x, g, nd, trace, branching=opts.trace[3])
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
@@ -647,18 +648,44 @@ class CheckpointedAdjoint:
     """Reverse mode by the discrete adjoint of the solver (``adjoint="checkpointed"``): the exact
     gradient of the computed solution at the accepted steps (step sizes held fixed), to round-off.
 
-    The forward pass records up to ``max_steps`` accepted steps in all (default: ``odeint``'s
-    ``mxstep``; more make the outputs NaN) and stores the state at ``checkpoints`` of them (default
-    the power of two nearest above ``√max_steps``); the backward pass replays one segment of at most
-    ``K`` steps at a time (``K`` the least power of two with ``checkpoints·K ≥ max_steps``). Memory
-    ``O((checkpoints + K)·n + max_steps)``, fixed at compile time: ``O(√max_steps·n)`` by default."""
+    Args:
+      checkpoints: states stored by the forward pass, ``C`` (default: the power of two nearest
+        above ``√S`` for the two-level schedule, ``b`` for the recursive one).
+      max_steps: accepted steps recorded in all, ``S`` (default: ``odeint``'s ``mxstep``; more
+        make the outputs NaN).
+      levels: ``None`` (default): the two-level ("√S") schedule. An integer ``L ≥ 1``: recursive
+        checkpointing with branching ``b``, the least integer ``≥ 2`` with ``b**L ≥ S``
+        (``L ≥ log₂ S`` gives ``b = 2``, binary bisection).
+
+    Memory and work. The forward pass records every accepted step (its end time and an int32
+    output-time index, 12 bytes per step in float64: ``O(S)`` in every schedule) and stores the
+    state at ``C`` of them, every ``stride``-th (the stride doubles as the slots fill, so the
+    backward pass meets segments of at most ``K`` steps, ``K`` the least power of two with
+    ``C·K ≥ S``). The backward pass walks the segments in reverse, reverses the steps of each with
+    one step VJP per step, and holds, besides the ``C`` stored states:
+
+    * two-level schedule (``levels=None``): the segment replayed into a buffer of ``K`` states.
+      ``C + K`` states, ``O(√S·n)`` by default; every step replayed once (work: one forward
+      solve, one more step and one step VJP per accepted step).
+    * recursive schedule (``levels=L``): each segment reversed by recursive checkpointing on a
+      stack of ``D = 1 + (b − 1)·ℓ`` states, ``ℓ`` the least with ``b**ℓ ≥ K`` (at most ``L`` with
+      the default ``C``); every step replayed at most ``ℓ`` times. ``C + D ≈ L·b`` states: ``O(n log₂ S)`` for
+      ``b = 2`` (``L = ⌈log₂ S⌉``), with ``O(S log₂ S)`` replayed steps.
+
+    All sizes are fixed at compile time. The state memory is ``(C + K)·n`` or ``(C + D)·n``
+    numbers; the step record grows linearly in ``S`` in both, so that the backward pass walks
+    exactly the forward pass's steps (re-running the step-size controller could round
+    differently). Reference: Griewank & Walther, *Evaluating Derivatives* (2nd ed., 2008), ch. 12
+    (two-level and recursive checkpointing; the binomial "revolve" schedule there needs fewer
+    replays for the same memory, this one is the simpler recursive subdivision)."""
 
     checkpoints: int | None = None
     max_steps: int | None = None
+    levels: int | None = None
     name = "checkpointed"
 
     def __post_init__(self):
-        for field in ("checkpoints", "max_steps"):
+        for field in ("checkpoints", "max_steps", "levels"):
             v = getattr(self, field)
             if v is not None and not (
                 isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
@@ -668,8 +695,10 @@ class CheckpointedAdjoint:
     def options(self, checkpoints: int, segment_steps: int) -> tuple[int, int]:
         return checkpoints, segment_steps
 
-    def sizes(self, mxstep) -> tuple[int, int, int]:
-        """``(S, C, K)``: recorded steps, stored states, replay segment length."""
+    def sizes(self, mxstep) -> tuple[int, int, int, int, int]:
+        """``(S, C, K, b, D)``: recorded steps, stored states, replay segment length, branching
+        (``0``: the two-level schedule) and the states the backward pass holds besides the ``C``
+        (``K``, or the recursive schedule's stack ``D``)."""
         steps = self.max_steps
         if steps is None:
             if mxstep == jnp.inf:
@@ -679,7 +708,11 @@ class CheckpointedAdjoint:
                     "adjoint=matcalc.ode.CheckpointedAdjoint(max_steps=...)"
                 )
             steps = int(mxstep)
-        return checkpointed_sizes(int(steps), None if self.checkpoints is None else int(self.checkpoints))
+        c = None if self.checkpoints is None else int(self.checkpoints)
+        if self.levels is None:
+            s, c, k = checkpointed_sizes(int(steps), c)
+            return s, c, k, 0, k
+        return recursive_sizes(int(steps), int(self.levels), c)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -705,13 +738,13 @@ ADJOINT_TYPES = (
 )
 
 
-def trace_sizes(adjoint, mxstep) -> tuple[int, int, int]:
-    """The checkpointed adjoint's ``(S, C, K)`` for ``odeint``'s ``adjoint`` argument, else zeros."""
+def trace_sizes(adjoint, mxstep) -> tuple[int, int, int, int]:
+    """The checkpointed adjoint's ``(S, C, K, b)`` for ``odeint``'s ``adjoint`` argument, else zeros."""
     if isinstance(adjoint, CheckpointedAdjoint):
-        return adjoint.sizes(mxstep)
+        return adjoint.sizes(mxstep)[:4]
     if isinstance(adjoint, str) and adjoint == "checkpointed":
-        return CheckpointedAdjoint().sizes(mxstep)
-    return (0, 0, 0)
+        return CheckpointedAdjoint().sizes(mxstep)[:4]
+    return (0, 0, 0, 0)
 
 
 def resolve_adjoint(adjoint, checkpoints: int, segment_steps: int) -> tuple[str, int, int]:
