@@ -171,9 +171,11 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         step end tied to a repeated time goes to its first occurrence).
         Memory ``O((C + K)·n + S)`` for ``S`` recorded steps, ``C`` stored states and replay
         segments of ``K`` steps (``C·K ≥ S``), fixed at compile time; ``C ≈ K ≈ √S`` by default
-        (two-level "√N" checkpointing, not the logarithmic binomial scheme). Work: the forward
-        solve, then one replayed step and one step VJP per accepted step. See
-        ``CheckpointedAdjoint``. References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
+        (two-level "√N" checkpointing). Work: the forward solve, then one replayed step and one
+        step VJP per accepted step. ``CheckpointedAdjoint(levels=L)`` reverses each segment by
+        recursive checkpointing instead: ``O(n·L·S^{1/L} + S)`` memory (``O(n log S + S)`` at
+        ``L = ⌈log₂ S⌉``), each step replayed at most ``L`` times; the ``S`` term is the 12-byte
+        step record. References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
         Runge–Kutta discrete adjoints; Griewank & Walther, *Evaluating Derivatives* (2008) ch. 12.
       * ``"forward"``: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``,
         ``ẏ(t_0) = ẏ0 - f(y_0, t_0)ṫ_0``, output tangents ``ẏ_i + f(y_i, t_i)ṫ_i``, solved with
