@@ -206,7 +206,7 @@ def measure(sides, k: int, dense_max_gb: float, ncv: int | None = None) -> dict:
 
     row = {
         "n": n,
-        "grid": "×".join(map(str, sides)),
+        "grid": "×".join(map(str, sides)) + ("" if ncv is None else f", ncv {ncv}"),
         "nnz": int(lap.nnz),
         "k": k,
         "min_gap": exact.min_gap,
