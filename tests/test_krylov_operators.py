@@ -38,6 +38,9 @@ def test_products_and_bilinear_cotangent_match_the_dense_matrix(kind, complex_):
     np.testing.assert_allclose(op.matmat(right), a @ right, rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(op.matmat(right[:, 0]), a @ right[:, 0], rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(op.rmatmat(left), jnp.conj(a).T @ left, rtol=1e-13, atol=1e-14)
+    for j in (0, 3):  # a column, as the pivoted Cholesky preconditioner reads it (traced index)
+        column = jax.jit(lambda o, i: o.column(i))(op, jnp.int32(j))
+        np.testing.assert_array_equal(column, a[:, j])
     np.testing.assert_allclose(op.to_dense(), a)
 
     # The cotangent of Re <L, A R> agrees with JAX's gradient of the same scalar of the dense matrix.

@@ -19,6 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+from jax import lax
 from jax.experimental import sparse as jsparse
 
 
@@ -41,6 +42,12 @@ class Operator(eqx.Module):
                 return self.matrix.mv(x)
             return jax.vmap(self.matrix.mv, in_axes=1, out_axes=1)(x)
         return self.matrix @ x
+
+    def column(self, j: jax.Array) -> jax.Array:
+        """``A e_j``, column ``j`` (a traced index): a slice of a dense matrix, a product otherwise."""
+        if self.kind == "dense":
+            return lax.dynamic_index_in_dim(self.matrix, j, axis=1, keepdims=False)
+        return self.matmat(jnp.zeros(self.shape[1], self.dtype).at[j].set(1))
 
     def rmatmat(self, y: jax.Array) -> jax.Array:
         """``Aᴴ @ y`` for ``y`` of shape ``(m,)`` or ``(m, k)``, by transposing ``matmat``."""

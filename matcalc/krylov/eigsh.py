@@ -342,8 +342,11 @@ def eigsh(
     space sees one vector of each eigenspace). Converged when every
     wanted Ritz pair has ``‖A y − θ y‖ ≤ tol · max|θ|`` (``tol`` default ``eps^0.8``); after
     ``maxiter`` restarts (default 300) without convergence the eigenvalues are NaN (under ``jit`` no
-    exception can be raised). ``v0`` is the first starting vector; the others (and the default
-    ``v0``) are drawn from ``key`` (default ``jax.random.key(0)``). When ``ncv + b > n`` the rule
+    exception can be raised). The restarts needed grow as the relative gap between the wanted
+    eigenvalues and the rest shrinks, and a larger ``ncv`` is the remedy (for ``k = 10`` on a 3-D
+    grid Laplacian with relative gap 1.5e-4, n = 64,000, the default ``ncv = 32`` ran out of
+    restarts and ``ncv = 128`` converged). ``v0`` is the first starting vector; the others (and the
+    default ``v0``) are drawn from ``key`` (default ``jax.random.key(0)``). When ``ncv + b > n`` the rule
     forms ``A`` with ``n`` products and uses a dense eigensolver. Runs under ``jit`` and ``vmap``
     (a batch runs until its slowest member has converged). ``A`` must be Hermitian; dense and BCOO
     inputs are checked eagerly (outside ``jit``), lineax operators are trusted.

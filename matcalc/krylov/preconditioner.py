@@ -3,9 +3,10 @@ stochastic log-determinant of Hermitian positive definite operators.
 
 ``P = L Lᴴ + s I`` with ``L`` (``n × k``) the first ``k`` columns of a greedily pivoted Cholesky
 factorization of ``A`` (Harbrecht, Peters & Schneider 2012), computed from ``diag(A)`` and ``k``
-columns ``A e_p`` (products with unit vectors, so matrix-free), and the shift ``s`` the mean of the
-residual diagonal ``diag(A − L Lᴴ)`` (which is ``σ²`` plus what ``L`` missed for a kernel matrix
-``K + σ² I``, the case of Gardner et al. 2018). ``P`` has an exact ``log det`` and an exact inverse
+columns ``A e_p`` (a slice of a dense matrix, a product with a unit vector otherwise, so
+matrix-free), and the shift ``s`` the mean of the residual diagonal ``diag(A − L Lᴴ)`` (which
+is ``σ²`` plus what ``L`` missed for a kernel matrix ``K + σ² I``, the case of Gardner et al.
+2018). ``P`` has an exact ``log det`` and an exact inverse
 square root in ``O(n k²)``: with ``L = Q R`` and ``R Rᴴ = U Λ Uᴴ``, ``W = Q U`` (orthonormal columns),
 
     P = W (Λ + s) Wᴴ + s (I − W Wᴴ),   P^{-1/2} = s^{-1/2} I + W ((Λ + s)^{-1/2} − s^{-1/2}) Wᴴ,
@@ -75,7 +76,7 @@ def pivoted_cholesky(operator: Operator, rank: int) -> LowRankShift:
         factor, residual = carry
         pivot = jnp.argmax(residual)
         pivot_value = residual[pivot]
-        column = operator.matmat(jnp.zeros(n, dtype).at[pivot].set(1))
+        column = operator.column(pivot)
         # column p of A − L Lᴴ, scaled: l = (A e_p − L conj(L[p, :])) / √(residual_p)
         update = column - mm(factor, jnp.conj(factor[pivot]))
         usable = pivot_value > tiny  # the residual is exhausted (A has rank < i + 1)
