@@ -101,7 +101,7 @@ def setup_env(args) -> None:
 
 def select_cases(cases, ops: str | None, representative: bool, all_variants: bool):
     """``--ops`` picks by name or area; otherwise the default and ``--quick`` profiles take the
-    representative cases (``BenchCase.quick``) and ``--full`` (or ``--all-variants``) all."""
+    representative cases (``Case.quick``) and ``--full`` (or ``--all-variants``) all."""
     if ops:
         wanted = [o.strip() for o in ops.split(",") if o.strip()]
         cases = [c for c in cases if any(c.op == w or c.op.startswith(w + ".") for w in wanted)]
@@ -127,10 +127,11 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear CLI flow
 
     jax.config.update("jax_enable_x64", True)
 
-    from . import core, report
-    from .cases import all_cases, missing, public_ops
+    from tests.cases import benchmark_cases, missing, public_ops
 
-    cases = all_cases()
+    from . import core, report
+
+    cases = benchmark_cases()
     if args.list:
         for c in cases:
             miss = missing(c)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .cases import BenchCase, missing
+from tests.cases import Case, missing
 
 IMPLS = ("ours", "baseline", "alt")
 # A paired ratio whose rounds spread wider (interquartile range / median) is re-measured, then
@@ -87,7 +87,7 @@ def cast(tree, dtype: str):
     return jax.tree.map(one, tree)
 
 
-def build_args(case: BenchCase, n: int, batch: int | None, rng: np.random.Generator):
+def build_args(case: Case, n: int, batch: int | None, rng: np.random.Generator):
     """float64 NumPy arguments for one row (stacked over ``batch`` when given)."""
     if batch is None:
         return tuple(case.build(n, rng))
@@ -118,7 +118,7 @@ def inner(w, out):
     return total
 
 
-def impl_fns(case: BenchCase) -> dict[str, tuple[str, Callable]]:
+def impl_fns(case: Case) -> dict[str, tuple[str, Callable]]:
     """``{impl: (display name, fn)}`` for the implementations this case has."""
     out = {"ours": (f"matcalc.{case.op}", case.ours)}
     if case.baseline is not None:
@@ -277,7 +277,7 @@ def mp_directional(fn: Callable, args, v, dps: int = 50) -> np.ndarray:
     difference at ``dps`` digits with step ``10^(-dps/2.5)`` (error far below float64's)."""
     import mpmath as mp
 
-    from .cases import mp_matrix
+    from tests.cases import mp_matrix
 
     with mp.workdps(dps):
         h = mp.mpf(10) ** (-int(dps / 2.5))
@@ -386,7 +386,7 @@ def batch_sharding(devices: int):
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
 
-def run_row(case: BenchCase, n: int, s: Settings, sharding=None) -> Row:  # noqa: C901, PLR0912, PLR0915
+def run_row(case: Case, n: int, s: Settings, sharding=None) -> Row:  # noqa: C901, PLR0912, PLR0915
     batch = case.fixed_batch if case.fixed_batch is not None else s.batch
     row = Row(case.op, case.variant, n, batch, s.dtype, case.degenerate, note=case.note)
     nonsmooth = bool(case.extra.get("nonsmooth"))
@@ -533,7 +533,7 @@ def _torch_calls(case, args, w, compiled, inputs, s: Settings, row: Row) -> dict
     return calls or {}
 
 
-def _choose_comparator(case: BenchCase, row: Row) -> None:
+def _choose_comparator(case: Case, row: Row) -> None:
     """Pick, per measurement, what matcalc is compared with: JAX's default when it works for that
     measurement (forward: it runs; derivatives: they run and are finite and accurate), else the
     named alternative. Time ratios are the paired (same-round) medians."""
@@ -643,7 +643,7 @@ def _accuracy(case, n, s: Settings, row: Row, fns, args64, v64, w64, batch, outs
 
 
 def applicable_sizes(
-    case: BenchCase, sizes: tuple[int, ...], quick: bool, accuracy_only_below: int = 16
+    case: Case, sizes: tuple[int, ...], quick: bool, accuracy_only_below: int = 16
 ) -> tuple[int, ...]:
     """The sizes of ``case``'s rows. ``quick`` (the default and ``--quick`` profiles): a case's own
     ``quick_sizes``, and the small rows moved to where the mpmath reference reaches."""

@@ -58,8 +58,9 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear report)
     import numpy as np
 
     jax.config.update("jax_enable_x64", True)
+    from tests.cases import benchmark_cases, missing, public_ops
+
     from . import core
-    from .cases import all_cases, missing, public_ops
 
     cpu = jax.devices("cpu")[0]
     accel = None
@@ -78,7 +79,7 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912, PLR0915 (one linear report)
 
     wanted = args.ops.split(",") if args.ops else None
     first = {}
-    for c in all_cases():
+    for c in benchmark_cases():
         if c.op not in first and not missing(c) and (wanted is None or c.op in wanted):
             first[c.op] = c
 

@@ -72,8 +72,9 @@ def main(argv=None) -> int:
     import numpy as np
 
     jax.config.update("jax_enable_x64", True)
+    from tests.cases import benchmark_cases, missing, public_ops
+
     from . import core
-    from .cases import all_cases, missing, public_ops
 
     ndev = len(jax.devices())
     if ndev < 2:
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     sharding = core.batch_sharding(ndev)
     wanted = args.ops.split(",") if args.ops else None
 
-    first = _part(_first_case_per_op(all_cases(), missing, wanted), args.part)
+    first = _part(_first_case_per_op(benchmark_cases(), missing, wanted), args.part)
     failures = []
     print(f"{ndev} devices, batch {batch}, n {args.n}")
     first = _skip_on_simulated_devices(first, jax.default_backend())

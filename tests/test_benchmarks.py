@@ -60,14 +60,14 @@ def test_cli_tiny_run_writes_all_outputs(tmp_path):
 
 
 def test_registry_skips_missing_ops_and_covers_elementary():
-    from benchmarks.cases import BenchCase, all_cases, missing, op, public_ops, resolve
+    from tests.cases import Case, benchmark_cases, missing, op, public_ops, resolve
 
     assert resolve("inv") is not None
     assert resolve("no_such_op") is None
     assert resolve("no_such_module.sqrtm") is None
-    ghost = BenchCase("no_such_op", lambda n, r: (), op("no_such_op"), None, "none")
+    ghost = Case.bench("no_such_op", lambda n, r: (), op("no_such_op"), None, "none")
     assert missing(ghost) == ["no_such_op"]
-    covered = {c.op for c in all_cases() if not missing(c)}
+    covered = {c.op for c in benchmark_cases() if not missing(c)}
     for name in public_ops():
         if name in (
             "inv",
@@ -91,9 +91,9 @@ def test_quick_accuracy_rows_check_the_vjp_only():
     time recorded) and measure it against mpmath through the transpose identity; their size is
     moved down to where the mpmath reference reaches."""
     from benchmarks import core
-    from benchmarks.cases import all_cases
+    from tests.cases import benchmark_cases
 
-    case = next(c for c in all_cases() if c.op == "inv")
+    case = next(c for c in benchmark_cases() if c.op == "inv")
     settings = core.Settings.quick_settings()
     row = core.run_row(case, 4, settings)
     for impl in ("ours", "baseline"):
@@ -102,7 +102,7 @@ def test_quick_accuracy_rows_check_the_vjp_only():
         assert "compile_grad_s" not in info and "grad_s" not in info
         assert info["err_vjp"] < 1e-12 and info["err"] == info["err_vjp"]
     assert row.reference.startswith("mpmath")
-    small_ref = next(c for c in all_cases() if c.op == "expm_frechet")
+    small_ref = next(c for c in benchmark_cases() if c.op == "expm_frechet")
     assert small_ref.mp_max_n < 8
     assert core.applicable_sizes(small_ref, (8, 128), quick=True) == (small_ref.mp_max_n, 128)
     assert core.applicable_sizes(small_ref, (8, 128), quick=False) == (8, 128)
@@ -110,9 +110,9 @@ def test_quick_accuracy_rows_check_the_vjp_only():
 
 def test_full_settings_time_forward_jvp_and_vjp():
     from benchmarks import core
-    from benchmarks.cases import all_cases
+    from tests.cases import benchmark_cases
 
-    case = next(c for c in all_cases() if c.op == "inv")
+    case = next(c for c in benchmark_cases() if c.op == "inv")
     row = core.run_row(case, 4, core.Settings(min_sample_s=0.0, min_rounds=1, max_rounds=1, budget_s=0.0))
     for impl in ("ours", "baseline"):
         info = row.impls[impl]

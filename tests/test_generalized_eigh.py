@@ -54,7 +54,7 @@ def _residual(a, b, w, v, kind):
 def test_values_and_normalization_match_scipy(kind, complex_):
     r = np.random.default_rng(10 * kind + complex_)
     n = 5
-    a, b = _herm(r, n, complex_), spd(n, seed=kind, complex_=complex_, spread=10.0)
+    a, b = _herm(r, n, complex_), spd(n, seed=kind, complex_=complex_, hi=10.0)
     w, v = matcalc.eigh_generalized(a, b, type=kind)
     w, v = np.asarray(w), np.asarray(v)
     assert w.dtype == np.float64 and v.dtype == a.dtype
@@ -278,7 +278,7 @@ def test_batched_and_broadcast_leading_axes():
 
 def test_float32_smoke():
     r = np.random.default_rng(8)
-    a, b = _herm(r, 4), spd(4, seed=9, spread=4.0)
+    a, b = _herm(r, 4), spd(4, seed=9, hi=4.0)
     a32, b32 = a.astype(np.float32), b.astype(np.float32)
 
     def loss(x, y):

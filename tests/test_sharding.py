@@ -52,10 +52,10 @@ def test_sharded_batch_matches_unsharded(part):
     assert proc.returncode == 0, out
     checked = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("ok")}
     skipped = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("skip")}
-    from benchmarks.cases import all_cases
     from benchmarks.sharding import CPU_SIMULATED_SKIP
+    from tests.cases import benchmark_cases
 
-    ops = list(dict.fromkeys(c.op for c in all_cases()))
+    ops = list(dict.fromkeys(c.op for c in benchmark_cases()))
     mine = {name for i, name in enumerate(ops) if i % PARTS == part}
     assert skipped == mine & set(CPU_SIMULATED_SKIP), out  # only the listed ones, each with its reason
     mine -= skipped

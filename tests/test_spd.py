@@ -66,7 +66,7 @@ DISTANCES = (S.affine_invariant_distance, S.log_euclidean_distance, S.bures_wass
 def test_distances_exactly_zero_with_zero_subgradient_at_equal_arguments(complex_):
     # A few random B for which the rounding floor is visible (√(~1e-14) for Bures–Wasserstein).
     for seed in range(4):
-        a = random_spd(4, seed=seed, complex_=complex_, spread=50.0)
+        a = random_spd(4, seed=seed, complex_=complex_, hi=50.0)
         for fn in DISTANCES:
             assert float(fn(a, a)) == 0.0
             assert float(jax.jit(fn)(a, a)) == 0.0
@@ -90,7 +90,7 @@ def test_equal_pair_in_a_batch_does_not_mask_its_neighbours():
 
 
 def test_values_against_scipy():
-    a, b = random_spd(4, seed=6), random_spd(4, seed=7, spread=10.0)
+    a, b = random_spd(4, seed=6), random_spd(4, seed=7, hi=10.0)
     w = scipy.linalg.eigvalsh(b, a)
     np.testing.assert_allclose(S.affine_invariant_distance(a, b), np.linalg.norm(np.log(w)), rtol=1e-13)
     np.testing.assert_allclose(

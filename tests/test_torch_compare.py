@@ -36,7 +36,7 @@ def test_a_gauge_mismatch_is_reported_not_timed():
 
 
 def test_every_listed_case_exists_in_the_registry():
-    from benchmarks.cases import all_cases
+    from tests.cases import benchmark_cases
 
-    ids = {c.id for c in all_cases()}
+    ids = {c.id for c in benchmark_cases()}
     assert set(torch_compare.case_ids()) <= ids

@@ -54,22 +54,22 @@ def _op(a, trans):
 
 CASES = [
     # --- solve_triangular
-    Case(
+    Case.harness(
         "solve_triangular",
         functools.partial(_tri, lower=True),
         (T4, B42),
         "lower",
         check=dict(reference=_tri_ref(lower=True)),
     ),
-    Case("solve_triangular", _tri, (T4, B4), "upper_vector", check=dict(reference=_tri_ref())),
-    Case(
+    Case.harness("solve_triangular", _tri, (T4, B4), "upper_vector", check=dict(reference=_tri_ref())),
+    Case.harness(
         "solve_triangular",
         functools.partial(_tri, trans=1, unit_diagonal=True),
         (T4, B42),
         "trans1_unit",
         check=dict(reference=_tri_ref(trans=1, unit_diagonal=True)),
     ),
-    Case(
+    Case.harness(
         "solve_triangular",
         functools.partial(_tri, trans=2, lower=True),
         (TC3, BC3),
@@ -77,35 +77,35 @@ CASES = [
         check=dict(reference=_tri_ref(trans=2, lower=True)),
     ),
     # --- cho_factor / cho_solve
-    Case(
+    Case.harness(
         "cho_factor",
         lambda a: matcalc.cho_factor(a)[0],
         (S4,),
         "upper",
         check=dict(reference=_cho_factor_ref(False)),
     ),
-    Case(
+    Case.harness(
         "cho_factor",
         lambda a: matcalc.cho_factor(a, lower=True)[0],
         (HC3,),
         "lower_complex",
         check=dict(reference=_cho_factor_ref(True)),
     ),
-    Case(
+    Case.harness(
         "cho_solve",
         lambda c, b: matcalc.cho_solve((c, True), b),
         (L4, B42),
         "lower",
         check=dict(reference=lambda c, b: scipy.linalg.cho_solve((c, True), b)),
     ),
-    Case(
+    Case.harness(
         "cho_solve",
         lambda c, b: matcalc.cho_solve((c, False), b),
         (UC3, BC3),
         "upper_complex",
         check=dict(reference=lambda c, b: scipy.linalg.cho_solve((c, False), b)),
     ),
-    Case(
+    Case.harness(
         "cho_solve",
         lambda a, b: matcalc.cho_solve(matcalc.cho_factor(a), b),
         (S4, B4),
@@ -113,29 +113,31 @@ CASES = [
         check=dict(reference=np.linalg.solve),
     ),
     # --- lu_factor / lu_solve
-    Case("lu_factor", matcalc.lu_factor, (A4,), check=dict(reference=scipy.linalg.lu_factor)),
-    Case("lu_factor", matcalc.lu_factor, (TALL,), "tall", check=dict(reference=scipy.linalg.lu_factor)),
-    Case(
+    Case.harness("lu_factor", matcalc.lu_factor, (A4,), check=dict(reference=scipy.linalg.lu_factor)),
+    Case.harness(
+        "lu_factor", matcalc.lu_factor, (TALL,), "tall", check=dict(reference=scipy.linalg.lu_factor)
+    ),
+    Case.harness(
         "lu_factor",
         matcalc.lu_factor,
         (WIDE_C,),
         "wide_complex",
         check=dict(reference=scipy.linalg.lu_factor),
     ),
-    Case(
+    Case.harness(
         "lu_solve",
         lambda lu, b: matcalc.lu_solve((lu, PIV4), b),
         (LU4, B42),
         check=dict(reference=lambda lu, b: scipy.linalg.lu_solve((lu, PIV4), b)),
     ),
-    Case(
+    Case.harness(
         "lu_solve",
         lambda lu, b: matcalc.lu_solve((lu, PIVC3), b, trans=2),
         (LUC3, BC3),
         "trans2_complex",
         check=dict(reference=lambda lu, b: scipy.linalg.lu_solve((lu, PIVC3), b, 2)),
     ),
-    Case(
+    Case.harness(
         "lu_solve",
         lambda a, b: matcalc.lu_solve(matcalc.lu_factor(a), b, trans=1),
         (A4, B4),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import jax.scipy.linalg as jsl
 
-from . import BenchCase, op, with_one_norm
+from tests.cases import Case, op, with_one_norm
 
 
 def _mp():
@@ -20,7 +20,7 @@ def _args(n, r):
 
 
 CASES = [
-    BenchCase(
+    Case.bench(
         "krylov.expm_multiply",
         _args,
         lambda a, b: op("krylov.expm_multiply")(a, b),
@@ -33,7 +33,7 @@ CASES = [
         mp=lambda a, b: _mp().expm(a) * b,
         note="reverse mode (custom_vjp): no JVP; the next row is the forward-mode rule",
     ),
-    BenchCase(
+    Case.bench(
         "krylov.expm_multiply",
         _args,
         lambda a, b: op("krylov.expm_multiply")(a, b, derivative="forward"),
