@@ -15,7 +15,7 @@ import scipy.linalg as sl
 
 import matcalc
 from matcalc._matfun.expm import _degree_index, _prepare
-from matcalc._matfun.expm_taylor import _A18, _B18, _C8, _C12, _THETA_TAYLOR
+from matcalc._matfun.expm_taylor import _A18, _B18, _C8, _C12, _THETA_TAYLOR, _branch
 from tests.cases import rng
 
 _T = functools.partial(matcalc.expm, method="taylor")
@@ -149,6 +149,34 @@ def test_hard_matrices(name):
         assert _rel(lx, _block_frechet(a, e)) < 10 * tol
     if name == "nilpotent":
         assert _rel(x, np.eye(4) + a + a @ a / 2 + a @ a @ a / 6) < 1e-14
+
+
+def _degree18_squarings(a):
+    nb = np.abs(a).sum(axis=0).max()
+    return int(_branch(18, True, jnp.asarray(a), jnp.asarray(nb), None)[1])
+
+
+def test_degree18_squarings_from_powers_of_a():
+    """s = min over ⌈log₂(α_p/θ₁₈)⌉, α_p = max(d_p, d_{p+1}), d_k = ‖A^k‖₁^{1/k} (Al-Mohy & Higham
+    2009, Thm 4.2), and the norm-based ⌈log₂(‖A‖₁/θ₁₈)⌉."""
+    theta = _THETA_TAYLOR["64"][-1][1]
+
+    def d(a, k):
+        return np.abs(np.linalg.matrix_power(a, k)).sum(axis=0).max() ** (1 / k)
+
+    # A Gaussian matrix of 1-norm 2: the norm asks for one squaring, α₂ < θ for none.
+    g = rng(40).standard_normal((64, 64))
+    g *= 2.0 / np.abs(g).sum(axis=0).max()
+    assert max(d(g, 2), d(g, 3)) < theta < 2.0
+    assert _degree18_squarings(g) == 0
+    # Nilpotent (J⁴ = 0), weights 10: ‖J‖₁ and α₂ = α₃ = 10 ask for 4; α₄ = max(d₄, d₅) = 0 for none.
+    j = np.diag([10.0, 10.0, 10.0], 1)
+    assert np.allclose([d(j, 2), d(j, 3)], 10.0) and d(j, 4) == d(j, 5) == 0.0
+    assert _degree18_squarings(j) == 0
+    x = np.asarray(_fwd(j))
+    assert _rel(x, np.eye(4) + j + j @ j / 2 + j @ j @ j / 6) < 1e-15
+    # Normal: every d_k = ρ(A) = 4, so s = ⌈log₂(4/θ)⌉ = 2 from every bound.
+    assert _degree18_squarings(np.diag([4.0, -4.0, 1.0])) == math.ceil(math.log2(4.0 / theta)) == 2
 
 
 def test_more_than_16_squarings():

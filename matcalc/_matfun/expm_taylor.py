@@ -7,9 +7,10 @@ Forward: the Taylor polynomials ``T_m`` of degree m ∈ {1, 2, 4, 8, 12, 18} eva
 Mathematics 7(12):1174, 2019, Sections 3–4; here "BBC"). Degree and scaling come from the
 backward error of ``T_m``: with ``h_m(x) = log(e^{−x} T_m(x)) = Σ_{k>m} c_k x^k``, ``θ_m`` is the
 largest θ with ``Σ_{k>m} |c_k| θ^{k−1} ≤ u`` (u = 2⁻⁵³, float32 2⁻²⁴). For degree 18 the number
-of squarings is the smaller of the norm-based one and the one from
-``α = min(max(d₃, d₄), max(d₄, d₅))``, ``d_k = ‖A^k‖₁^{1/k}`` (Al-Mohy & Higham 2009, Thm 4.2:
-``‖h_m(A)‖ ≤ Σ |c_k| α_p^k`` for ``p(p−1) ≤ m + 1``), d₄ and d₅ by a 1-norm estimator. The trace
+of squarings is the smallest of the norm-based one and those from ``α_p = max(d_p, d_{p+1})``,
+``d_k = ‖A^k‖₁^{1/k}`` (Al-Mohy & Higham 2009, Thm 4.2: ``‖h_m(A)‖ ≤ Σ |c_k| α_p^k`` for
+``p(p−1) ≤ m + 1``): α₂ from the exact norms of A² and A³, which the scheme forms anyway, and,
+only where squarings remain after that, α₃ and α₄ with d₄ and d₅ by a 1-norm estimator. The trace
 shift, per-matrix squarings in a batch and the bound on squarings are those of the Padé path.
 
 Derivative: each product of the evaluation scheme is differentiated, ``d(XY) = dX·Y + X·dY``
@@ -208,11 +209,20 @@ def _branch(m, top, b, nb, db):
         c = _scal(b, e)
         c2 = mm(c, c)
         c3 = mm(c2, c)
+        scale = jnp.exp2(e.astype(real))
         d3 = _norm1(c3) ** (1 / 3)
-        d4 = _normest_prod(c2, c2) ** (1 / 4)
-        d5 = _normest_prod(c2, c3) ** (1 / 5)
-        alpha = jnp.minimum(jnp.maximum(d3, d4), jnp.maximum(d4, d5)) * jnp.exp2(e.astype(real))
-        s = jnp.minimum(s, _ceil_log2(alpha / theta))
+        # p = 2: α₂ = max(d₂, d₃) from the exact norms of the powers the scheme forms anyway.
+        s = jnp.minimum(s, _ceil_log2(jnp.maximum(_norm1(c2) ** (1 / 2), d3) * scale / theta))
+
+        def refine(s):
+            # p = 3, 4: α = min(max(d₃, d₄), max(d₄, d₅)), d₄ and d₅ estimated (O(n²) each).
+            d4 = _normest_prod(c2, c2) ** (1 / 4)
+            d5 = _normest_prod(c2, c3) ** (1 / 5)
+            alpha = jnp.minimum(jnp.maximum(d3, d4), jnp.maximum(d4, d5)) * scale
+            return jnp.minimum(s, _ceil_log2(alpha / theta))
+
+        # The estimates only matter where squarings remain.
+        s = lax.cond(jnp.any(s > 0), refine, lambda s: s, s)
         t = e - s  # x = b·2^{-s} = c·2^{t}, exactly
         xv = _scal(c, -t)
         x2v, x3v = _scal(c2, -2 * t), _scal(c3, -3 * t)
