@@ -7,8 +7,8 @@ Run with several devices, e.g. on CPU::
         JAX_PLATFORMS=cpu python -m benchmarks.sharding
 
 Exit status 1 if any op differs or fails. ``tests/test_sharding.py`` runs this in a subprocess.
-The inputs come from the benchmark case registry (the first case of each op), batch = number of
-devices, n = 4.
+The inputs come from the case registry, ``tests/cases`` (the first benchmark family of each op),
+batch = number of devices, n = 4.
 """
 
 from __future__ import annotations
