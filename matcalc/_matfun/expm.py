@@ -238,6 +238,68 @@ def _primal_branch(m, top, b, nb, mu):
     return PadeParts(**out), s
 
 
+def _low_coefficients(degrees, dtype, odd):
+    """Rows ``[b_1, b_3, b_5, b_7, b_9]`` (``odd``) or ``[b_0, b_2, b_4, b_6, b_8]`` of the Padé
+    coefficients of each degree below the top one, zero past the degree."""
+    shift = 1 if odd else 0
+    rows = [[_PADE[m][k + shift] if k + shift <= m else 0.0 for k in range(0, 10, 2)] for m in degrees]
+    return jnp.asarray(np.array(rows)).astype(dtype)
+
+
+def _low_powers(k, x, product):
+    """Even powers ``x², x⁴, x⁶, x⁸`` (``product(a, b)``: their products; for tangents, the product
+    rule) up to the degree ``degrees[k]``, each taken by a ``lax.cond`` on ``k`` (zero past the
+    degree): the products of ``_even_powers`` for that degree, and no others."""
+    p2 = product(2, None)
+    zero = jnp.zeros_like(p2)
+    p4 = lax.cond(k >= 1, lambda: product(4, (p2,)), lambda: zero)
+    p6 = lax.cond(k >= 2, lambda: product(6, (p2, p4)), lambda: zero)
+    p8 = lax.cond(k >= 3, lambda: product(8, (p2, p4)), lambda: zero)
+    return p2, p4, p6, p8
+
+
+def _low_branch(degrees, k, b, nb, mu):
+    """Padé degree ``degrees[k]`` (every degree below the top one: no squarings) in ONE traced
+    branch: the even powers the degree needs (``_low_powers``), and ``W = Σ b_{j+1} x^j``,
+    ``V = Σ b_j x^j`` with the coefficients of that degree (zero past it), summed in the order
+    of ``_primal_branch``; the same values as ``_primal_branch(degrees[k], False, …)``."""
+    del nb
+    x = b
+    dtype = x.dtype
+
+    def product(j, pw):
+        if j == 2:
+            return mm(x, x)
+        if j == 4:
+            return mm(pw[0], pw[0])
+        if j == 6:
+            return mm(pw[0], pw[1])
+        return mm(pw[1], pw[1])
+
+    pws = _low_powers(k, x, product)
+    cw, cv = _low_coefficients(degrees, dtype, True)[k], _low_coefficients(degrees, dtype, False)[k]
+    eye = jnp.broadcast_to(eye_like(x), x.shape)
+    zero = jnp.zeros_like(x)
+    w = cw[0] * eye + functools.reduce(lambda acc, j: acc + cw[j + 1] * pws[j], range(4), zero)
+    v = cv[0] * eye + functools.reduce(lambda acc, j: acc + cv[j + 1] * pws[j], range(4), zero)
+    u = mm(x, w)
+    c0 = jnp.exp(mu * jnp.ones((), jnp.finfo(dtype).dtype).astype(dtype))
+    parts = PadeParts(
+        x=x,
+        p2=pws[0],
+        p4=pws[1],
+        p6=pws[2],
+        p8=pws[3],
+        w=w,
+        w1=zero,
+        z1=zero,
+        u=u,
+        v=v,
+        c=jnp.broadcast_to(c0[..., None, None], x.shape),
+    )
+    return parts, jnp.zeros(mu.shape, jnp.int32)
+
+
 def _tangent_branch(m, top, inter, sc, db):
     """``(dU, dV)`` of Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham 2009,
     Alg. 6.4), linear in db."""
@@ -269,6 +331,29 @@ def _tangent_branch(m, top, inter, sc, db):
         lw = mm(iv.p6, lw1) + mm(m6, iv.w1) + lw2
         lv = mm(iv.p6, lz1) + mm(m6, iv.z1) + lz2
     # U = x W ⇒ dU = dx W + x dW
+    return mm(x, lw) + mm(dx, w), lv
+
+
+def _low_tangent_branch(degrees, k, inter, sc, db):
+    """``(dU, dV)`` of Padé degree ``degrees[k]`` below the top one (``_low_branch``) in ONE traced
+    branch: the same values as ``_tangent_branch(degrees[k], False, …)``, linear in db."""
+    del sc
+    iv = inter
+    x, w, dx = iv.x, iv.w, db
+
+    def product(j, dp):
+        if j == 2:
+            return mm(x, dx) + mm(dx, x)
+        if j == 4:
+            return mm(iv.p2, dp[0]) + mm(dp[0], iv.p2)
+        if j == 6:
+            return mm(iv.p4, dp[0]) + mm(dp[1], iv.p2)
+        return mm(iv.p4, dp[1]) + mm(dp[1], iv.p4)
+
+    dps = _low_powers(k, x, product)
+    cw, cv = _low_coefficients(degrees, dx.dtype, True)[k], _low_coefficients(degrees, dx.dtype, False)[k]
+    lw = functools.reduce(lambda acc, j: acc + cw[j + 1] * dps[j], range(4), jnp.zeros_like(dx))
+    lv = functools.reduce(lambda acc, j: acc + cv[j + 1] * dps[j], range(4), jnp.zeros_like(dx))
     return mm(x, lw) + mm(dx, w), lv
 
 
@@ -367,12 +452,16 @@ def _expm_impl(a, max_squarings, da=None):
     b, mu, use, nb = _prepare(a)
     idx = _degree_index(nb, table)
     degrees = [m for m, _ in table]
-    tops = [k == len(degrees) - 1 for k in range(len(degrees))]
+    low, top_m = degrees[:-1], degrees[-1]
+    # two branches: every degree below the top one shares one traced branch (its own powers taken
+    # by conds), the top degree (with squarings) has its own
+    is_top = (idx == len(low)).astype(jnp.int32)
+    k_low = jnp.minimum(idx, len(low) - 1)
     pbranches = [
-        (lambda m, top: lambda ops: _primal_branch(m, top, *ops))(m, t)
-        for m, t in zip(degrees, tops, strict=True)
+        lambda ops: _low_branch(low, k_low, *ops),
+        lambda ops: _primal_branch(top_m, True, *ops),
     ]
-    inter, s = lax.switch(idx, pbranches, (b, nb, mu))
+    inter, s = lax.switch(is_top, pbranches, (b, nb, mu))
     iv = inter
     lu, _, perm = lu_pivoted(iv.v - iv.u)
     rm = lu_pivoted_solve(lu, perm, iv.u + iv.v)  # r_m(x)
@@ -395,12 +484,12 @@ def _expm_impl(a, max_squarings, da=None):
     dmu = use.astype(a.dtype) * trace(da) / a.shape[-1]
     db = da - dmu[..., None, None] * jnp.broadcast_to(eye_like(a), a.shape)
     tbranches = [
-        (lambda m, top: lambda ops: _tangent_branch(m, top, *ops))(m, t)
-        for m, t in zip(degrees, tops, strict=True)
+        lambda ops: _low_tangent_branch(low, k_low, *ops),
+        lambda ops: _tangent_branch(top_m, True, *ops),
     ]
     real = jnp.finfo(a.dtype).dtype
     sc = jnp.exp2(-s.astype(real))[..., None, None].astype(a.dtype)
-    du, dv = lax.switch(idx, tbranches, (inter, sc, db))
+    du, dv = lax.switch(is_top, tbranches, (inter, sc, db))
     # (V−U) R = U+V ⇒ (V−U) dR = dU + dV − (dV − dU) R;
     # R0 = e^{μ'} r_m ⇒ dR0 = e^{μ'}(dμ' r_m + dr_m)
     lr = c0 * (lu_pivoted_solve(lu, perm, du + dv + mm(du - dv, rm)) + (sc * dmu[..., None, None]) * rm)

@@ -27,12 +27,10 @@ from .._kernels.lu import lu_pivoted, lu_pivoted_solve
 from .._kernels.primary_frechet import primary_frechet_primitive
 from .._kernels.square_root import (
     DB_MAX_ITERS,
-    complex_schur_root,
     db_finish,
     db_step,
-    guarded,
+    fallback_root,
     no_derivative,
-    on_cpu_else_nan,
     real_or_nan,
     solve_root_sylvester,
     sqrtm_db,
@@ -51,7 +49,7 @@ _THETA = 0.25
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(_M)
 _NODES, _WEIGHTS = [float(x) for x in (_NODES + 1) / 2], [float(w) for w in _WEIGHTS / 2]
 MAX_ROOTS = 40
-# Total DB steps (over all square roots) of the derivative's fixed-trip scan; see _logm_iter_jvp.
+# Total DB steps (over all square roots) of the derivative's fixed-trip scan; see _logm_iter_tangent.
 DIFF_MAX_STEPS = 96
 
 
@@ -59,14 +57,26 @@ def _norm1(x):
     return jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1)
 
 
-def _pade_log(y):
+def _pade_sum(y, term):
+    """``Σ_j w_j term(I + x_j Y)`` over the Gauss–Legendre nodes, accumulated in node order by a
+    ``lax.fori_loop`` (one traced term instead of ``_M``; the same arithmetic as the unrolled sum)."""
+    nodes = jnp.asarray(_NODES).astype(y.dtype)
+    weights = jnp.asarray(_WEIGHTS).astype(y.dtype)
     eye = jnp.broadcast_to(eye_like(y), y.shape)
-    out = jnp.zeros_like(y)
-    for xj, wj in zip(_NODES, _WEIGHTS, strict=True):
-        lu, _, perm = lu_pivoted(eye + xj * y)
+
+    def body(j, out):
+        return out + weights[j] * term(eye + nodes[j] * y)
+
+    return lax.fori_loop(0, _M, body, jnp.zeros_like(y))
+
+
+def _pade_log(y):
+    def term(b):
+        lu, _, perm = lu_pivoted(b)
         # Y (I + x Y)⁻¹ = (I + x Y)⁻¹ Y (they commute)
-        out = out + wj * lu_pivoted_solve(lu, perm, y)
-    return out
+        return lu_pivoted_solve(lu, perm, y)
+
+    return _pade_sum(y, term)
 
 
 def _logm_fwd(a):
@@ -117,10 +127,7 @@ def _logm_diff(a, sylvester):
     scale = jnp.exp2(s.astype(real)).astype(a.dtype)[..., None, None]
     eye_b = jnp.broadcast_to(eye, x.shape)
     y = x - eye_b
-    out = jnp.zeros_like(y)
-    for xj, wj in zip(_NODES, _WEIGHTS, strict=True):
-        out = out + wj * jnp.linalg.solve(eye_b + xj * y, y)
-    return scale * out
+    return scale * _pade_sum(y, lambda b: jnp.linalg.solve(b, y))
 
 
 class _RootState(NamedTuple):
@@ -138,8 +145,8 @@ class _RootState(NamedTuple):
     bad: Array  # a root failed to converge
 
 
-def _logm_iter_jvp(a, da, fallback=True):
-    """``(logm(A), L_log(A, dA))``: the algorithm of ``_logm_fwd`` with every DB iterate
+def _logm_iter_tangent(a, da):
+    """``(L, ok)``: ``L = L_log(A, dA)`` by the algorithm of ``_logm_fwd`` with every DB iterate
     differentiated (``matcalc._kernels.square_root.db_step``, μ frozen), in ONE fixed-trip
     scan of ``DIFF_MAX_STEPS`` DB steps shared by all square roots (a skipped ``lax.cond`` once every
     matrix is finished), so reverse mode stores ``O(steps · n²)`` residuals and no Sylvester plans.
@@ -148,10 +155,9 @@ def _logm_iter_jvp(a, da, fallback=True):
     run DB on ``(Y, M, dY, dM)`` from ``Y = M = X``, ``dY = dM = dX``; when the root converges
     (the stopping rule of ``matcalc._kernels.square_root.sqrtm_db``), ``X ← Y``,
     ``dX ← dY − Y dM/2`` (the tangent action of the remaining steps at ``M = I``), ``s ← s + 1``.
-    Then the Padé part
-    ``log A = 2^s Σ_j w_j (I + x_j Y)⁻¹ Y`` with ``Y = X − I`` and tangent
-    ``2^s Σ_j w_j (I + x_j Y)⁻¹ dX (I + x_j Y)⁻¹`` (the LU factors are reused).
-    NaN (value and tangent) where a root does not converge within ``DB_MAX_ITERS`` steps (as the
+    Then the tangent of the Padé part ``log A = 2^s Σ_j w_j (I + x_j Y)⁻¹ Y`` (``Y = X − I``):
+    ``2^s Σ_j w_j (I + x_j Y)⁻¹ dX (I + x_j Y)⁻¹``.
+    ``ok`` is False where a root does not converge within ``DB_MAX_ITERS`` steps (as the
     forward) or where the total ``DIFF_MAX_STEPS`` is exhausted before the matrix is finished.
     """
     eye = jnp.broadcast_to(eye_like(a), a.shape)
@@ -211,66 +217,106 @@ def _logm_iter_jvp(a, da, fallback=True):
     )
     (x, _, dx, _, s, _, active, _, _, bad), _ = lax.scan(step, init, None, length=DIFF_MAX_STEPS)
     scale = jnp.exp2(s.astype(real)).astype(a.dtype)[..., None, None]
-    y = x - eye
-    out = jnp.zeros_like(y)
-    dout = jnp.zeros_like(y)
-    for xj, wj in zip(_NODES, _WEIGHTS, strict=True):
-        lu, _, perm = lu_pivoted(eye + xj * y)
-        out = out + wj * lu_pivoted_solve(lu, perm, y)
+
+    def term(b):
         # d[(I + xY)⁻¹ Y] = (I + xY)⁻¹ dY (I + xY)⁻¹ (the factors commute with Y)
+        lu, _, perm = lu_pivoted(b)
         left = lu_pivoted_solve(lu, perm, dx)
-        dout = dout + wj * jnp.swapaxes(lu_pivoted_solve(lu, perm, jnp.swapaxes(left, -1, -2), True), -1, -2)
-    ok = lax.stop_gradient(~(active | bad))
-    okm = ok[..., None, None]
-    if not fallback:
-        # NaN as a factor, so that the linearized (and transposed) tangent map is NaN there too
-        nan_mask = jnp.where(okm, 1.0, jnp.nan).astype(a.dtype)
-        return jnp.where(okm, scale * out, jnp.nan), nan_mask * (scale * dout)
-    # where the roots failed: L_log(A, E) = 2 L_log(X, L_sqrt(A, E)), X = A^{1/2} by Schur (CPU)
-    dl = guarded(~ok, _fallback_log_tangent, jnp.where(okm, scale * dout, 0), a, da)
-    return jnp.where(okm, scale * out, jnp.nan), dl
+        return jnp.swapaxes(lu_pivoted_solve(lu, perm, jnp.swapaxes(left, -1, -2), True), -1, -2)
+
+    dout = _pade_sum(x - eye, term)
+    return scale * dout, lax.stop_gradient(~(active | bad))
 
 
-def _fallback_log(a):
-    """``log A = 2 log A^{1/2}`` with the principal root by complex Schur (CPU only): the root's
-    eigenvalues have argument in (−π/2, π/2], where the DB square roots converge."""
-
-    def on_cpu(a):
-        return 2 * _logm_fwd(complex_schur_root(a))
-
-    return on_cpu_else_nan(on_cpu, a)
+_FIRST_THEN_FALLBACK = np.array([True, False])
 
 
-def _fallback_log_tangent(a, e):
-    """``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))`` (chain rule of ``log A = 2 log X``), with
-    ``X L_sqrt + L_sqrt X = E``; derivative in ``a`` NaN (no rule through Schur)."""
+def _logm_frechet(a, da):
+    """``L_log(A, dA)`` (``_logm_iter_tangent``); NaN (value and tangent) where the roots fail, unless
+    the root of the complex Schur fallback (CPU) serves: ``L_log(A, E) = 2 L_log(X, L_sqrt(A, E))``
+    (chain rule of ``log A = 2 log X``, ``X = A^{1/2}`` by Schur, ``X L_sqrt + L_sqrt X = E``; its
+    derivative in ``a`` is NaN, no rule through Schur).
 
-    def on_cpu(a, e):
-        a_s = lax.stop_gradient(a)
-        cdtype = complex_dtype(a.dtype)
-        x = sqrtm_schur(a_s.astype(cdtype))
-        l1 = solve_root_sylvester(x, e.astype(cdtype))
-        if not jnp.iscomplexobj(a):
-            real_x = jnp.isfinite(real_or_nan(x, a.dtype))
-            x = jnp.where(real_x, jnp.real(x), jnp.nan).astype(a.dtype)
-            l1 = jnp.real(l1).astype(a.dtype)
-        dl = 2 * _logm_iter_jvp(x, l1, fallback=False)[1]
-        return dl * (1 + no_derivative(a))[..., None, None].astype(dl.dtype)
+    One traced body serves both trips (``lax.scan`` over ``first = [True, False]``, the second trip
+    a skipped ``lax.cond`` unless some matrix failed): its input is ``(A, dA)`` on the first trip
+    and the fallback's ``(X, L_sqrt)`` on the second."""
+    batch = a.shape[:-2]
 
-    return on_cpu_else_nan(on_cpu, a, e)
+    def fallback_inputs(a, e):
+        def on_cpu(a, e):
+            a_s = lax.stop_gradient(a)
+            cdtype = complex_dtype(a.dtype)
+            x = sqrtm_schur(a_s.astype(cdtype))
+            l1 = solve_root_sylvester(x, e.astype(cdtype))
+            if not jnp.iscomplexobj(a):
+                real_x = jnp.isfinite(real_or_nan(x, a.dtype))
+                x = jnp.where(real_x, jnp.real(x), jnp.nan).astype(a.dtype)
+                l1 = jnp.real(l1).astype(a.dtype)
+            return x, l1
+
+        def elsewhere(a, e):
+            return jnp.full_like(a, jnp.nan), (e * jnp.nan).astype(e.dtype)
+
+        return lax.platform_dependent(a, e, cpu=on_cpu, default=elsewhere)
+
+    def trip(c, first):
+        dl, fail = c
+
+        def run(dl, fail):
+            x, e = lax.cond(first, lambda a, e: (a, e), fallback_inputs, a, da)
+            dout, ok = _logm_iter_tangent(x, e)
+            okm = ok[..., None, None]
+
+            def first_result(dl, fail):
+                return jnp.where(okm, dout, 0), ~ok
+
+            def fallback_result(dl, fail):
+                # NaN as a factor, so that the linearized (and transposed) tangent map is NaN there too
+                nan_mask = jnp.where(okm, 1.0, jnp.nan).astype(a.dtype)
+                d2 = 2 * (nan_mask * dout)
+                d2 = d2 * (1 + no_derivative(a))[..., None, None].astype(d2.dtype)
+                return jnp.where(fail[..., None, None], d2, dl), jnp.zeros_like(fail)
+
+            return lax.cond(first, first_result, fallback_result, dl, fail)
+
+        return lax.cond(first | jnp.any(fail), run, lambda dl, fail: (dl, fail), dl, fail), None
+
+    init = (jnp.zeros_like(da), jnp.zeros(batch, bool))
+    (dl, _), _ = lax.scan(trip, init, _FIRST_THEN_FALLBACK)
+    return dl
+
+
+def _logm_value(a):
+    """``_logm_fwd(a)``; where it is not finite (complex input with eigenvalues on the closed negative
+    real axis, where the DB roots do not converge), ``log A = 2 log A^{1/2}`` with the principal root
+    by complex Schur (CPU; NaN elsewhere), whose eigenvalues have argument in (−π/2, π/2], where the
+    DB roots converge. One traced ``_logm_fwd`` serves both (``lax.scan`` over ``first = [True,
+    False]``, the second trip a skipped ``lax.cond`` unless some matrix failed)."""
+
+    def trip(c, first):
+        y, fail = c
+
+        def run(y, fail):
+            x = lax.cond(first, lambda a: a, fallback_root, a)
+            y1 = _logm_fwd(x)
+            y_new = jnp.where(first, y1, 2 * y1)
+            y = jnp.where(first | fail[..., None, None], y_new, y)
+            return y, first & ~jnp.all(jnp.isfinite(y1), axis=(-2, -1))
+
+        return lax.cond(first | jnp.any(fail), run, lambda y, fail: (y, fail), y, fail), None
+
+    (y, _), _ = lax.scan(trip, (jnp.zeros_like(a), jnp.zeros(a.shape[:-2], bool)), _FIRST_THEN_FALLBACK)
+    return y
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _logm(a, sylvester):
-    y = _logm_fwd(a)
-    # eigenvalues on the closed negative real axis (complex input): the DB roots do not converge;
-    # there log A = 2 log A^{1/2} with the principal root by complex Schur (CPU)
-    return guarded(~jnp.all(jnp.isfinite(y), axis=(-2, -1)), _fallback_log, y, a)
+    return _logm_value(a)
 
 
 # L_log(A, ·) as a primitive whose transpose is L_log(Aᵀ, ·): reverse mode reruns the
 # forward-mode derivative at Aᵀ instead of storing residuals of every DB step.
-_logm_frechet_p = primary_frechet_primitive("matcalc_logm_frechet", lambda a, e: _logm_iter_jvp(a, e)[1])
+_logm_frechet_p = primary_frechet_primitive("matcalc_logm_frechet", _logm_frechet)
 
 
 @_logm.defjvp
