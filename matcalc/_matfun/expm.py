@@ -201,10 +201,15 @@ def _primal_branch(m, top, b, nb, mu):
         e = _ceil_log2(nb / 2.0**15)
         c = _scal(b, e)
         cp = _even_powers(13, c)
-        d6 = _norm1(cp[6]) ** (1 / 6)
-        d8 = _normest_square(cp[4]) ** (1 / 8)
-        eta = jnp.maximum(d6, d8) * jnp.exp2(e.astype(real))
-        s = jnp.minimum(s, _ceil_log2(eta / _THETA13_ETA))
+
+        def reduce_squarings(s):
+            d6 = _norm1(cp[6]) ** (1 / 6)
+            d8 = _normest_square(cp[4]) ** (1 / 8)
+            eta = jnp.maximum(d6, d8) * jnp.exp2(e.astype(real))
+            return jnp.minimum(s, _ceil_log2(eta / _THETA13_ETA))
+
+        # The estimate only matters where squarings remain.
+        s = lax.cond(jnp.any(s > 0), reduce_squarings, lambda s: s, s)
         t = e - s  # x = b·2^{-s} = c·2^{t}
         x = _scal(c, -t)
         pw = {k: _scal(cp[k], -k * t) for k in (2, 4, 6)}
