@@ -20,12 +20,6 @@ import pytest
 import matcalc
 import matcalc.testing
 
-# public functions without an ``Examples`` section here, with the reason
-EXCLUDED = {
-    "expm": "documented by its own module's tests",
-    "expm_frechet": "documented by its own module's tests",
-}
-EXCLUDED_PREFIXES: dict[str, str] = {}
 PUBLIC_MODULES = ("hermitian", "krylov", "spd", "ode", "testing")
 
 
@@ -36,8 +30,7 @@ def _public_names() -> list[str]:
     names = [n for n in ops if n in matcalc.__all__ or n.split(".")[0] in PUBLIC_MODULES]
     for mod in PUBLIC_MODULES:
         names.extend(f"{mod}.{sub}" for sub in getattr(matcalc, mod).__all__)
-    excluded_prefixes = tuple(EXCLUDED_PREFIXES)
-    names = [n for n in dict.fromkeys(names) if n not in EXCLUDED and not n.startswith(excluded_prefixes)]
+    names = list(dict.fromkeys(names))
     # functions only: classes (``testing.Problem``, the adjoint objects of ``ode``) are options
     return sorted(n for n in names if inspect.isfunction(inspect.unwrap(_resolve(n))))
 
@@ -82,8 +75,6 @@ def test_the_list_of_public_names_is_complete():
     assert len(NAMES) > 60
     for name in ("inv", "hermitian.funm", "spd.frechet_distance", "ode.odeint", "testing.check_rule"):
         assert name in NAMES
-    for name in EXCLUDED:
-        assert name in matcalc.__all__, f"{name} is excluded but no longer public"
 
 
 @pytest.mark.parametrize("name", NAMES)

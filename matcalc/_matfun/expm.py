@@ -581,6 +581,18 @@ def expm(
 
     Returns:
       ``(..., n, n)`` ``exp(A)``.
+
+    Examples:
+      >>> t = 0.5
+      >>> A = jnp.array([[0.0, t], [-t, 0.0]])  # e^A is the rotation by t
+      >>> R = matcalc.expm(A)
+      >>> bool(np.allclose(R, [[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]))
+      True
+      >>> bool(np.allclose(matcalc.expm(A, method="taylor"), R))
+      True
+      >>> g = jax.grad(lambda A: jnp.trace(matcalc.expm(A)))(A)  # d tr e^A = tr(e^A dA): ∇ = (e^A)ᵀ
+      >>> bool(np.allclose(g, R.T))
+      True
     """
     del upper_triangular
     check_option("expm", "method", method, ("pade", "taylor"))
@@ -603,12 +615,12 @@ def expm(
 
 
 def expm_frechet(
-    A,
-    E,
+    A: ArrayLike,
+    E: ArrayLike,
     method: Literal["SPS", "blockEnlarge"] | None = None,
     compute_expm: bool = True,
     check_finite: bool = True,
-):
+) -> tuple[Array, Array] | Array:
     """Fréchet derivative of the matrix exponential; drop-in for ``scipy.linalg.expm_frechet``.
 
     Returns ``(expm(A), L(A, E))`` or, with ``compute_expm=False``, ``L(A, E)`` alone, computed by
@@ -618,6 +630,17 @@ def expm_frechet(
 
     Derivative:
       Differentiable in ``A`` and ``E`` to any order JAX asks (the rule's loops have static trips).
+
+    Examples:
+      >>> A = jnp.diag(jnp.array([1.0, 2.0]))
+      >>> E = jnp.diag(jnp.array([3.0, 4.0]))  # commutes with A, so L(A, E) = e^A E
+      >>> X, L = matcalc.expm_frechet(A, E)
+      >>> bool(np.allclose(L, np.diag([3 * np.e, 4 * np.e**2])))
+      True
+      >>> # off the diagonal, the divided difference (e^{a₁} − e^{a₂}) / (a₁ − a₂)
+      >>> L12 = matcalc.expm_frechet(A, jnp.array([[0.0, 1.0], [0.0, 0.0]]), compute_expm=False)
+      >>> bool(np.isclose(L12[0, 1], (np.e - np.e**2) / (1.0 - 2.0)))
+      True
     """
     check_option("expm_frechet", "method", method, (None, "SPS", "blockEnlarge"))
     del method, check_finite
