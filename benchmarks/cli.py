@@ -6,7 +6,7 @@ Usage::
                          [--dtype float64] [--batch N] [--devices N] [--out DIR] [--list]
 
 Three profiles: the default (every operation's representative cases at n = 8 for accuracy and
-n = 256 for time, forward, JVP and forward+VJP; about 10 minutes on 2 CPU cores), ``--quick``
+n = 256 for time, forward, JVP and forward+VJP; about 9 minutes on 2 CPU cores), ``--quick``
 (CI-size: n = 128, forward and forward+VJP, short timing loops) and ``--full`` (every case and
 variant at n = 8, 32, 128, 256, 512 with long timing loops; about an hour).
 

@@ -432,7 +432,7 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(True, axis="x", alpha=0.3)
         fig.tight_layout()
-        fig.savefig(os.path.join(outdir, "accuracy.png"), dpi=90)
+        fig.savefig(os.path.join(outdir, "accuracy.png"), dpi=90, bbox_inches="tight")
         plt.close(fig)
         written.append("accuracy.png")
 
@@ -455,7 +455,7 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
             ax.set_title(f"{title} — {meta['platform']} {meta['dtype']}")
             ax.grid(True, axis="x", alpha=0.3)
             fig.tight_layout()
-            fig.savefig(os.path.join(outdir, name), dpi=90)
+            fig.savefig(os.path.join(outdir, name), dpi=90, bbox_inches="tight")
             plt.close(fig)
             written.append(name)
 
