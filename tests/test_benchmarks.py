@@ -1,5 +1,5 @@
 """Regression guard for ``python -m benchmarks``: one tiny case end to end (no timing assertions),
-and the case registry's robustness to operations that have not landed yet."""
+and the case registry's robustness to operation names that matcalc does not have."""
 
 import json
 import os
