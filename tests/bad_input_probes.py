@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -77,7 +77,6 @@ class Op:
     values: bool = True
     grad: bool = True
     skip: tuple = ()
-    xfail: dict = field(default_factory=dict)
 
 
 def _rhs(x):
@@ -318,12 +317,7 @@ def check_probe(name: str, op: Op, kind: str):
 
 
 PROBES = [
-    pytest.param(
-        name,
-        kind,
-        marks=[pytest.mark.xfail(strict=True, reason=op.xfail[kind])] if kind in op.xfail else [],
-        id=f"{name}-{kind}",
-    )
+    pytest.param(name, kind, id=f"{name}-{kind}")
     for name, op in OPS.items()
     for kind in INPUTS
     if kind not in op.skip

@@ -341,11 +341,12 @@ def test_second_order_slogdet_and_cholesky():
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * float(np.abs(want).max()))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="matcalc.eigh's second derivative at a repeated eigenvalue "
-    "is not exact (the same error without use_rules)",
+EIGH_SECOND_ORDER = (
+    "matcalc.eigh's second derivative at a repeated eigenvalue is not exact (also without use_rules)"
 )
+
+
+@pytest.mark.xfail(strict=True, reason=EIGH_SECOND_ORDER)
 def test_second_order_projector_at_repeated_eigenvalue():
     def d1(a):
         return jax.jvp(use_rules(projector_loss), (a,), (SYM_DIR,))[1]
