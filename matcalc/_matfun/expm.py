@@ -187,15 +187,13 @@ class PadeParts(NamedTuple):
     c: Array  # e^{μ/2^s}, broadcast to the matrix shape
 
 
-def _primal_branch(m, top, b, nb, mu):
-    """Padé degree m for the whole batch: scaled x = b·2^{-s}, its powers, U/V pieces, LU of
-    V − U, ``R0 = e^{μ/2^s} r_m(x)``, and the per-matrix squarings s."""
+def _primal_branch(m, b, nb, mu):
+    """The top Padé degree m for the whole batch: per-matrix squarings s, scaled x = b·2^{-s}, its
+    powers, the U/V pieces and ``e^{μ/2^s}`` (the lower degrees, which need no squarings, are
+    ``_low_branch``)."""
     dtype = b.dtype
     real = jnp.finfo(dtype).dtype
-    s = jnp.zeros(nb.shape, jnp.int32)
-    if top:
-        theta = dict(_table(dtype))[m]
-        s = _ceil_log2(nb / theta)
+    s = _ceil_log2(nb / dict(_table(dtype))[m])
     if m == 13:
         # Powers of c = b·2^{-e} with ‖c‖₁ ≤ 2^15 cannot overflow; d_k(b) = 2^e d_k(c).
         e = _ceil_log2(nb / 2.0**15)
@@ -214,7 +212,7 @@ def _primal_branch(m, top, b, nb, mu):
         x = _scal(c, -t)
         pw = {k: _scal(cp[k], -k * t) for k in (2, 4, 6)}
     else:
-        x = _scal(b, s) if top else b
+        x = _scal(b, s)
         pw = _even_powers(m, x)
     bc = _PADE[m]
     eye = jnp.broadcast_to(eye_like(x), x.shape)
@@ -267,7 +265,7 @@ def _low_branch(degrees, k, b, nb, mu):
     """Padé degree ``degrees[k]`` (every degree below the top one: no squarings) in ONE traced
     branch: the even powers the degree needs (``_low_powers``), and ``W = Σ b_{j+1} x^j``,
     ``V = Σ b_j x^j`` with the coefficients of that degree (zero past it), summed in the order
-    of ``_primal_branch``; the same values as ``_primal_branch(degrees[k], False, …)``."""
+    of ``_primal_branch``."""
     del nb
     x = b
     dtype = x.dtype
@@ -305,13 +303,13 @@ def _low_branch(degrees, k, b, nb, mu):
     return parts, jnp.zeros(mu.shape, jnp.int32)
 
 
-def _tangent_branch(m, top, inter, sc, db):
-    """``(dU, dV)`` of Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham 2009,
-    Alg. 6.4), linear in db."""
+def _tangent_branch(m, inter, sc, db):
+    """``(dU, dV)`` of the top Padé degree m at x in direction ``dx = db/2^s`` (Al-Mohy & Higham
+    2009, Alg. 6.4), linear in db."""
     iv = inter
     x, w = iv.x, iv.w
     # tangent scaling by a multiplication (linear in db)
-    dx = db * sc if top else db
+    dx = db * sc
     bc = _PADE[m]
     top_pow = 6 if m == 13 else m - 1
     dp = {}
@@ -341,7 +339,7 @@ def _tangent_branch(m, top, inter, sc, db):
 
 def _low_tangent_branch(degrees, k, inter, sc, db):
     """``(dU, dV)`` of Padé degree ``degrees[k]`` below the top one (``_low_branch``) in ONE traced
-    branch: the same values as ``_tangent_branch(degrees[k], False, …)``, linear in db."""
+    branch, summed as in ``_tangent_branch``, linear in db."""
     del sc
     iv = inter
     x, w, dx = iv.x, iv.w, db
@@ -464,7 +462,7 @@ def _expm_impl(a, max_squarings, da=None):
     k_low = jnp.minimum(idx, len(low) - 1)
     pbranches = [
         lambda ops: _low_branch(low, k_low, *ops),
-        lambda ops: _primal_branch(top_m, True, *ops),
+        lambda ops: _primal_branch(top_m, *ops),
     ]
     inter, s = lax.switch(is_top, pbranches, (b, nb, mu))
     iv = inter
@@ -490,7 +488,7 @@ def _expm_impl(a, max_squarings, da=None):
     db = da - dmu[..., None, None] * jnp.broadcast_to(eye_like(a), a.shape)
     tbranches = [
         lambda ops: _low_tangent_branch(low, k_low, *ops),
-        lambda ops: _tangent_branch(top_m, True, *ops),
+        lambda ops: _tangent_branch(top_m, *ops),
     ]
     real = jnp.finfo(a.dtype).dtype
     sc = jnp.exp2(-s.astype(real))[..., None, None].astype(a.dtype)

@@ -102,7 +102,6 @@ class Case:
             baseline=baseline,
             baseline_name=baseline_name,
             variant=variant,
-            float32_rtol=None,
             **options,
         )
 
