@@ -1,7 +1,8 @@
-"""expm(method="taylor"): the optimized Taylor scheme of Bader, Blanes & Casas (2019) with scaling
-and squaring, and its Fréchet derivative. References: SciPy's expm and expm_frechet (Al-Mohy &
-Higham), the block-triangular identity expm([[A, E], [0, A]]) = [[e^A, L], [0, e^A]] evaluated by
-SciPy, closed forms, central differences."""
+"""expm(method="taylor"): the optimized Taylor schemes of Bader, Blanes & Casas (2019) and the 15+
+scheme of Sastre, Ibáñez & Defez (2019) with scaling and squaring, and its Fréchet derivative.
+References: SciPy's expm and expm_frechet (Al-Mohy & Higham), the block-triangular identity
+expm([[A, E], [0, A]]) = [[e^A, L], [0, e^A]] evaluated by SciPy, closed forms, central
+differences."""
 
 import functools
 import math
@@ -15,7 +16,17 @@ import scipy.linalg as sl
 
 import matcalc
 from matcalc._matfun.expm import _degree_index, _prepare
-from matcalc._matfun.expm_taylor import _A18, _B18, _C8, _C12, _THETA_TAYLOR, _branch
+from matcalc._matfun.expm_taylor import (
+    _A18,
+    _B18,
+    _C8,
+    _C15,
+    _H15,
+    _THETA_TAYLOR,
+    _top18,
+    _top_powers,
+    _use15,
+)
 from tests.cases import rng
 
 _T = functools.partial(matcalc.expm, method="taylor")
@@ -47,11 +58,9 @@ def _poly_coeffs(m):
         x4 = x2 * (c["x1"] * x + c["x2"] * x2)
         x8 = (c["x3"] * x2 + x4) * (c["x4"] * one + c["x5"] * x + c["x6"] * x2 + c["x7"] * x4)
         return (one + x + c["y2"] * x2 + x8).coef
+    if m == 15:
+        return _scheme_15_plus(_C15, one, x).coef
     pw = [one, x, x * x, x * x * x]
-    if m == 12:
-        b = [sum(_C12[j][i] * pw[j] for j in range(4)) for i in range(4)]
-        a6 = b[2] + b[3] * b[3]
-        return (b[0] + (b[1] + a6) * a6).coef
     pw.append(pw[3] * pw[3])
     b1 = sum(_A18[j] * pw[j] for j in range(4))
     b2, b3, b4, b5 = (sum(_B18[j][i] * pw[j] for j in range(5)) for i in range(4))
@@ -59,15 +68,133 @@ def _poly_coeffs(m):
     return (b2 + (b3 + a9) * a9).coef
 
 
-@pytest.mark.parametrize("m", [8, 12, 18])
+@pytest.mark.parametrize("m", [8, 15, 18])
 def test_schemes_are_taylor_polynomials(m):
     c = _poly_coeffs(m)
-    assert len(c) == m + 1
-    want = np.array([1 / math.factorial(k) for k in range(m + 1)])
-    assert np.abs(c / want - 1).max() < 1e-12
+    exact = m if m != 15 else 15  # 15+: degree 16, Taylor's coefficients through x¹⁵
+    assert len(c) == (m + 1 if m != 15 else 17)
+    want = np.array([1 / math.factorial(k) for k in range(exact + 1)])
+    assert np.abs(c[: exact + 1] / want - 1).max() < 1e-12
+    if m == 15:  # the x¹⁶ coefficient Sastre, Ibáñez & Defez report
+        assert abs(c[16] * math.factorial(16) - 0.5457) < 1e-4
 
 
-# just inside each degree's θ (1, 2, 4, 8, 12, 18 without squaring), then scaled cases
+def _scheme_15_plus(c, one, x):
+    """The 15+ polynomial of the coefficients c in the ring of ``one`` and ``x``."""
+    x2 = x * x
+    y0 = x2 * (c[0] * x2 + c[1] * x)
+    y1 = (y0 + c[2] * x2 + c[3] * x) * (y0 + c[4] * x2) + c[5] * y0 + c[6] * x2
+    top = (y1 + c[7] * x2 + c[8] * x) * (y1 + c[9] * y0 + c[10] * x)
+    return top + c[11] * y1 + c[12] * y0 + c[13] * x2 + x + one
+
+
+def _mp_coeffs(c):
+    """Coefficients of the 15+ polynomial in 50-digit arithmetic (lists as polynomials)."""
+
+    def mul(p, q):
+        r = [mpmath.mpf(0)] * (len(p) + len(q) - 1)
+        for i, a in enumerate(p):
+            for j, b in enumerate(q):
+                r[i + j] += a * b
+        return r
+
+    class P(list):
+        def __add__(self, o):
+            n = max(len(self), len(o))
+            return P([(self[k] if k < len(self) else 0) + (o[k] if k < len(o) else 0) for k in range(n)])
+
+        def __mul__(self, o):
+            return P(mul(self, o)) if isinstance(o, P) else P([o * v for v in self])
+
+        __rmul__ = __mul__
+
+    return _scheme_15_plus(c, P([mpmath.mpf(1)]), P([mpmath.mpf(0), mpmath.mpf(1)]))
+
+
+def test_15_plus_coefficients_and_backward_error():
+    """_C15 is the solution of the Taylor equations rounded to double; θ₁₅₊ (float64 and float32)
+    and the |c_k| behind the series bound follow from it (all recomputed here in mpmath)."""
+    with mpmath.workdps(50):
+        eqs = lambda *c: [_mp_coeffs(c)[k] - 1 / mpmath.factorial(k) for k in range(2, 16)]  # noqa: E731
+        c = mpmath.findroot(eqs, [mpmath.mpf(v) for v in _C15], tol=mpmath.mpf(10) ** -45)
+        c = [c[i] for i in range(14)]
+        assert np.allclose([float(v) for v in c], _C15, rtol=4e-16, atol=0)
+        p = _mp_coeffs(c)
+        assert abs(p[16] * mpmath.factorial(16) - mpmath.mpf("0.5457")) < 1e-4
+        terms = 80  # h(x) = log(e^{−x} p(x)) = Σ h_k x^k; with q = e^{−x} p = exp(h): k q_k = Σ j h_j q_{k−j}
+        q = [
+            mpmath.fsum((-1) ** (k - i) * p[i] / mpmath.factorial(k - i) for i in range(min(k, 16) + 1))
+            for k in range(terms)
+        ]
+        h = [mpmath.mpf(0)] * terms
+        for k in range(1, terms):
+            h[k] = (k * q[k] - mpmath.fsum(j * h[j] * q[k - j] for j in range(1, k))) / k
+        h = [abs(v) for v in h]
+    assert max(h[:16]) < 1e-40  # p equals e^x through x¹⁵
+    assert np.allclose([float(v) for v in h[16:41]], _H15, rtol=1e-12, atol=0)
+
+    def theta(u):
+        lo, hi = 0.0, 10.0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if sum(h[k] * mid ** (k - 1) for k in range(16, terms)) <= u else (lo, mid)
+        return lo
+
+    for bits, u in (("64", 2.0**-53), ("32", 2.0**-24)):
+        assert abs(theta(u) / dict(_THETA_TAYLOR[bits])[15] - 1) < 1e-12
+
+
+def _top_choice(a):
+    """(15+ chosen, degree-18 squarings) for a matrix past the norm-based range of 15+."""
+    a = jnp.asarray(a)
+    nb = jnp.asarray(np.abs(np.asarray(a)).sum(axis=0).max())
+    c, c2, n2, e, n1 = _top_powers(a, nb)
+    return bool(_use15(c, n2, e, n1)), int(_top18((c, c2, n2, e, nb, None))[1])
+
+
+def test_15_plus_without_squaring_above_its_norm_range():
+    # ‖A‖₁ = 2 and β = max(‖A²‖^{1/2}, (‖A²‖⁸‖A‖)^{1/17}) are both above θ₁₅₊, yet the series bound
+    # Σ|c_k|‖A²‖^j‖A‖^i ≤ u‖A‖ holds at n = 96: 15+ (four products), no squaring. At n = 64 it
+    # does not (‖A²‖ is larger): degree 18 (five products), whose α₂ asks for no squaring either.
+    theta15 = dict(_THETA_TAYLOR["64"])[15]
+    for n, bound_holds in ((96, True), (64, False)):
+        g = rng(40).standard_normal((n, n))
+        g *= 2.0 / np.abs(g).sum(axis=0).max()
+        n1, n2 = 2.0, np.abs(g @ g).sum(axis=0).max()
+        assert max(np.sqrt(n2), n2 ** (8 / 17) * n1 ** (1 / 17)) > theta15
+        bound = sum(h * n2 ** (k // 2) * n1 ** (k % 2) for k, h in enumerate(_H15, start=16))
+        assert (bound <= 2.0**-53 * n1) == bound_holds
+        assert _top_choice(g) == (bound_holds, 0)
+        assert _rel(_fwd(g), sl.expm(g)) < 1e-14
+    # a normal matrix with ρ = 1.2 > 1: every ‖A^k‖^{1/k} is 1.2, so degree 18 with a squaring
+    d = np.diag([1.2, -1.2, 0.5])
+    assert _top_choice(d) == (False, 1)
+    # a batch takes 15+ only if every matrix may
+    both = jnp.asarray(np.stack([np.triu(np.ones((3, 3))) * 0.2, d]))
+    c, _, n2, e, n1 = _top_powers(both, jnp.abs(both).sum(axis=-2).max(axis=-1))
+    assert not bool(_use15(c, n2, e, n1))
+    assert bool(_use15(c[:1], n2[:1], e[:1], n1[:1]))
+
+
+def test_15_plus_above_its_norm_range_derivatives():
+    # ‖B‖₁ > θ₁₅₊ after the trace shift, but ‖B²‖ is small: the 15+ branch of the top degree, with
+    # its own tangent (JVP), transpose (VJP) and second order
+    a = np.diag([0.3, -0.2, 0.1, 0.0]) + np.diag([1.0, 0.0, 0.8], 1)
+    assert _top_choice(a - np.trace(a) / 4 * np.eye(4)) == (True, 0)
+    r = rng(22)
+    e, w, v = r.standard_normal((3, 4, 4))
+    x, lx = _jvp(a, e)
+    assert _rel(x, sl.expm(a)) < 1e-15
+    assert _rel(lx, sl.expm_frechet(a, e, compute_expm=False)) < 1e-14
+    assert _rel(_vjp(a, w), sl.expm_frechet(a.T, w, compute_expm=False)) < 1e-14
+    grad = jax.grad(lambda a: jnp.sum(w * _T(a)))
+    hv = jax.jvp(grad, (a,), (v,))[1]
+    h = 1e-5
+    fd = (np.asarray(grad(a + h * v)) - np.asarray(grad(a - h * v))) / (2 * h)
+    assert _rel(hv, fd) < 1e-7
+
+
+# just inside each degree's θ (1, 2, 4, 8, 15+, 18 without squaring), then scaled cases
 NORMS = [t * 0.9 for _, t in _THETA_TAYLOR["64"]] + [3.0, 30.0, 300.0]
 
 
@@ -152,8 +279,7 @@ def test_hard_matrices(name):
 
 
 def _degree18_squarings(a):
-    nb = np.abs(a).sum(axis=0).max()
-    return int(_branch(18, True, jnp.asarray(a), jnp.asarray(nb), None)[1])
+    return _top_choice(a)[1]
 
 
 def test_degree18_squarings_from_powers_of_a():
@@ -205,7 +331,7 @@ def test_out_of_range_is_nan_never_for_finite_norms():
 
 @pytest.mark.parametrize("norm", [0.2, 2.0, 10.0, 60.0])
 def test_float32(norm):
-    # measured: ≲ 3e-7 up to ‖A‖₁ = 10, then growing like 2e-8·‖A‖₁ (5e-6 at 300); 60 keeps
+    # measured: ≲ 5e-7 up to ‖A‖₁ = 10, then growing like 2e-8·‖A‖₁ (5e-6 at 300); 60 keeps
     # e^A inside float32's range
     tol = 1e-6 * max(1, norm / 10)
     a = rng(11).standard_normal((5, 5))

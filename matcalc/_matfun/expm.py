@@ -539,26 +539,30 @@ def expm(
     degree serves the whole batch (the largest any matrix needs) and each matrix pays its own
     squarings.
 
-    ``method="taylor"``: the Taylor polynomial of degree 1, 2, 4, 8, 12 or 18 (float32 likewise)
-    evaluated by the optimized schemes of Bader, Blanes & Casas (Mathematics 7(12):1174, 2019),
-    chosen from the 1-norm by its backward error, the squarings for degree 18 reduced by the
-    ``‖A^k‖^{1/k}`` bound, the same trace shift, per-matrix squarings and ``max_squarings``.
-    Measured against 60-digit mpmath (n = 5, random, non-normal and complex, ‖A‖₁ ≤ 300): both
-    methods stay below 4e-14 (Taylor's median error 1.5× Padé's, 3e-16 vs 2.6e-16), so Padé stays
-    the default although Taylor is faster (``python -m benchmarks``, 2-core CPU, ‖A‖₁ = 2, time over
-    ``jax.scipy.linalg.expm``'s: n = 128 / 256 forward 1.00× / 0.76×, forward + VJP 0.66× / 0.67×;
-    a batch of 256 32×32 matrices, ‖A‖₁ from 0.01 to 20: 0.40× / 0.18×; Padé: 0.84× / 0.85×,
-    0.77× / 0.80×, 0.63× / 0.40×). float32 (Taylor): ≲ 3e-7 relative up to ‖A‖₁ = 10,
-    growing like 2e-8·‖A‖₁. On strongly non-normal input Taylor is the less accurate: for upper
-    triangular A with O(1) diagonal and off-diagonal entries of size 1e5 / 1e10 / 1e18 it measured
-    2e-13 / 7e-11 / 1e-3 against Padé's 1e-14 / 5e-13 / 9e-9.
+    ``method="taylor"``: polynomial approximants of degree 1, 2, 4, 8, 15+ or 18 (float32
+    likewise) without a solve: the Taylor polynomials by the optimized schemes of Bader, Blanes &
+    Casas (Mathematics 7(12):1174, 2019) and "15+", the degree-16 polynomial of Sastre, Ibáñez &
+    Defez (Appl. Math. Comput. 340, 2019) that is exact through x¹⁵ and costs 4 products. The
+    degree comes from the 1-norm by the backward error; past that, 15+ still serves without
+    squaring where bounds from ``‖A²‖₁`` allow, and degree 18 takes the squarings, reduced by
+    the ``‖A^k‖^{1/k}`` bound; the same trace shift, per-matrix squarings and ``max_squarings``.
+    Measured against 60-digit mpmath (n = 5, random, non-normal and complex, ‖A‖₁ from 1e-3 to
+    300): both methods stay below 6e-14 (median error Taylor 1.4e-16, Padé 1.7e-16). Padé stays
+    the default because on strongly non-normal input Taylor is the less accurate: for upper
+    triangular A with O(1) diagonal and off-diagonal entries of size 1e5 / 1e10 / 1e18 Taylor
+    measured 1e-13 / 8e-12 / 9e-3 against Padé's 1e-14 / 5e-13 / 9e-9. Taylor is the faster
+    (``python -m benchmarks``, 2-core CPU, ‖A‖₁ = 2, time over ``jax.scipy.linalg.expm``'s:
+    n = 128 / 256 forward 0.77× / 0.54×, forward + VJP 0.52× / 0.52×; a batch of 256 32×32
+    matrices, ‖A‖₁ from 0.01 to 20: 0.36× / 0.29×; Padé: 0.94× / 0.83×, 0.79× / 0.68×, 0.61× /
+    0.38×, the single-matrix forward ratios varying by about ±20 % between rounds). float32
+    (Taylor): ≲ 5e-7 relative up to ‖A‖₁ = 10, growing like 2e-8·‖A‖₁.
 
     Matrix products per call (n×n, s squarings; the 1-norm estimates are O(n²)):
       ``"pade"``: degree 13: 6 products + one LU solve with n right-hand sides (≈ 8 products) + s;
       Fréchet derivative (JVP or VJP): about 2× that plus 2s.
       ``"taylor"``: degree 18: 5 products, no solve, + s; Fréchet derivative (JVP): 10 more products
-      + 2s; VJP: the same transposed, + 3s (the squarings are recomputed, not stored). Lower
-      degrees: 0, 1, 2, 3, 4 products.
+      + 2s; VJP: the same transposed, + 3s (the squarings are recomputed, not stored). 15+: 4
+      products (derivative: 8 more); lower degrees: 0, 1, 2, 3 products.
 
     Derivative:
       ``L(A, E)`` of the Padé approximant reusing its powers and LU factors, then
