@@ -370,3 +370,32 @@ def test_bad_input_errors():
 def test_too_few_steps_gives_nan():
     ys = odeint(_linear, Y0, jnp.asarray(TS), A, mxstep=2, rtol=1e-12, atol=1e-12)
     assert np.all(np.isfinite(ys[0])) and np.all(np.isnan(ys[-1]))
+
+
+def test_solve_passes_on_its_step_size():
+    """``solve(h_init=h)`` starts with step h instead of the starting-step heuristic (two
+    vector-field calls) and ``return_h`` gives the step to try next; a non-finite ``h_init``
+    falls back to the heuristic. The backward passes chain their interval solves this way."""
+    from matcalc._ode.integrate import _initial_step, solve
+
+    calls = []
+
+    def vf(y, t, a):
+        jax.debug.callback(lambda: calls.append(1))
+        return a @ y
+
+    a = jnp.asarray(np.array([[-1.0, 2.0], [-2.0, -1.0]]))
+    y0, ts = jnp.asarray([1.0, 0.5]), jnp.linspace(0.0, 2.0, 5)
+    kw = dict(solver=diffrax.Tsit5(), rtol=1e-8, atol=1e-8)
+    counted = lambda **k: (calls.clear(), jax.block_until_ready(solve(vf, y0, ts, a, **kw, **k)))[1]  # noqa: E731
+    ys, _, _, h_next = counted(return_h=True)
+    n_heuristic = len(calls)
+    h0 = _initial_step(vf, ts[0], y0, a, 5, 1e-8, 1e-8, 2)
+    ys_given = counted(h_init=h0)[0]
+    assert len(calls) == n_heuristic - 2
+    np.testing.assert_array_equal(ys_given, ys)
+    ys_nan = counted(h_init=jnp.nan)[0]
+    np.testing.assert_array_equal(ys_nan, ys)
+    want = np.stack([scipy.linalg.expm(np.asarray(a) * t) @ np.asarray(y0) for t in np.asarray(ts)])
+    assert np.abs(np.asarray(ys) - want).max() < 1e-7
+    assert 0 < float(h_next) < 2.0

@@ -376,13 +376,16 @@ def _backsolve_math(vf, opts, x, g, nd, ys):
         return jnp.concatenate([-fy, ay, ath])
 
     def segment(carry, i):
-        a, thbar = carry
+        # the step size passes from one output interval to the next (no fresh start)
+        a, thbar, h = carry
         z0 = jnp.concatenate([ys[i], a, jnp.zeros((p,), ys.dtype)])
-        z1 = _solve(aug, opts, z0, jnp.stack([-ts[i], -ts[i - 1]]), (theta, nd), m=2 * n)[0][-1]
-        return (z1[n : 2 * n] + g[i - 1], thbar + z1[2 * n :]), None
+        span = jnp.stack([-ts[i], -ts[i - 1]])
+        zs, _, _, h = _solve(aug, opts, z0, span, (theta, nd), m=2 * n, h_init=h, return_h=True)
+        z1 = zs[-1]
+        return (z1[n : 2 * n] + g[i - 1], thbar + z1[2 * n :], h), None
 
-    init = (g[-1], jnp.zeros((p,), ys.dtype))
-    (y0bar, thbar), _ = lax.scan(segment, init, jnp.arange(ys.shape[0] - 1, 0, -1))
+    init = (g[-1], jnp.zeros((p,), ys.dtype), jnp.asarray(jnp.nan, ys.dtype))
+    (y0bar, thbar, _), _ = lax.scan(segment, init, jnp.arange(ys.shape[0] - 1, 0, -1))
     tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - g[0])
     return y0bar, tbar, thbar
 
@@ -473,16 +476,19 @@ def _make_checkpointed(kind: str):
             return acc + (s1 - s0) * (jnp.asarray(_GL_W, dtype) @ vals)
 
         def segment(carry, j):
-            a, thbar = carry
+            # step sizes pass from one segment to the next, forward and backward (no fresh starts)
+            a, thbar, h_fwd, h_bwd = carry
             t_lo, t_hi = tgrid[j - 1], tgrid[j]
             # re-solve the forward problem on [t_lo, t_hi], recording its dense output
-            yrep, buf, _ = _solve(
+            yrep, buf, _, h_fwd = _solve(
                 f,
                 opts,
                 ygrid[j - 1],
                 jnp.stack([t_lo, t_hi]),
                 (theta, nd),
                 record=opts.segment_steps,
+                h_init=h_fwd,
+                return_h=True,
             )
             ok = jnp.all(jnp.isfinite(yrep[-1]))
             span = jnp.stack([-t_hi, -t_lo])
@@ -490,10 +496,12 @@ def _make_checkpointed(kind: str):
                 z0 = jnp.concatenate([a, jnp.zeros((p,), dtype)])
                 # full norm: y is not a state here, so a fast transient of y (dissipative
                 # problems) is seen by the step control only through θ̄'s integrand aᵀ f_θ
-                z1 = _solve(a_rhs, opts, z0, span, (theta, nd, buf), m=None)[0][-1]
-                a1, dth = z1[:n], z1[n:]
+                zs, _, _, h_bwd = _solve(
+                    a_rhs, opts, z0, span, (theta, nd, buf), m=None, h_init=h_bwd, return_h=True
+                )
+                a1, dth = zs[-1][:n], zs[-1][n:]
             else:
-                zs, _, dth = _solve(
+                zs, _, dth, h_bwd = _solve(
                     a_rhs,
                     opts,
                     a,
@@ -502,13 +510,16 @@ def _make_checkpointed(kind: str):
                     m=n,
                     quad=quad,
                     quad_init=jnp.zeros((p,), dtype),
+                    h_init=h_bwd,
+                    return_h=True,
                 )
                 a1 = zs[-1]
             a1 = jnp.where(ok, a1, jnp.nan)
-            return (a1 + gg[j - 1], thbar + dth), None
+            return (a1 + gg[j - 1], thbar + dth, h_fwd, h_bwd), None
 
-        init = (gg[-1], jnp.zeros((p,), dtype))
-        (y0bar, thbar), _ = lax.scan(segment, init, jnp.arange(tgrid.shape[0] - 1, 0, -1))
+        nan = jnp.asarray(jnp.nan, dtype)
+        init = (gg[-1], jnp.zeros((p,), dtype), nan, nan)
+        (y0bar, thbar, _, _), _ = lax.scan(segment, init, jnp.arange(tgrid.shape[0] - 1, 0, -1))
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
         return y0bar, tbar, thbar
 

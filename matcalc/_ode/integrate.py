@@ -180,6 +180,8 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     quad_init: Any = None,
     trace: tuple[int, int] | None = None,
     max_accepted: int = 0,
+    h_init=None,
+    return_h: bool = False,
 ):
     """Integrate ``dy/dt = vf(y, t, args)`` from ``ts[0]`` and return ``y`` at every time in ``ts``.
 
@@ -202,11 +204,15 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
       max_accepted: if positive (and neither ``record`` nor ``trace``), more accepted steps than
         this in all make the outputs NaN, as the same limit of ``trace`` does (so that a solve
         that is not differentiated gives the same values).
+      h_init: the first step to try (a traced scalar; where it is not finite and positive, the
+        usual starting-step heuristic, two vector-field calls). Successive solves over adjacent
+        intervals pass on the step size this way instead of starting over.
+      return_h: also return the step size the solve would have tried next.
 
     Returns:
       ``(ys, buffer, acc)``: ``ys`` of shape ``(N+1, n)``; ``buffer = (t0s, t1s, dense, count)``
       when ``record``, the final ``Trace`` when ``trace`` (else ``None``); ``acc`` the final
-      quadrature accumulator (or ``None``).
+      quadrature accumulator (or ``None``); with ``return_h``, the next step size as a fourth.
     """
     n = y0.shape[0]
     m = n if m is None else m
@@ -221,7 +227,15 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     need_dense = bool(record) or quad is not None or not (land or ts.shape[0] == 2)
     dense_shape = jax.eval_shape(lambda: stepper.step(t0, tN, y0, state0)[2])
     dense0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), dense_shape) if need_dense else None
-    h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
+    if h_init is None:
+        h0 = _initial_step(vf, t0, y0, args, order, rtol, atol, m)
+    else:
+        h_init = jnp.asarray(h_init, dtype)
+        h0 = lax.cond(
+            jnp.isfinite(h_init) & (h_init > 0),
+            lambda: h_init,
+            lambda: _initial_step(vf, t0, y0, args, order, rtol, atol, m),
+        )
     h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
     h0 = jnp.where(jnp.isfinite(h0), h0, tN - t0)  # e.g. a zero-length segment's lookup
     h0 = lax.stop_gradient(h0)
@@ -323,6 +337,8 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
         buf = buf._replace(bad=bad)
     if acc is not None:
         acc = jax.tree.map(lambda a: jnp.where(bad, jnp.nan, a), acc)
+    if return_h:
+        return ys, buf, acc, lax.stop_gradient(carry.h)
     return ys, buf, acc
 
 
