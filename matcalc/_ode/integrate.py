@@ -283,16 +283,13 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
         # a rejected step that cannot shrink any further, or a non-finite step: failure
         bad = bad | (~accept & (hh <= tiny * jnp.maximum(jnp.abs(t), 1.0))) | ~jnp.isfinite(h_new)
         if record:
+            # element updates only (a rejected step writes back the old entry): the buffers are
+            # never selected whole
             t0s, t1s, dbuf, cnt = buf
             i = jnp.minimum(cnt, record - 1)
-            upd = (
-                t0s.at[i].set(t),
-                t1s.at[i].set(t1),
-                jax.tree.map(lambda b, d: b.at[i].set(d), dbuf, dense1),
-                cnt + 1,
-            )
+            put = lambda b, v: b.at[i].set(jnp.where(accept, v, b[i]))  # noqa: E731
+            buf = (put(t0s, t), put(t1s, t1), jax.tree.map(put, dbuf, dense1), cnt + accept.astype(cnt.dtype))
             bad = bad | (accept & (cnt >= record))
-            buf = _select(accept, upd, buf)
         elif trace:
             bad = bad | (accept & (buf.count >= trace[0]))
             buf = buf.push(accept, y, t1, snap)
