@@ -313,6 +313,7 @@ CASES += [
     _case(100.0, False, "checkpointed"),
     _case(1000.0, False, "checkpointed"),
     _mlp_case("checkpointed"),
+    _mlp_case("interpolated"),
     _case(10.0, False, "checkpointed-log"),
     _case(100.0, False, "checkpointed-log"),
     _case(1000.0, False, "checkpointed-log"),
