@@ -511,3 +511,86 @@ def test_float32_eigsh_and_logdet():
     assert w.dtype == jnp.float32 and log_det.dtype == jnp.float32
     np.testing.assert_allclose(w, np.linalg.eigvalsh(np.asarray(a32, np.float64))[-3:], rtol=1e-5)
     assert np.isfinite(log_det)
+
+
+# ---------------------------------------------------------------------------------------------
+# second order: forward over reverse (jax.jvp of jax.grad, jax.hessian); reverse over reverse raises
+
+
+def _symmetric(seed, n=N):
+    e = np.random.default_rng(seed).standard_normal((n, n))
+    return jnp.asarray((e + e.T) / 2)
+
+
+def test_eigsh_second_order_matches_dense_eigh_rule():
+    # distinct eigenvalues among the k (at a repeated pair inside the k, see eigsh's docstring)
+    a, e = jnp.asarray(_indefinite()), _symmetric(12)
+    b = jnp.asarray(_loss_weights()[0])
+
+    def loss_from(w, v):
+        return jnp.sum(jnp.sin(w)) + jnp.sum((v @ (v.T @ b)) ** 2)
+
+    loss = lambda x: loss_from(*eigsh(x, K, "LA"))  # noqa: E731
+    dense_loss = lambda x: loss_from(*(lambda w, v: (w[-K:], v[:, -K:]))(*matcalc.eigh(x)))  # noqa: E731
+    hv = jax.jit(lambda x, d: jax.jvp(jax.grad(loss), (x,), (d,))[1])(a, e)
+    ref = jax.jvp(jax.grad(dense_loss), (a,), (e,))[1]
+    np.testing.assert_allclose(hv, ref, rtol=0, atol=1e-8 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for lax.while_loop"):
+        jax.grad(lambda x: jnp.sum(e * jax.grad(loss)(x)))(a)
+
+
+def test_svds_second_order_matches_dense_svd():
+    a, m = jnp.asarray(_rectangular()), np.random.default_rng(13).standard_normal((90, 60))
+    d = jnp.asarray(np.random.default_rng(14).standard_normal((90, 60)))
+
+    def loss_from(u, s, vh):
+        return jnp.sum(s**3) + jnp.sum((u @ vh) * m)
+
+    def dense_loss(x):
+        u, s, vh = jnp.linalg.svd(x, full_matrices=False)
+        return loss_from(u[:, :3], s[:3], vh[:3])
+
+    hv = jax.jvp(jax.grad(lambda x: loss_from(*svds(x, 3))), (a,), (d,))[1]
+    ref = jax.jvp(jax.grad(dense_loss), (a,), (d,))[1]  # distinct singular values: JAX's rule
+    np.testing.assert_allclose(hv, ref, rtol=0, atol=1e-7 * np.abs(ref).max())
+
+
+def test_logdet_second_order_is_within_a_few_standard_deviations():
+    """With the probes fixed, the forward-over-reverse derivative is that of the gradient
+    estimate: per probe z, zᵀ M z with M = (E A⁻¹ + A⁻¹ E)/2 becomes zᵀ dM z, an unbiased estimate
+    of tr dM = −tr(A⁻¹ V A⁻¹ E), whose variance is computed exactly."""
+    a, lam = _spd()
+    q = _orthogonal(N, 9)
+    inv_a = (q / lam) @ q.T
+    e, v = np.asarray(_symmetric(15)), _symmetric(16)
+    d_inv = -inv_a @ np.asarray(v) @ inv_a
+    dm = (e @ d_inv + d_inv @ e) / 2
+
+    def hvp(x, key):
+        grad = jax.grad(lambda y: logdet(y, key=key, num_probes=P, order=30))
+        return jax.jvp(grad, (x,), (v,))[1], grad(x)
+
+    hvp = jax.jit(hvp)
+    for seed in SEEDS:
+        h, grad = hvp(jnp.asarray(a), jax.random.key(seed))
+        directional = np.sum(np.asarray(h) * e)
+        assert abs(directional - np.trace(dm)) <= 4.5 * _hutchinson_std(dm), (seed, directional, np.trace(dm))
+    # and it is the derivative of the gradient estimate itself (same probes), to the CG tolerance
+    step = 1e-5
+    plus = hvp(jnp.asarray(a) + step * v, jax.random.key(0))[1]
+    minus = hvp(jnp.asarray(a) - step * v, jax.random.key(0))[1]
+    h0 = hvp(jnp.asarray(a), jax.random.key(0))[0]
+    np.testing.assert_allclose(h0, (plus - minus) / (2 * step), rtol=0, atol=1e-6 * np.abs(h0).max())
+
+
+def test_trace_funm_second_order_in_both_modes():
+    # the estimator is differentiated as written (fixed-trip Lanczos): the derivative of the same
+    # random estimate, in forward-over-reverse and reverse-over-reverse alike
+    a, v, e = jnp.asarray(_spd()[0]), _symmetric(17), _symmetric(18)
+    grad = jax.grad(lambda x: trace_funm(x, jnp.exp, key=jax.random.key(0), num_probes=8))
+    hv = jax.jvp(grad, (a,), (v,))[1]
+    step = 1e-5
+    fd = (grad(a + step * v) - grad(a - step * v)) / (2 * step)
+    np.testing.assert_allclose(hv, fd, rtol=0, atol=1e-7 * np.abs(hv).max())
+    reverse = jax.grad(lambda x: jnp.sum(e * grad(x)))(a)  # ⟨e, H v⟩ = ⟨H e, v⟩
+    np.testing.assert_allclose(np.sum(reverse * v), np.sum(hv * e), rtol=1e-10)
