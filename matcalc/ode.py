@@ -121,9 +121,9 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       checkpoints: ("interpolated", "quadrature") number of extra evenly spaced checkpoints
         stored by the forward pass, besides the output times. (``"checkpointed"`` takes its
         sizes from ``CheckpointedAdjoint`` instead.)
-      segment_steps: ("interpolated", "quadrature") size of the buffer that holds one segment's
-        re-solved dense output; a segment needing more steps gives NaN gradients (raise
-        ``checkpoints`` or this).
+      segment_steps: ("interpolated", "quadrature") size of the buffer that holds the re-solved
+        dense output (of the segments back to the last extra checkpoint, or else of one segment);
+        a segment needing more steps gives NaN gradients (raise ``checkpoints`` or this).
 
     Returns:
       ``y`` at every time of ``t``: the pytree of ``y0`` with a leading axis ``len(t)``.
@@ -142,11 +142,15 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
       * ``"backsolve"``: ``(y, a, ā)`` solved backward as one ODE, ``y`` re-solved from the output
         values, error control on ``(y, a)`` only (the seminorm of Kidger, Chen & Lyons, ICML 2021:
         ``ā`` is a pure quadrature and need not limit the step). O(1) memory in the number of
-        steps. Inaccurate when backward integration of ``y`` is unstable (strongly dissipative or
-        stiff ``f``: errors grow like ``exp(∫|λ_min|)``) — use ``"interpolated"`` there.
+        steps. The backward solve of each output interval starts with the step size the previous
+        one ended with (as do the backward solves of the two rules below). Inaccurate when
+        backward integration of ``y`` is unstable (strongly dissipative or stiff ``f``: errors
+        grow like ``exp(∫|λ_min|)``) — use ``"interpolated"`` there.
       * ``"interpolated"``: the forward solution is checkpointed at the output times and
-        ``checkpoints`` further times; backward, each segment is re-solved forward with dense
-        output and ``(a, ā)`` integrated against that interpolant (SciMLSensitivity's
+        ``checkpoints`` further times; backward, the forward problem is re-solved with dense
+        output from the last extra checkpoint (or ``t_0``) before a segment, once for all the
+        segments back to it (segment by segment if that overflows ``segment_steps``), and
+        ``(a, ā)`` integrated against that interpolant (SciMLSensitivity's
         InterpolatingAdjoint with checkpointing), ``ā`` inside the error norm (``y`` is not a
         backward state, so a fast transient of ``y`` is resolved only through ``ā``'s integrand).
         Stable; memory O(checkpoints + segment_steps).

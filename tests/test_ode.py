@@ -399,3 +399,29 @@ def test_solve_passes_on_its_step_size():
     want = np.stack([scipy.linalg.expm(np.asarray(a) * t) @ np.asarray(y0) for t in np.asarray(ts)])
     assert np.abs(np.asarray(ys) - want).max() < 1e-7
     assert 0 < float(h_next) < 2.0
+
+
+@pytest.mark.parametrize("rule", ["interpolated", "quadrature"])
+def test_segment_record_overflow_falls_back_then_gives_nan(rule):
+    """The backward pass re-solves the forward problem once per run of segments, from the last
+    stored checkpoint before them; a record too small for that run falls back to re-solving each
+    segment alone (same gradient), and one too small for a single segment gives NaN."""
+    import matcalc.ode as mo
+
+    a = jnp.asarray(np.array([[-0.1, 2.0], [-2.0, -0.1]]))
+    y0, ts = jnp.asarray([1.0, 0.5]), jnp.linspace(0.0, 10.0, 21)
+    w = jnp.asarray(np.random.default_rng(3).standard_normal((21, 2)))
+    kind = mo.InterpolatedAdjoint if rule == "interpolated" else mo.QuadratureAdjoint
+
+    def grad(adjoint):
+        loss = lambda a_: jnp.sum(
+            w * odeint(lambda y, t, m: m @ y, y0, ts, a_, rtol=1e-10, atol=1e-10, adjoint=adjoint)
+        )  # noqa: E731
+        return np.asarray(jax.jit(jax.grad(loss))(a))
+
+    reference = grad("checkpointed")  # the discrete adjoint: exact for the computed solution
+    whole = grad(kind(checkpoints=0, segment_steps=4096))  # one re-solve for the whole interval
+    fallback = grad(kind(checkpoints=0, segment_steps=40))  # too small for [0, 10]: per segment
+    for g in (whole, fallback):
+        assert np.abs(g - reference).max() < 1e-7 * np.abs(reference).max()
+    assert np.all(np.isnan(grad(kind(checkpoints=0, segment_steps=2))))

@@ -431,6 +431,49 @@ def _checkpointed_forward(vf, opts, y0, ts, theta, nd):
     return ygrid[idx], (ygrid, tgrid, idx)
 
 
+def _segment_records(f, opts, theta, nd, ygrid, tgrid, idx):
+    """``cover(j, h) -> (start, ok, record, h)``: a dense-output record of the forward solution
+    over ``[t_{j-1}, t_j]`` of the checkpoint grid, and an empty record of its shape.
+
+    One forward re-solve serves every segment back to the stored state it starts from: the
+    latest extra checkpoint (or ``t_0``) at or before the segment, so that output times denser
+    than the steps do not each cost a re-solve. If its steps overflow the record, the segment
+    alone is re-solved from its own start (``ok`` false: that failed too).
+    """
+    grid_ix = jnp.arange(tgrid.shape[0])
+    is_output = jnp.zeros(tgrid.shape[0], bool).at[idx].set(True)
+    anchor = lax.cummax(jnp.where(~is_output | (grid_ix == 0), grid_ix, 0))
+
+    def resolve(start, t_hi, h):
+        yrep, buf, _, h = _solve(
+            f,
+            opts,
+            ygrid[start],
+            jnp.stack([tgrid[start], t_hi]),
+            (theta, nd),
+            record=opts.segment_steps,
+            h_init=h,
+            return_h=True,
+        )
+        return jnp.all(jnp.isfinite(yrep[-1])), buf, h
+
+    buf0 = jax.eval_shape(lambda: resolve(0, tgrid[-1], jnp.nan)[1])
+    buf0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), buf0)
+
+    def cover(j, h):
+        def attempt(c):
+            start, _, _, h, _ = c
+            ok, buf, h = resolve(start, tgrid[j], h)
+            retry = ~ok & (start < j - 1)
+            return jnp.where(retry, j - 1, start), ok, buf, h, ~retry
+
+        c = (anchor[j - 1], jnp.zeros((), bool), buf0, h, jnp.zeros((), bool))
+        start, ok, buf, h, _ = lax.while_loop(lambda c: ~c[4], attempt, c)
+        return start, ok, buf, h
+
+    return cover, buf0
+
+
 def _make_checkpointed(kind: str):
     @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
     def rule(vf, opts, y0, ts, theta, nd):
@@ -475,22 +518,17 @@ def _make_checkpointed(kind: str):
             vals = jax.vmap(at)(jnp.asarray(_GL_X, dtype))
             return acc + (s1 - s0) * (jnp.asarray(_GL_W, dtype) @ vals)
 
+        cover, buf0 = _segment_records(f, opts, theta, nd, ygrid, tgrid, idx)
+
         def segment(carry, j):
             # step sizes pass from one segment to the next, forward and backward (no fresh starts)
-            a, thbar, h_fwd, h_bwd = carry
+            a, thbar, h_fwd, h_bwd, covered_from, ok, buf = carry
             t_lo, t_hi = tgrid[j - 1], tgrid[j]
-            # re-solve the forward problem on [t_lo, t_hi], recording its dense output
-            yrep, buf, _, h_fwd = _solve(
-                f,
-                opts,
-                ygrid[j - 1],
-                jnp.stack([t_lo, t_hi]),
-                (theta, nd),
-                record=opts.segment_steps,
-                h_init=h_fwd,
-                return_h=True,
+            covered_from, ok, buf, h_fwd = lax.cond(
+                covered_from > j - 1,
+                lambda: cover(j, h_fwd),
+                lambda: (covered_from, ok, buf, h_fwd),
             )
-            ok = jnp.all(jnp.isfinite(yrep[-1]))
             span = jnp.stack([-t_hi, -t_lo])
             if kind == "interpolated":
                 z0 = jnp.concatenate([a, jnp.zeros((p,), dtype)])
@@ -515,11 +553,13 @@ def _make_checkpointed(kind: str):
                 )
                 a1 = zs[-1]
             a1 = jnp.where(ok, a1, jnp.nan)
-            return (a1 + gg[j - 1], thbar + dth, h_fwd, h_bwd), None
+            return (a1 + gg[j - 1], thbar + dth, h_fwd, h_bwd, covered_from, ok, buf), None
 
         nan = jnp.asarray(jnp.nan, dtype)
-        init = (gg[-1], jnp.zeros((p,), dtype), nan, nan)
-        (y0bar, thbar, _, _), _ = lax.scan(segment, init, jnp.arange(tgrid.shape[0] - 1, 0, -1))
+        size = tgrid.shape[0]
+        init = (gg[-1], jnp.zeros((p,), dtype), nan, nan, jnp.asarray(size), jnp.zeros((), bool), buf0)
+        out, _ = lax.scan(segment, init, jnp.arange(size - 1, 0, -1))
+        y0bar, thbar = out[:2]
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
         return y0bar, tbar, thbar
 
