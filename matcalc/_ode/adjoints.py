@@ -432,13 +432,14 @@ def _checkpointed_forward(vf, opts, y0, ts, theta, nd):
 
 
 def _segment_records(f, opts, theta, nd, ygrid, tgrid, idx):
-    """``cover(j, h) -> (start, ok, record, h)``: a dense-output record of the forward solution
-    over ``[t_{j-1}, t_j]`` of the checkpoint grid, and an empty record of its shape.
+    """``cover(j, h, failed) -> (start, ok, record, h, failed)``: a dense-output record of the
+    forward solution over ``[t_{j-1}, t_j]`` of the checkpoint grid; and an empty record.
 
     One forward re-solve serves every segment back to the stored state it starts from: the
     latest extra checkpoint (or ``t_0``) at or before the segment, so that output times denser
     than the steps do not each cost a re-solve. If its steps overflow the record, the segment
-    alone is re-solved from its own start (``ok`` false: that failed too).
+    alone is re-solved from its own start, and so are the other segments of that run (``failed``
+    remembers its checkpoint); ``ok`` false: that failed too.
     """
     grid_ix = jnp.arange(tgrid.shape[0])
     is_output = jnp.zeros(tgrid.shape[0], bool).at[idx].set(True)
@@ -460,16 +461,19 @@ def _segment_records(f, opts, theta, nd, ygrid, tgrid, idx):
     buf0 = jax.eval_shape(lambda: resolve(0, tgrid[-1], jnp.nan)[1])
     buf0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), buf0)
 
-    def cover(j, h):
+    def cover(j, h, failed):
+        # ``failed``: an anchor whose run overflowed once; its other segments go one by one
         def attempt(c):
-            start, _, _, h, _ = c
+            start, _, _, h, _, failed = c
             ok, buf, h = resolve(start, tgrid[j], h)
             retry = ~ok & (start < j - 1)
-            return jnp.where(retry, j - 1, start), ok, buf, h, ~retry
+            failed = jnp.where(retry, start, failed)
+            return jnp.where(retry, j - 1, start), ok, buf, h, ~retry, failed
 
-        c = (anchor[j - 1], jnp.zeros((), bool), buf0, h, jnp.zeros((), bool))
-        start, ok, buf, h, _ = lax.while_loop(lambda c: ~c[4], attempt, c)
-        return start, ok, buf, h
+        start = jnp.where(anchor[j - 1] == failed, j - 1, anchor[j - 1])
+        c = (start, jnp.zeros((), bool), buf0, h, jnp.zeros((), bool), failed)
+        start, ok, buf, h, _, failed = lax.while_loop(lambda c: ~c[4], attempt, c)
+        return start, ok, buf, h, failed
 
     return cover, buf0
 
@@ -522,12 +526,12 @@ def _make_checkpointed(kind: str):
 
         def segment(carry, j):
             # step sizes pass from one segment to the next, forward and backward (no fresh starts)
-            a, thbar, h_fwd, h_bwd, covered_from, ok, buf = carry
+            a, thbar, h_fwd, h_bwd, covered_from, ok, buf, failed = carry
             t_lo, t_hi = tgrid[j - 1], tgrid[j]
-            covered_from, ok, buf, h_fwd = lax.cond(
+            covered_from, ok, buf, h_fwd, failed = lax.cond(
                 covered_from > j - 1,
-                lambda: cover(j, h_fwd),
-                lambda: (covered_from, ok, buf, h_fwd),
+                lambda: cover(j, h_fwd, failed),
+                lambda: (covered_from, ok, buf, h_fwd, failed),
             )
             span = jnp.stack([-t_hi, -t_lo])
             if kind == "interpolated":
@@ -553,11 +557,12 @@ def _make_checkpointed(kind: str):
                 )
                 a1 = zs[-1]
             a1 = jnp.where(ok, a1, jnp.nan)
-            return (a1 + gg[j - 1], thbar + dth, h_fwd, h_bwd, covered_from, ok, buf), None
+            return (a1 + gg[j - 1], thbar + dth, h_fwd, h_bwd, covered_from, ok, buf, failed), None
 
         nan = jnp.asarray(jnp.nan, dtype)
         size = tgrid.shape[0]
-        init = (gg[-1], jnp.zeros((p,), dtype), nan, nan, jnp.asarray(size), jnp.zeros((), bool), buf0)
+        none = jnp.asarray(size)  # no grid index: nothing covered, no anchor failed
+        init = (gg[-1], jnp.zeros((p,), dtype), nan, nan, none, jnp.zeros((), bool), buf0, none)
         out, _ = lax.scan(segment, init, jnp.arange(size - 1, 0, -1))
         y0bar, thbar = out[:2]
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
