@@ -119,7 +119,8 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         other than Tsit5/Dopri5/Dopri8 the steps land exactly on each output time instead of
         interpolating, since their dense output is only third order.
       checkpoints: ("interpolated", "quadrature") number of extra evenly spaced checkpoints
-        stored by the forward pass, besides the output times. (``"checkpointed"`` takes its
+        stored by the forward pass, besides the output times (an output time within half a
+        spacing of one serves in its place). (``"checkpointed"`` takes its
         sizes from ``CheckpointedAdjoint`` instead.)
       segment_steps: ("interpolated", "quadrature") size of the buffer that holds the re-solved
         dense output (of the segments back to the last extra checkpoint, or else of one segment);

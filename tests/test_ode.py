@@ -438,3 +438,29 @@ def test_segment_record_overflow_falls_back_then_gives_nan(rule):
     # two restart steps per segment more than the single re-solve
     assert fallback_calls <= whole_calls + 7 * (24 + 2 * 21)
     assert np.all(np.isnan(grad(kind(checkpoints=0, segment_steps=2))[0]))
+
+
+@pytest.mark.parametrize("outputs", [5, 41])
+def test_extra_checkpoints_snap_to_nearby_output_times(outputs):
+    """The interpolated adjoints' extra checkpoints are evenly spaced, except that an output time
+    within half a spacing takes the place of one (no extra segment boundary beside it)."""
+    from matcalc._ode.adjoints import Options, _checkpointed_forward
+
+    k = 16
+    opts = Options(diffrax.Tsit5(), 1e-8, 1e-8, jnp.inf, jnp.inf, False, k, 512)
+    ts = jnp.linspace(0.0, 10.0, outputs)
+    ys, (ygrid, tgrid, idx) = _checkpointed_forward(
+        lambda y, t, theta, nd: -theta * y, opts, jnp.ones(2), ts, jnp.asarray([0.5]), ()
+    )
+    grid, t = np.asarray(tgrid), np.asarray(ts)
+    np.testing.assert_array_equal(grid[np.asarray(idx)], t)
+    extra = np.delete(grid, np.asarray(idx))
+    targets, half = np.linspace(0.0, 10.0, k + 2)[1:-1], 10.0 / (2 * (k + 1))
+    for e, target in zip(extra, targets, strict=True):
+        gap = np.abs(t - target).min()
+        assert e == (t[np.argmin(np.abs(t - target))] if gap <= half else target)
+    if outputs == 41:  # every checkpoint lands on an output time
+        assert np.isin(extra, t).all()
+    else:  # outputs 2.5 apart: most stay where they were
+        assert np.sum(~np.isin(extra, t)) >= 12
+    np.testing.assert_allclose(ys[:, 0], np.exp(-0.5 * t), rtol=1e-7, atol=1e-8)  # the solve: 1e-8

@@ -422,6 +422,11 @@ def _checkpointed_forward(vf, opts, y0, ts, theta, nd):
     """Solve on ``ts`` merged with ``checkpoints`` evenly spaced interior times."""
     k = opts.checkpoints
     extra = jnp.linspace(ts[0], ts[-1], k + 2)[1:-1] if k > 0 else ts[:0]
+    if k > 0:
+        # an output time within half a spacing serves as the checkpoint (a zero-length segment
+        # beside it): no extra segment boundary where the outputs are dense already
+        nearest = ts[jnp.argmin(jnp.abs(ts[None, :] - extra[:, None]), axis=1)]
+        extra = jnp.where(jnp.abs(nearest - extra) <= (ts[-1] - ts[0]) / (2 * (k + 1)), nearest, extra)
     grid = jnp.concatenate([ts, extra])
     perm = jnp.argsort(grid, stable=True)
     tgrid = grid[perm]

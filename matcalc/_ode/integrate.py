@@ -335,7 +335,9 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     if acc is not None:
         acc = jax.tree.map(lambda a: jnp.where(bad, jnp.nan, a), acc)
     if return_h:
-        return ys, buf, acc, lax.stop_gradient(carry.h)
+        # a zero-length interval takes no step: pass the given step on unchanged
+        h_next = carry.h if h_init is None else jnp.where(tN > t0, carry.h, h_init)
+        return ys, buf, acc, lax.stop_gradient(h_next)
     return ys, buf, acc
 
 
