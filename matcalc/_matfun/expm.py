@@ -469,7 +469,6 @@ def _expm_impl(a, max_squarings, da=None):
     lu, _, perm = lu_pivoted(iv.v - iv.u)
     rm = lu_pivoted_solve(lu, perm, iv.u + iv.v)  # r_m(x)
     c0 = iv.c  # e^{μ/2^s}
-    r = c0 * rm
     smax = jnp.max(s)
     bad = (s > max_squarings) | ~jnp.isfinite(nb)
     poison = jnp.where(bad, jnp.nan, 1.0).astype(a.dtype)[..., None, None]
@@ -480,8 +479,11 @@ def _expm_impl(a, max_squarings, da=None):
             sq = mm(r, r)
             return i + 1, jnp.where((i < s)[..., None, None], sq, r)
 
+        # NaN where out of range, set before the squarings (which keep it): one pass fewer
+        r = (c0 * poison) * rm
         _, r = lax.while_loop(lambda c: c[0] < jnp.minimum(smax, max_squarings), body, (0, r))
-        return r * poison, None
+        return r, None
+    r = c0 * rm
 
     # Trace shift: a = μI + b with dμ = tr(da)/n (where the shift is used), db = da − dμ I.
     dmu = use.astype(a.dtype) * trace(da) / a.shape[-1]
