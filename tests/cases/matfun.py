@@ -245,63 +245,42 @@ def _discrete_args(n, r):
 _NS = dict(alt=newton_schulz_sqrtm, alt_name="Newton–Schulz, 30 steps unrolled")
 _ISS = dict(alt=iss_logm, alt_name="inverse scaling & squaring, Denman–Beavers 6×12 fixed steps")
 
+
+def _norm_2(n, r):
+    return (with_one_norm(n, r, 2.0),)
+
+
+def _expm_bench(variant, method=None, build=_norm_2, batch=False, **kw):
+    """An ``expm`` family against ``jax.scipy.linalg.expm`` (``batch``: 256 matrices of 32×32 with
+    ‖A‖₁ from 0.01 to 20)."""
+    ours = op("expm") if method is None else (lambda a: op("expm")(a, method=method))
+    if batch:
+        kw.update(batch_build=_expm_batch, fixed_batch=256, sizes=(32,), quick=False)
+    else:
+        kw.setdefault("mp", lambda a: _mp().expm(a))
+    return Case.bench("expm", build, ours, jsl.expm, "jax.scipy.linalg.expm", variant=variant, **kw)
+
+
+_TAYLOR = 'method="taylor", '
 CASES += [
-    Case.bench(
-        "expm",
-        lambda n, r: (with_one_norm(n, r, 2.0),),
-        op("expm"),
-        jsl.expm,
-        "jax.scipy.linalg.expm",
-        variant="‖A‖₁ = 2",
-        mp=lambda a: _mp().expm(a),
-        note="Padé degree 9: 5 products + one LU solve (JAX: the same)",
-    ),
-    Case.bench(
-        "expm",
-        lambda n, r: (with_one_norm(n, r, 2.0),),
-        op("expm"),
-        jsl.expm,
-        "jax.scipy.linalg.expm",
-        variant="batch 256, ‖A‖₁ ∈ [0.01, 20]",
-        batch_build=_expm_batch,
-        fixed_batch=256,
-        sizes=(32,),
-        quick=False,
+    _expm_bench("‖A‖₁ = 2", note="Padé degree 9: 5 products + one LU solve (JAX: the same)"),
+    _expm_bench(
+        "batch 256, ‖A‖₁ ∈ [0.01, 20]",
+        batch=True,
         note="each matrix should pay only for its own Padé degree and squarings",
     ),
-    Case.bench(
-        "expm",
-        _huge_offdiag,
-        op("expm"),
-        jsl.expm,
-        "jax.scipy.linalg.expm",
-        variant="I + 1e10·e₁eₙᵀ",
-        degenerate=True,
-        mp=lambda a: _mp().expm(a),
-        note="needs > 16 squarings",
-        quick=False,
+    _expm_bench(
+        "I + 1e10·e₁eₙᵀ", build=_huge_offdiag, degenerate=True, note="needs > 16 squarings", quick=False
     ),
-    Case.bench(
-        "expm",
-        lambda n, r: (with_one_norm(n, r, 2.0),),
-        lambda a: op("expm")(a, method="taylor"),
-        jsl.expm,
-        "jax.scipy.linalg.expm",
-        variant='method="taylor", ‖A‖₁ = 2',
-        mp=lambda a: _mp().expm(a),
+    _expm_bench(
+        _TAYLOR + "‖A‖₁ = 2",
+        "taylor",
         note="4 products, no solve (15+ without squaring, from the ‖A²‖ bound)",
     ),
-    Case.bench(
-        "expm",
-        lambda n, r: (with_one_norm(n, r, 2.0),),
-        lambda a: op("expm")(a, method="taylor"),
-        jsl.expm,
-        "jax.scipy.linalg.expm",
-        variant='method="taylor", batch 256, ‖A‖₁ ∈ [0.01, 20]',
-        batch_build=_expm_batch,
-        fixed_batch=256,
-        sizes=(32,),
-        quick=False,
+    _expm_bench(
+        _TAYLOR + "batch 256, ‖A‖₁ ∈ [0.01, 20]",
+        "taylor",
+        batch=True,
         note="degree 18 for the batch: 5 products + each matrix's own 0–5 squarings",
     ),
     Case.bench(
