@@ -11,8 +11,9 @@ and has 0.546/16! as its x¹⁶ coefficient. Degree and scaling come from the ba
 ``h_m(x) = log(e^{−x} p_m(x)) = Σ_k c_k x^k`` (k > 15 for 15+, k > m otherwise), ``θ_m`` is the
 largest θ with ``Σ |c_k| θ^{k−1} ≤ u`` (u = 2⁻⁵³, float32 2⁻²⁴). Above the norm-based range of
 15+, 15+ still serves without squaring where ``β = max(‖A²‖^{1/2}, (‖A²‖⁸‖A‖)^{1/17}) ≤ θ_{15+}``
-(‖A^k‖ ≤ β^k for every k ≥ 16, so ``‖h(A)‖ ≤ Σ |c_k| β^k``; norms from A², which it forms
-anyway). Otherwise degree 18 is used, with the number of squarings the smallest of the norm-based
+(‖A^k‖ ≤ β^k for every k ≥ 16, so ``‖h(A)‖ ≤ Σ |c_k| β^k``) or where the series itself,
+``Σ_{k≥16} |c_k| ‖A²‖^{⌊k/2⌋} ‖A‖^{k mod 2}``, is at most ``u‖A‖`` (norms from A², which it
+forms anyway). Otherwise degree 18 is used, with the number of squarings the smallest of the norm-based
 one and those from ``α_p = max(d_p, d_{p+1})``, ``d_k = ‖A^k‖₁^{1/k}`` (Al-Mohy & Higham 2009,
 Thm 4.2: ``‖h_m(A)‖ ≤ Σ |c_k| α_p^k`` for ``p(p−1) ≤ m + 1``): α₂ from the exact norms of A² and
 A³, which the scheme forms anyway, and, only where squarings remain after that, α₃ and α₄ with
