@@ -244,3 +244,21 @@ def test_integer_state_is_promoted():
     ys = odeint(_decay, np.array([1, 2], np.int32), t)
     assert ys.dtype == jnp.result_type(float)
     np.testing.assert_allclose(ys, _exact(t), rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(adjoint="interpolated", segment_steps=0), "segment_steps must be an int >= 1, got 0"),
+        (dict(adjoint="quadrature", checkpoints=-1), "checkpoints must be an int >= 0, got -1"),
+        (dict(adjoint="backsolve", checkpoints=2.5), "checkpoints must be an int >= 0, got 2.5"),
+    ],
+)
+def test_checkpoint_sizes_are_validated(kw, message):
+    import matcalc.ode as mo
+
+    with pytest.raises(ValueError, match=f"odeint: {message}"):
+        mo.odeint(lambda y, t: -y, jnp.ones(2), jnp.linspace(0.0, 1.0, 3), **kw)
+    adjoint = mo.InterpolatedAdjoint(**{k: v for k, v in kw.items() if k != "adjoint"})
+    with pytest.raises(ValueError, match=f"odeint: {message}"):
+        mo.odeint(lambda y, t: -y, jnp.ones(2), jnp.linspace(0.0, 1.0, 3), adjoint=adjoint)

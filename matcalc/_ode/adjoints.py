@@ -812,9 +812,16 @@ def resolve_adjoint(adjoint, checkpoints: int, segment_steps: int) -> tuple[str,
     """``(rule name, checkpoints, segment_steps)`` from ``odeint``'s ``adjoint`` argument, a name
     or one of the objects above; ``ValueError`` naming the allowed values otherwise."""
     if isinstance(adjoint, ADJOINT_TYPES):
-        return (adjoint.name, *adjoint.options(checkpoints, segment_steps))
-    if isinstance(adjoint, str) and adjoint in ADJOINTS:
-        return adjoint, checkpoints, segment_steps
+        name, checkpoints, segment_steps = adjoint.name, *adjoint.options(checkpoints, segment_steps)
+    elif isinstance(adjoint, str) and adjoint in ADJOINTS:
+        name = adjoint
+    else:
+        name = None
+    if name is not None:
+        for arg, value, low in (("checkpoints", checkpoints, 0), ("segment_steps", segment_steps, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"odeint: {arg} must be an int >= {low}, got {value!r}")
+        return name, int(checkpoints), int(segment_steps)
     raise ValueError(
         f"odeint: unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)} or "
         "matcalc.ode.BacksolveAdjoint(), InterpolatedAdjoint(), QuadratureAdjoint(), CheckpointedAdjoint(), "
