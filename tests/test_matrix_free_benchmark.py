@@ -30,6 +30,15 @@ def test_gp_benchmark_runs_and_its_matrix_free_loss_is_within_its_standard_error
     # the CG solve is exact to 1e-10; what is left is ½ (SLQ estimate − log det K)
     assert abs(row["loss_error"]) <= 5 * row["logdet_stderr_half"]
     assert "| 64 |" in (tmp_path / "gp_matrix_free.md").read_text()
+    # past --dense-max-gb only the matrix-free route runs, and the table says the dense one was skipped
+    assert (
+        gp_matrix_free.main(["--sizes", "64", "--rank", "8", "--dense-max-gb", "0", "--out", str(tmp_path)])
+        == 0
+    )
+    (skipped,) = json.loads((tmp_path / "gp_matrix_free.json").read_text())
+    assert "dense_s" not in skipped and "loss_error" not in skipped
+    assert skipped["grad_matrix_free"] == row["grad_matrix_free"]
+    assert "| 64 | — (needs ~" in (tmp_path / "gp_matrix_free.md").read_text()
 
 
 def test_gp_preconditioned_solve_has_the_exact_data_fit_gradient():
@@ -40,6 +49,10 @@ def test_gp_preconditioned_solve_has_the_exact_data_fit_gradient():
     import lineax as lx
 
     from benchmarks import gp_matrix_free
+    from matcalc.krylov import LowRankShift
+
+    def inverse_preconditioner(k, rank):
+        return LowRankShift.pivoted_cholesky(jax.lax.stop_gradient(k), rank).inverse_operator()
 
     jax.config.update("jax_enable_x64", True)
     x, y = (jnp.asarray(a) for a in gp_matrix_free._data(96))
@@ -50,7 +63,7 @@ def test_gp_preconditioned_solve_has_the_exact_data_fit_gradient():
 
     def fit(theta, rank):
         k = kernel(theta)
-        options = {"preconditioner": gp_matrix_free.cg_preconditioner(k, rank)} if rank else {}
+        options = {"preconditioner": inverse_preconditioner(k, rank)} if rank else {}
         solution = lx.linear_solve(
             lx.MatrixLinearOperator(k, lx.positive_semidefinite_tag),
             y,
@@ -65,7 +78,7 @@ def test_gp_preconditioned_solve_has_the_exact_data_fit_gradient():
     np.testing.assert_allclose(grad, exact, rtol=1e-8)
     # and it is a preconditioner: P⁻¹K is far better conditioned than K
     k = np.asarray(kernel(theta))
-    pinv_k = np.asarray(gp_matrix_free.cg_preconditioner(jnp.asarray(k), 12).as_matrix()) @ k
+    pinv_k = np.asarray(inverse_preconditioner(jnp.asarray(k), 12).as_matrix()) @ k
     eigenvalues = np.linalg.eigvals(pinv_k).real
     assert eigenvalues.max() / eigenvalues.min() < np.linalg.cond(k) / 100
 

@@ -10,5 +10,14 @@ from .expm_multiply import expm_multiply as expm_multiply
 from .logdet import logdet as logdet
 from .logdet import trace as trace
 from .logdet import trace_funm as trace_funm
+from .preconditioner import LowRankShift as LowRankShift
 
-__all__ = ["eigsh", "expm_multiply", "logdet", "svds", "trace", "trace_funm"]
+__all__ = [
+    "LowRankShift",
+    "eigsh",
+    "expm_multiply",
+    "logdet",
+    "svds",
+    "trace",
+    "trace_funm",
+]

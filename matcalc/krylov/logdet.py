@@ -47,6 +47,30 @@ def _prepare(A: Any, key: Any, num_probes: Any, probe: str) -> tuple[Operator, j
     return operator, probes(key, operator.shape[0], p, probe, operator.dtype)
 
 
+def _check_preconditioner(preconditioner: Any, operator: Operator, rank: int) -> LowRankShift:
+    if rank:
+        raise ValueError(
+            f"preconditioner: give a preconditioner or preconditioner_rank, not both (rank {rank} was given)"
+        )
+    if not isinstance(preconditioner, LowRankShift):
+        raise TypeError(
+            "preconditioner: expected a matcalc.krylov.LowRankShift (from pivoted_cholesky), got "
+            f"{type(preconditioner).__name__}"
+        )
+    n = operator.shape[0]
+    if preconditioner.basis.ndim != 2 or preconditioner.basis.shape[0] != n:
+        raise ValueError(
+            f"preconditioner: its basis must have shape ({n}, k) for A of shape {operator.shape}, "
+            f"got {preconditioner.basis.shape}"
+        )
+    real = jnp.finfo(operator.dtype).dtype
+    return LowRankShift(
+        jax.lax.stop_gradient(jnp.asarray(preconditioner.basis).astype(operator.dtype)),
+        jax.lax.stop_gradient(jnp.asarray(preconditioner.eigenvalues).astype(real)),
+        jax.lax.stop_gradient(jnp.asarray(preconditioner.shift).astype(real)),
+    )
+
+
 def _stats(samples: jax.Array) -> tuple[jax.Array, jax.Array]:
     p = samples.shape[0]
     mean = jnp.mean(samples)
@@ -126,7 +150,7 @@ def _logdet_bwd(cfg, residuals, cotangents):
 _logdet_rule.defvjp(_logdet_fwd, _logdet_bwd)
 
 
-def logdet(
+def logdet(  # noqa: PLR0913
     A: Any,
     *,
     key: Any,
@@ -137,6 +161,7 @@ def logdet(
     cg_tol: float | None = None,
     cg_maxiter: int | None = None,
     preconditioner_rank: int = 0,
+    preconditioner: LowRankShift | None = None,
     return_info: bool = False,
 ) -> jax.Array | tuple[jax.Array, dict[str, jax.Array]]:
     """Stochastic estimate of ``log det A`` for a Hermitian positive definite operator, matrix-free.
@@ -168,6 +193,11 @@ def logdet(
     captures the large eigenvalues (kernel matrices ``K + σ² I`` with a decaying spectrum,
     Gardner et al. 2018) ``‖log C‖_F`` and hence the standard error shrink by orders of
     magnitude, and ``C``'s smaller condition number lowers the quadrature bias and the CG count.
+    ``preconditioner=P`` takes a ``LowRankShift`` built beforehand (``pivoted_cholesky(A, k)``, or
+    of a nearby matrix), so that one factorization also preconditions the user's own CG solves
+    with ``A`` (``P.inverse_operator()``); it is read through ``stop_gradient``, and gives no
+    gradient (the identity holds for every fixed ``P``). Give ``preconditioner`` or
+    ``preconditioner_rank``, not both.
 
     Derivative (``custom_vjp``; ``jvp`` is not supported):
       ``d log det A = tr(A⁻¹ dA)``, estimated by Hutchinson with the same probes:
@@ -204,7 +234,10 @@ def logdet(
         max(n, 50) if cg_maxiter is None else int(cg_maxiter),
     )
     rank = _check_int(preconditioner_rank, "preconditioner_rank", 0)
-    preconditioner = pivoted_cholesky(operator, min(rank, n)) if rank else None
+    if preconditioner is not None:
+        preconditioner = _check_preconditioner(preconditioner, operator, rank)
+    elif rank:
+        preconditioner = pivoted_cholesky(operator, min(rank, n))
     value, err = _logdet_rule(cfg, operator, z, preconditioner)
     return (value, {"stderr": err}) if return_info else value
 

@@ -1,5 +1,6 @@
 """A low-rank-plus-shift preconditioner from a partial pivoted Cholesky factorization, for the
-stochastic log-determinant of Hermitian positive definite operators.
+stochastic log-determinant and for conjugate-gradient solves with Hermitian positive definite
+operators.
 
 ``P = L Lᴴ + s I`` with ``L`` (``n × k``) the first ``k`` columns of a greedily pivoted Cholesky
 factorization of ``A`` (Harbrecht, Peters & Schneider 2012), computed from ``diag(A)`` and ``k``
@@ -10,24 +11,46 @@ is ``σ²`` plus what ``L`` missed for a kernel matrix ``K + σ² I``, the case 
 square root in ``O(n k²)``: with ``L = Q R`` and ``R Rᴴ = U Λ Uᴴ``, ``W = Q U`` (orthonormal columns),
 
     P = W (Λ + s) Wᴴ + s (I − W Wᴴ),   P^{-1/2} = s^{-1/2} I + W ((Λ + s)^{-1/2} − s^{-1/2}) Wᴴ,
+    P^{-1} = s^{-1} I + W ((Λ + s)^{-1} − s^{-1}) Wᴴ,
     log det P = Σ log(Λ_i + s) + (n − k) log s.
+
+One factorization serves both halves of a Gaussian-process likelihood: ``P⁻¹`` preconditions the
+CG solve of ``K⁻¹ y`` (``LowRankShift.inverse_operator()``, a lineax operator) and ``logdet(K,
+preconditioner=P)`` splits off ``log det P``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
-from ._operators import Operator
+from ._operators import Operator, as_operator
 from .lanczos import mm
 
 
 class LowRankShift(NamedTuple):
     """``P = W (Λ + s) Wᴴ + s (I − W Wᴴ)``: ``basis`` ``W`` (``n × k``, orthonormal columns),
-    ``eigenvalues`` ``Λ`` (``k``) and ``shift`` ``s > 0``."""
+    ``eigenvalues`` ``Λ`` (``k``) and ``shift`` ``s > 0``; a preconditioner for Hermitian positive
+    definite operators, built by ``LowRankShift.pivoted_cholesky(A, k)``.
+
+    ``P⁻¹ x`` (``solve``), ``P^{-1/2} x`` (``inv_sqrt``) and ``log det P`` (``logdet``) are exact, in
+    ``O(n k)`` per column. One factorization serves a whole Gaussian-process likelihood: pass
+    ``P.inverse_operator()`` as lineax CG's ``preconditioner`` option for ``K⁻¹ y``, and ``P`` as
+    ``matcalc.krylov.logdet(K, preconditioner=P)``.
+
+    Examples:
+        >>> from matcalc.krylov import LowRankShift
+        >>> a = jnp.array([[4.0, 2.0, 0.0], [2.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+        >>> p = LowRankShift.pivoted_cholesky(a, 2)  # pivots 0 and 1: residual diagonal (0, 0, 1)
+        >>> print(f"{float(p.shift):.4f} {float(p.logdet()):.4f}")  # s = 1/3, log det(LLᵀ + sI)
+        0.3333 0.7115
+        >>> print(np.round(p.solve(jnp.array([0.0, 0.0, 1.0])), 6))  # P⁻¹ e₃ = e₃/s
+        [0. 0. 3.]
+    """
 
     basis: jax.Array
     eigenvalues: jax.Array
@@ -40,6 +63,28 @@ class LowRankShift(NamedTuple):
         coef = mm(jnp.conj(self.basis).T, x)
         coef = coef * (scale[:, None] if x.ndim == 2 else scale).astype(coef.dtype)
         return x / root_s.astype(x.dtype) + mm(self.basis, coef)
+
+    def solve(self, x: jax.Array) -> jax.Array:
+        """``P⁻¹ x`` for ``x`` of shape ``(n,)`` or ``(n, p)``, exactly, in ``O(n k)`` per column."""
+        scale = 1 / (self.eigenvalues + self.shift) - 1 / self.shift
+        coef = mm(jnp.conj(self.basis).T, x)
+        coef = coef * (scale[:, None] if x.ndim == 2 else scale).astype(coef.dtype)
+        return x / self.shift.astype(x.dtype) + mm(self.basis, coef)
+
+    def inverse_operator(self):
+        """``P⁻¹`` as a positive semidefinite ``lineax.FunctionLinearOperator``: the
+        ``preconditioner`` option of ``lineax.CG`` expects the inverse's action."""
+        import lineax as lx
+
+        n = self.basis.shape[0]
+        structure = jax.ShapeDtypeStruct((n,), self.basis.dtype)
+        return lx.FunctionLinearOperator(self.solve, structure, lx.positive_semidefinite_tag)
+
+    @classmethod
+    def pivoted_cholesky(cls, A: Any, rank: int) -> LowRankShift:
+        """``P = L Lᴴ + s I`` from ``rank`` steps of pivoted Cholesky on ``A`` (see
+        ``matcalc.krylov.preconditioner.pivoted_cholesky``)."""
+        return pivoted_cholesky(A, rank)
 
     def logdet(self) -> jax.Array:
         n, k = self.basis.shape
@@ -61,10 +106,30 @@ def _diagonal(operator: Operator) -> jax.Array:
     return jnp.real(d)
 
 
-def pivoted_cholesky(operator: Operator, rank: int) -> LowRankShift:
-    """``P = L Lᴴ + s I`` from ``rank`` steps of greedily pivoted Cholesky on ``A`` (not
-    differentiated: it is a fixed preconditioner for the estimator, whose value and gradient do
-    not depend on the choice of ``P`` in expectation)."""
+def pivoted_cholesky(A: Any, rank: int) -> LowRankShift:
+    """``P = L Lᴴ + s I`` from ``rank`` steps of greedily pivoted Cholesky on a Hermitian positive
+    semidefinite ``A`` (2-D array, ``BCOO`` matrix or lineax operator), as a ``LowRankShift``.
+
+    Cost: ``diag(A)`` and ``rank`` columns ``A e_p`` (a slice of a dense matrix, one product each
+    otherwise), then ``O(n rank²)``. ``L`` is the first ``rank`` columns of the pivoted Cholesky
+    factor (Harbrecht, Peters & Schneider 2012; the largest residual diagonal entry is the next
+    pivot) and ``s`` the mean of the residual diagonal ``diag(A − L Lᴴ)``, floored at
+    ``eps max|diag A|``; if ``A`` has rank ``r < rank`` the factorization stops at ``r`` columns.
+
+    Not differentiated (``A`` is read through ``stop_gradient``): it is a fixed preconditioner.
+    ``logdet(A, preconditioner=P)`` and CG solves preconditioned with
+    ``P.inverse_operator()`` give values and gradients that do not depend on the choice of ``P``
+    (in expectation for ``logdet``, up to the solver tolerance for CG), so one ``P`` built once
+    serves both.
+    """
+    operator = as_operator(A, name="A", square=True)
+    if (
+        isinstance(rank, bool)
+        or not isinstance(rank, (int, np.integer))
+        or not 1 <= int(rank) <= operator.shape[0]
+    ):
+        raise ValueError(f"rank: expected an int with 1 <= rank <= n = {operator.shape[0]}, got {rank!r}")
+    rank = int(rank)
     operator = lax.stop_gradient(operator)
     n = operator.shape[0]
     dtype = operator.dtype
