@@ -17,14 +17,6 @@ import argparse
 import os
 import sys
 
-# Operations whose sharded program can stall on simulated CPU devices: the stochastic Lanczos
-# quadrature's all-reduce waits for all 8 device threads, and on a 2-core machine under load it has
-# timed out (XLA aborts the process after 40 s). They run on real devices and are listed as skipped.
-CPU_SIMULATED_SKIP = {
-    "krylov.logdet": "its all-reduce can time out on simulated CPU devices (XLA rendezvous abort)",
-    "krylov.trace_funm": "its all-reduce can time out on simulated CPU devices (XLA rendezvous abort)",
-}
-
 
 def _first_case_per_op(cases, missing, wanted) -> dict:
     """``{op: its first case}`` in registry order, for the operations matcalc has."""
@@ -33,15 +25,6 @@ def _first_case_per_op(cases, missing, wanted) -> dict:
         if c.op not in first and not missing(c) and (wanted is None or c.op in wanted):
             first[c.op] = c
     return first
-
-
-def _skip_on_simulated_devices(cases: dict, backend: str) -> dict:
-    """``cases`` without ``CPU_SIMULATED_SKIP`` on the CPU backend, each skip printed with its reason."""
-    if backend != "cpu":
-        return cases
-    for name in [o for o in cases if o in CPU_SIMULATED_SKIP]:
-        print(f"skip {name:28s} {CPU_SIMULATED_SKIP[name]}")
-    return {name: c for name, c in cases.items() if name not in CPU_SIMULATED_SKIP}
 
 
 def _part(cases: dict, part: str | None) -> dict:
@@ -87,7 +70,6 @@ def main(argv=None) -> int:
     first = _part(_first_case_per_op(benchmark_cases(), missing, wanted), args.part)
     failures = []
     print(f"{ndev} devices, batch {batch}, n {args.n}")
-    first = _skip_on_simulated_devices(first, jax.default_backend())
     for opname, case in first.items():
         try:
             n = case.sizes[0] if case.sizes is not None else args.n

@@ -149,6 +149,21 @@ def lanczos_tridiagonal(
     return alpha.T, beta[:-1].T, norms
 
 
+def per_matrix(fn: Callable[[jax.Array], Any], stack: jax.Array) -> Any:
+    """``fn`` applied to each matrix of ``stack`` (``(p, m, m)``): one call per matrix on CPU, one
+    batched call elsewhere.
+
+    On CPU, jaxlib's batched LAPACK kernels (``eigh`` of a stack) split the batch over XLA's
+    intra-op thread pool and block until the pieces are done. When several devices of one process
+    run such a kernel at once (a program sharded over CPU devices), every pool thread can be one of
+    the blocked callers, and the pieces they wait for never run: the program deadlocks
+    (reproduced with 2 and with 8 CPU devices on 2 busy cores). A single matrix per call runs on
+    the calling thread. The matrices here are small (Lanczos tridiagonals), so the loop costs
+    little.
+    """
+    return lax.platform_dependent(stack, cpu=lambda x: lax.map(fn, x), default=fn)
+
+
 def tridiagonal(alpha: jax.Array, beta: jax.Array) -> jax.Array:
     """The symmetric tridiagonal matrices with diagonals ``alpha[..., m]`` and ``beta[..., m−1]``."""
     m = alpha.shape[-1]

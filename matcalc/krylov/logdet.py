@@ -18,6 +18,7 @@ from .lanczos import (
     check_key,
     hermitian_bilinear_cotangent,
     lanczos_tridiagonal,
+    per_matrix,
     probes,
     scale_cotangent,
     tridiagonal,
@@ -82,7 +83,7 @@ def _stats(samples: jax.Array) -> tuple[jax.Array, jax.Array]:
 def _quadrature(cfg: _Config, operator: Operator, z: jax.Array):
     """Gauss-quadrature nodes and weights (``θ``, ``τ``, each ``(p, order)``) and ``‖z_j‖²``."""
     alpha, beta, norms = lanczos_tridiagonal(operator, z, cfg.order, cfg.reorthogonalize)
-    theta, u = jnp.linalg.eigh(tridiagonal(alpha, beta))
+    theta, u = per_matrix(jnp.linalg.eigh, tridiagonal(alpha, beta))
     return theta, jnp.abs(u[:, 0, :]) ** 2, norms**2
 
 
@@ -285,7 +286,7 @@ def trace_funm(
     order = min(_check_int(order, "order", 1), operator.shape[0])
     alpha, beta, norms = lanczos_tridiagonal(operator, z, order, bool(reorthogonalize))
     t = tridiagonal(alpha, beta)
-    samples = norms**2 * jnp.real(hermitian_funm(t, f)[:, 0, 0])
+    samples = norms**2 * jnp.real(per_matrix(lambda ti: hermitian_funm(ti, f), t)[:, 0, 0])
     value, err = _stats(samples)
     return (value, {"stderr": jax.lax.stop_gradient(err)}) if return_info else value
 
