@@ -82,11 +82,25 @@ class LowRankShift(NamedTuple):
 
     @classmethod
     def pivoted_cholesky(cls, A: Any, rank: int) -> LowRankShift:
-        """``P = L Lᴴ + s I`` from ``rank`` steps of pivoted Cholesky on ``A`` (see
-        ``matcalc.krylov.preconditioner.pivoted_cholesky``)."""
+        """``P = L Lᴴ + s I`` from ``rank`` steps of greedily pivoted Cholesky on a Hermitian positive
+        semidefinite ``A`` (2-D array, ``BCOO`` matrix or lineax operator), as a ``LowRankShift``.
+
+        Cost: ``diag(A)`` and ``rank`` columns ``A e_p`` (a slice of a dense matrix, one product each
+        otherwise), then ``O(n rank²)``. ``L`` is the first ``rank`` columns of the pivoted Cholesky
+        factor (Harbrecht, Peters & Schneider 2012; the largest residual diagonal entry is the next
+        pivot) and ``s`` the mean of the residual diagonal ``diag(A − L Lᴴ)``, floored at
+        ``eps max|diag A|``; if ``A`` has rank ``r < rank`` the factorization stops at ``r`` columns.
+
+        Not differentiated (``A`` is read through ``stop_gradient``): it is a fixed preconditioner.
+        ``logdet(A, preconditioner=P)`` and CG solves preconditioned with
+        ``P.inverse_operator()`` give values and gradients that do not depend on the choice of ``P``
+        (in expectation for ``logdet``, up to the solver tolerance for CG), so one ``P`` built once
+        serves both. ``rank`` must satisfy ``1 <= rank <= n``.
+        """
         return pivoted_cholesky(A, rank)
 
     def logdet(self) -> jax.Array:
+        """``log det P = Σ log(Λ_i + s) + (n − k) log s``, exactly."""
         n, k = self.basis.shape
         return jnp.sum(jnp.log(self.eigenvalues + self.shift)) + (n - k) * jnp.log(self.shift)
 
@@ -107,20 +121,8 @@ def _diagonal(operator: Operator) -> jax.Array:
 
 
 def pivoted_cholesky(A: Any, rank: int) -> LowRankShift:
-    """``P = L Lᴴ + s I`` from ``rank`` steps of greedily pivoted Cholesky on a Hermitian positive
-    semidefinite ``A`` (2-D array, ``BCOO`` matrix or lineax operator), as a ``LowRankShift``.
-
-    Cost: ``diag(A)`` and ``rank`` columns ``A e_p`` (a slice of a dense matrix, one product each
-    otherwise), then ``O(n rank²)``. ``L`` is the first ``rank`` columns of the pivoted Cholesky
-    factor (Harbrecht, Peters & Schneider 2012; the largest residual diagonal entry is the next
-    pivot) and ``s`` the mean of the residual diagonal ``diag(A − L Lᴴ)``, floored at
-    ``eps max|diag A|``; if ``A`` has rank ``r < rank`` the factorization stops at ``r`` columns.
-
-    Not differentiated (``A`` is read through ``stop_gradient``): it is a fixed preconditioner.
-    ``logdet(A, preconditioner=P)`` and CG solves preconditioned with
-    ``P.inverse_operator()`` give values and gradients that do not depend on the choice of ``P``
-    (in expectation for ``logdet``, up to the solver tolerance for CG), so one ``P`` built once
-    serves both.
+    """``P = L Lᴴ + s I`` from ``rank`` steps of pivoted Cholesky on ``A``: the implementation of
+    ``LowRankShift.pivoted_cholesky``, which documents it.
     """
     operator = as_operator(A, name="A", square=True)
     if (
