@@ -55,7 +55,7 @@ def _check_preconditioner(preconditioner: Any, operator: Operator, rank: int) ->
         )
     if not isinstance(preconditioner, LowRankShift):
         raise TypeError(
-            "preconditioner: expected a matcalc.krylov.LowRankShift (from pivoted_cholesky), got "
+            "preconditioner: expected a matcalc.krylov.LowRankShift (LowRankShift.pivoted_cholesky), got "
             f"{type(preconditioner).__name__}"
         )
     n = operator.shape[0]
@@ -194,11 +194,11 @@ def logdet(  # noqa: PLR0913
     captures the large eigenvalues (kernel matrices ``K + σ² I`` with a decaying spectrum,
     Gardner et al. 2018) ``‖log C‖_F`` and hence the standard error shrink by orders of
     magnitude, and ``C``'s smaller condition number lowers the quadrature bias and the CG count.
-    ``preconditioner=P`` takes a ``LowRankShift`` built beforehand (``pivoted_cholesky(A, k)``, or
-    of a nearby matrix), so that one factorization also preconditions the user's own CG solves
-    with ``A`` (``P.inverse_operator()``); it is read through ``stop_gradient``, and gives no
-    gradient (the identity holds for every fixed ``P``). Give ``preconditioner`` or
-    ``preconditioner_rank``, not both.
+    ``preconditioner=P`` takes a ``LowRankShift`` built beforehand
+    (``LowRankShift.pivoted_cholesky(A, k)``, or of a nearby matrix), so that one factorization also
+    preconditions the user's own CG solves with ``A`` (``P.inverse_operator()``); it is read
+    through ``stop_gradient``, and gives no gradient (the identity holds for every fixed ``P``).
+    Give ``preconditioner`` or ``preconditioner_rank``, not both.
 
     Derivative (``custom_vjp``; ``jvp`` is not supported):
       ``d log det A = tr(A⁻¹ dA)``, estimated by Hutchinson with the same probes:

@@ -56,20 +56,21 @@ class LowRankShift(NamedTuple):
     eigenvalues: jax.Array
     shift: jax.Array
 
-    def inv_sqrt(self, x: jax.Array) -> jax.Array:
-        """``P^{-1/2} x`` for ``x`` of shape ``(n,)`` or ``(n, p)``."""
-        root_s = jnp.sqrt(self.shift)
-        scale = 1 / jnp.sqrt(self.eigenvalues + self.shift) - 1 / root_s
+    def _power(self, x: jax.Array, power: float) -> jax.Array:
+        """``P^power x = s^power x + W ((Λ + s)^power − s^power) Wᴴ x`` (``x``: ``(n,)`` or ``(n, p)``)."""
+        shift_power = self.shift**power
+        scale = (self.eigenvalues + self.shift) ** power - shift_power
         coef = mm(jnp.conj(self.basis).T, x)
         coef = coef * (scale[:, None] if x.ndim == 2 else scale).astype(coef.dtype)
-        return x / root_s.astype(x.dtype) + mm(self.basis, coef)
+        return x * shift_power.astype(x.dtype) + mm(self.basis, coef)
+
+    def inv_sqrt(self, x: jax.Array) -> jax.Array:
+        """``P^{-1/2} x`` for ``x`` of shape ``(n,)`` or ``(n, p)``."""
+        return self._power(x, -0.5)
 
     def solve(self, x: jax.Array) -> jax.Array:
         """``P⁻¹ x`` for ``x`` of shape ``(n,)`` or ``(n, p)``, exactly, in ``O(n k)`` per column."""
-        scale = 1 / (self.eigenvalues + self.shift) - 1 / self.shift
-        coef = mm(jnp.conj(self.basis).T, x)
-        coef = coef * (scale[:, None] if x.ndim == 2 else scale).astype(coef.dtype)
-        return x / self.shift.astype(x.dtype) + mm(self.basis, coef)
+        return self._power(x, -1.0)
 
     def inverse_operator(self):
         """``P⁻¹`` as a positive semidefinite ``lineax.FunctionLinearOperator``: the
