@@ -123,8 +123,9 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         spacing of one serves in its place). (``"checkpointed"`` takes its
         sizes from ``CheckpointedAdjoint`` instead.)
       segment_steps: ("interpolated", "quadrature") size of the buffer that holds the re-solved
-        dense output (of the segments back to the last extra checkpoint, or else of one segment);
-        a segment needing more steps gives NaN gradients (raise ``checkpoints`` or this).
+        dense output (of as many segments as the forward pass took at most half this many step
+        attempts over, or else of one segment); a segment needing more steps gives NaN
+        gradients (raise ``checkpoints`` or this).
 
     Returns:
       ``y`` at every time of ``t``: the pytree of ``y0`` with a leading axis ``len(t)``.
@@ -149,9 +150,10 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         grow like ``exp(∫|λ_min|)``) — use ``"interpolated"`` there.
       * ``"interpolated"``: the forward solution is checkpointed at the output times and
         ``checkpoints`` further times; backward, the forward problem is re-solved with dense
-        output from the last extra checkpoint (or ``t_0``) before a segment, once for all the
-        segments back to it (segment by segment if that overflows ``segment_steps``), and
-        ``(a, ā)`` integrated against that interpolant (SciMLSensitivity's
+        output from a stored time, once for as many segments as fit ``segment_steps`` by the
+        forward pass's step count (segment by segment if that overflows anyway: one re-solve in
+        all when every step fits), and ``(a, ā)`` integrated against that interpolant, stopping
+        only at output times and where a re-solve starts (SciMLSensitivity's
         InterpolatingAdjoint with checkpointing), ``ā`` inside the error norm (``y`` is not a
         backward state, so a fast transient of ``y`` is resolved only through ``ā``'s integrand).
         Stable; memory O(checkpoints + segment_steps).

@@ -449,7 +449,7 @@ def test_extra_checkpoints_snap_to_nearby_output_times(outputs):
     k = 16
     opts = Options(diffrax.Tsit5(), 1e-8, 1e-8, jnp.inf, jnp.inf, False, k, 512)
     ts = jnp.linspace(0.0, 10.0, outputs)
-    ys, (ygrid, tgrid, idx) = _checkpointed_forward(
+    ys, (ygrid, tgrid, idx, reach) = _checkpointed_forward(
         lambda y, t, theta, nd: -theta * y, opts, jnp.ones(2), ts, jnp.asarray([0.5]), ()
     )
     grid, t = np.asarray(tgrid), np.asarray(ts)
@@ -464,3 +464,46 @@ def test_extra_checkpoints_snap_to_nearby_output_times(outputs):
     else:  # outputs 2.5 apart: most stay where they were
         assert np.sum(~np.isin(extra, t)) >= 12
     np.testing.assert_allclose(ys[:, 0], np.exp(-0.5 * t), rtol=1e-7, atol=1e-8)  # the solve: 1e-8
+    # the step attempts up to each grid time: from 0, non-decreasing, none on a zero-length
+    # interval (an interval inside a step already taken needs none either)
+    reach, gaps = np.asarray(reach), np.diff(grid)
+    assert reach[0] == 0 and np.all(np.diff(reach) >= 0) and np.all(np.diff(reach)[gaps == 0] == 0)
+    assert reach[-1] >= 10  # e^{-t/2} over [0, 10] at tolerance 1e-8
+
+
+@pytest.mark.parametrize(("rule", "outputs"), [("interpolated", 5), ("interpolated", 41), ("quadrature", 5)])
+def test_one_resolve_and_backward_stops_only_at_outputs(rule, outputs, monkeypatch):
+    """When the forward pass's steps fit half the record, the backward pass re-solves the forward
+    problem once, from t_0, and its backward solves stop only at the output times, not at the 16
+    extra checkpoints; the gradient is the discrete adjoint's to the solver tolerance."""
+    import matcalc._ode.adjoints as adj
+    import matcalc.ode as mo
+
+    counts = {"resolve": 0, "backward": 0}
+    inner = adj._solve
+
+    def counting(vf, opts, y0, ts, args, **kw):
+        key = "resolve" if kw.get("record") else "backward" if vf.__name__ == "a_rhs" else None
+        if key:
+            jax.debug.callback(lambda: counts.__setitem__(key, counts[key] + 1))
+        return inner(vf, opts, y0, ts, args, **kw)
+
+    monkeypatch.setattr(adj, "_solve", counting)
+    a = jnp.asarray(np.array([[-0.1, 2.0], [-2.0, -0.1]]))
+    y0, ts = jnp.asarray([1.0, 0.5]), jnp.linspace(0.0, 10.0, outputs)
+    w = jnp.asarray(np.random.default_rng(4).standard_normal((outputs, 2)))
+    kind = mo.InterpolatedAdjoint if rule == "interpolated" else mo.QuadratureAdjoint
+
+    def grad(adjoint):
+        loss = lambda a_: jnp.sum(
+            w * odeint(lambda y, t, m: m @ y, y0, ts, a_, rtol=1e-8, atol=1e-8, adjoint=adjoint)
+        )
+        g = jax.jit(jax.grad(loss))
+        g(a)
+        counts.update(resolve=0, backward=0)
+        return np.asarray(jax.block_until_ready(g(a)))
+
+    reference = grad("checkpointed")
+    got = grad(kind(checkpoints=16, segment_steps=512))
+    assert counts == {"resolve": 1, "backward": outputs - 1}
+    assert np.abs(got - reference).max() < 1e-7 * np.abs(reference).max()

@@ -23,9 +23,10 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
 * backsolve: ``y`` is re-solved backwards with ``a`` and ``θ̄`` as one augmented ODE
   ``d(y, a, θ̄)/ds = (-f, aᵀ f_y, aᵀ f_θ)``; only ``(y, a)`` enter the error norm (seminorm). O(1)
   memory; wrong when the backward ``y``-equation is unstable (dissipative/stiff problems).
-* interpolated: the forward solution is stored at checkpoints; per segment it is re-solved forward
-  with dense output and ``(a, θ̄)`` solved backwards against that interpolant, with ``θ̄`` in the
-  error norm (``y`` is not a backward state, so only ``θ̄`` sees fast transients of ``y``).
+* interpolated: the forward solution is stored at checkpoints; it is re-solved forward with dense
+  output from a stored state over as many segments as the record holds, and ``(a, θ̄)`` solved
+  backwards against that interpolant, with ``θ̄`` in the error norm (``y`` is not a backward
+  state, so only ``θ̄`` sees fast transients of ``y``).
 * quadrature: as interpolated, but the backward ODE is ``a`` alone and ``θ̄`` is a 3-point
   Gauss–Legendre quadrature of ``aᵀ f_θ`` over every accepted backward step, using the dense
   outputs of both solves.
@@ -419,7 +420,8 @@ def _define_replay_vjp(rule, forward_fn, bwd_math):
 
 
 def _checkpointed_forward(vf, opts, y0, ts, theta, nd):
-    """Solve on ``ts`` merged with ``checkpoints`` evenly spaced interior times."""
+    """Solve on ``ts`` merged with ``checkpoints`` evenly spaced interior times; also the step
+    attempts the solve made up to each time of the merged grid."""
     k = opts.checkpoints
     extra = jnp.linspace(ts[0], ts[-1], k + 2)[1:-1] if k > 0 else ts[:0]
     if k > 0:
@@ -432,23 +434,30 @@ def _checkpointed_forward(vf, opts, y0, ts, theta, nd):
     tgrid = grid[perm]
     idx = jnp.argsort(perm, stable=True)[: ts.shape[0]]
     f = lambda y, t, a: vf(y, t, *a)
-    ygrid = _solve(f, opts, y0, tgrid, (theta, nd))[0]
-    return ygrid[idx], (ygrid, tgrid, idx)
+    ygrid, _, _, attempts = _solve(f, opts, y0, tgrid, (theta, nd), return_attempts=True)
+    # step attempts from t_0 to each grid time: the backward pass plans its re-solves with them
+    reach = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.cumsum(attempts, dtype=jnp.int32)])
+    return ygrid[idx], (ygrid, tgrid, idx, reach)
 
 
-def _segment_records(f, opts, theta, nd, ygrid, tgrid, idx):
+def _segment_records(f, opts, theta, nd, ygrid, tgrid, reach):
     """``cover(j, h, failed) -> (start, ok, record, h, failed)``: a dense-output record of the
-    forward solution over ``[t_{j-1}, t_j]`` of the checkpoint grid; and an empty record.
+    forward solution over ``[t_start, t_j]`` of the checkpoint grid, ``start < j``.
 
-    One forward re-solve serves every segment back to the stored state it starts from: the
-    latest extra checkpoint (or ``t_0``) at or before the segment, so that output times denser
-    than the steps do not each cost a re-solve. If its steps overflow the record, the segment
-    alone is re-solved from its own start, and so are the other segments of that run (``failed``
-    remembers its checkpoint); ``ok`` false: that failed too.
+    One forward re-solve serves as many segments as its record is expected to hold: it starts
+    from the earliest stored grid state from which the forward pass reached ``t_j`` in at most
+    half the record's steps (``reach``: the forward pass's step attempts up to each grid time, an
+    upper bound of its accepted steps; the half leaves room for a re-solve that starts with
+    another step size), or from ``t_{j-1}`` if even that segment took more. If its steps overflow
+    the record anyway, the segment alone is re-solved from its own start, and so are the other
+    segments of that run (``failed`` remembers its start); ``ok`` false: that failed too.
     """
-    grid_ix = jnp.arange(tgrid.shape[0])
-    is_output = jnp.zeros(tgrid.shape[0], bool).at[idx].set(True)
-    anchor = lax.cummax(jnp.where(~is_output | (grid_ix == 0), grid_ix, 0))
+    budget = opts.segment_steps // 2
+
+    def run_start(j):
+        # the earliest grid index a <= j - 1 with reach[j] - reach[a] <= budget
+        a = jnp.searchsorted(reach, reach[j] - budget, side="left").astype(jnp.int32)
+        return jnp.minimum(a, j - 1)
 
     def resolve(start, t_hi, h):
         yrep, buf, _, h = _solve(
@@ -467,7 +476,7 @@ def _segment_records(f, opts, theta, nd, ygrid, tgrid, idx):
     buf0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), buf0)
 
     def cover(j, h, failed):
-        # ``failed``: an anchor whose run overflowed once; its other segments go one by one
+        # ``failed``: a run start whose run overflowed once; its other segments go one by one
         def attempt(c):
             start, _, _, h, _, failed = c
             ok, buf, h = resolve(start, tgrid[j], h)
@@ -475,12 +484,13 @@ def _segment_records(f, opts, theta, nd, ygrid, tgrid, idx):
             failed = jnp.where(retry, start, failed)
             return jnp.where(retry, j - 1, start), ok, buf, h, ~retry, failed
 
-        start = jnp.where(anchor[j - 1] == failed, j - 1, anchor[j - 1])
+        start = run_start(j)
+        start = jnp.where(start == failed, j - 1, start)
         c = (start, jnp.zeros((), bool), buf0, h, jnp.zeros((), bool), failed)
         start, ok, buf, h, _, failed = lax.while_loop(lambda c: ~c[4], attempt, c)
         return start, ok, buf, h, failed
 
-    return cover, buf0
+    return cover
 
 
 def _make_checkpointed(kind: str):
@@ -489,12 +499,12 @@ def _make_checkpointed(kind: str):
         return _checkpointed_forward(vf, opts, y0, ts, theta, nd)[0]
 
     def forward_fn(vf, opts, x, nd):
-        ys, (ygrid, tgrid, idx) = _checkpointed_forward(vf, opts, *x, nd)
-        return ys, (ys, ygrid, tgrid, idx)
+        ys, (ygrid, tgrid, idx, reach) = _checkpointed_forward(vf, opts, *x, nd)
+        return ys, (ys, ygrid, tgrid, idx, reach)
 
     def bwd_math(vf, opts, x, g, nd, rest):
         _, ts, theta = x
-        ys, ygrid, tgrid, idx = rest
+        ys, ygrid, tgrid, idx, reach = rest
         n, p = ys.shape[1], theta.shape[0]
         dtype = ys.dtype
         solver = opts.solver
@@ -527,18 +537,11 @@ def _make_checkpointed(kind: str):
             vals = jax.vmap(at)(jnp.asarray(_GL_X, dtype))
             return acc + (s1 - s0) * (jnp.asarray(_GL_W, dtype) @ vals)
 
-        cover, buf0 = _segment_records(f, opts, theta, nd, ygrid, tgrid, idx)
+        cover = _segment_records(f, opts, theta, nd, ygrid, tgrid, reach)
 
-        def segment(carry, j):
-            # step sizes pass from one segment to the next, forward and backward (no fresh starts)
-            a, thbar, h_fwd, h_bwd, covered_from, ok, buf, failed = carry
-            t_lo, t_hi = tgrid[j - 1], tgrid[j]
-            covered_from, ok, buf, h_fwd, failed = lax.cond(
-                covered_from > j - 1,
-                lambda: cover(j, h_fwd, failed),
-                lambda: (covered_from, ok, buf, h_fwd, failed),
-            )
-            span = jnp.stack([-t_hi, -t_lo])
+        def segment(j, lo, a, thbar, h_bwd, ok, buf):
+            # (a, θ̄) from t_j back to t_lo against the record ``buf`` of the forward solution
+            span = jnp.stack([-tgrid[j], -tgrid[lo]])
             if kind == "interpolated":
                 z0 = jnp.concatenate([a, jnp.zeros((p,), dtype)])
                 # full norm: y is not a state here, so a fast transient of y (dissipative
@@ -562,14 +565,35 @@ def _make_checkpointed(kind: str):
                 )
                 a1 = zs[-1]
             a1 = jnp.where(ok, a1, jnp.nan)
-            return (a1 + gg[j - 1], thbar + dth, h_fwd, h_bwd, covered_from, ok, buf, failed), None
+            return a1 + gg[lo], thbar + dth, h_bwd
+
+        # the backward solves stop only at output times (where a jumps) and at the record's start
+        grid_ix = jnp.arange(tgrid.shape[0], dtype=jnp.int32)
+        is_output = jnp.zeros(tgrid.shape[0], bool).at[idx].set(True)
+        last_output = lax.cummax(jnp.where(is_output, grid_ix, 0))
+
+        def run(c):
+            # one re-solve, then the segments it covers, last first; the record lives in this
+            # iteration only (a loop carry holding it would be copied on every segment).
+            # Step sizes pass from one solve to the next, forward and backward (no fresh starts).
+            j, a, thbar, h_fwd, h_bwd, failed = c
+            start, ok, buf, h_fwd, failed = cover(j, h_fwd, failed)
+
+            def one(ci):
+                jj, a, thbar, h_bwd = ci
+                lo = jnp.maximum(last_output[jj - 1], start)
+                return (lo, *segment(jj, lo, a, thbar, h_bwd, ok, buf))
+
+            j, a, thbar, h_bwd = lax.while_loop(lambda ci: ci[0] > start, one, (j, a, thbar, h_bwd))
+            return j, a, thbar, h_fwd, h_bwd, failed
 
         nan = jnp.asarray(jnp.nan, dtype)
         size = tgrid.shape[0]
-        none = jnp.asarray(size)  # no grid index: nothing covered, no anchor failed
-        init = (gg[-1], jnp.zeros((p,), dtype), nan, nan, none, jnp.zeros((), bool), buf0, none)
-        out, _ = lax.scan(segment, init, jnp.arange(size - 1, 0, -1))
-        y0bar, thbar = out[:2]
+        last = jnp.asarray(size - 1, jnp.int32)
+        none = jnp.asarray(size, jnp.int32)  # no grid index: no run failed
+        init = (last, gg[-1], jnp.zeros((p,), dtype), nan, nan, none)
+        out = lax.while_loop(lambda c: c[0] > 0, run, init)
+        y0bar, thbar = out[1:3]
         tbar = _time_cotangents(vf, ys, ts, theta, nd, g, y0bar - gg[0])
         return y0bar, tbar, thbar
 

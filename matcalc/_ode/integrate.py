@@ -182,6 +182,7 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     max_accepted: int = 0,
     h_init=None,
     return_h: bool = False,
+    return_attempts: bool = False,
 ):
     """Integrate ``dy/dt = vf(y, t, args)`` from ``ts[0]`` and return ``y`` at every time in ``ts``.
 
@@ -208,6 +209,9 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
         usual starting-step heuristic, two vector-field calls). Successive solves over adjacent
         intervals pass on the step size this way instead of starting over.
       return_h: also return the step size the solve would have tried next.
+      return_attempts: also return the step attempts (accepted or rejected) made in each output
+        interval, shape ``(N,)`` int32: an upper bound on the accepted steps a re-solve over the
+        same interval needs (last in the returned tuple).
 
     Returns:
       ``(ys, buffer, acc)``: ``ys`` of shape ``(N+1, n)``; ``buffer = (t0s, t1s, dense, count)``
@@ -324,11 +328,13 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
             y_out = y  # the steps land on the (single, final) target
 
         y_out = jnp.where(bad, jnp.nan, y_out)
-        return _Interval(t, y, h, sstate, tprev, dense, bad, buf, acc), y_out
+        return _Interval(t, y, h, sstate, tprev, dense, bad, buf, acc), (y_out, c.k)
 
     carry0 = _Interval(t0, y0, h0, state0, t0, dense0, jnp.zeros((), bool), buf0, quad_init)
-    carry, ys = lax.scan(interval, carry0, (ts[1:], jnp.arange(1, ts.shape[0], dtype=jnp.int32)))
+    steps = (ts[1:], jnp.arange(1, ts.shape[0], dtype=jnp.int32))
+    carry, (ys, attempts) = lax.scan(interval, carry0, steps)
     ys = jnp.concatenate([y0[None], ys], axis=0)
+    extra = (attempts,) if return_attempts else ()
     bad, buf, acc = carry.bad, carry.buf, carry.acc
     if trace:
         buf = buf._replace(bad=bad)
@@ -337,8 +343,8 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     if return_h:
         # a zero-length interval takes no step: pass the given step on unchanged
         h_next = carry.h if h_init is None else jnp.where(tN > t0, carry.h, h_init)
-        return ys, buf, acc, lax.stop_gradient(h_next)
-    return ys, buf, acc
+        return ys, buf, acc, lax.stop_gradient(h_next), *extra
+    return ys, buf, acc, *extra
 
 
 class Trace(NamedTuple):
