@@ -15,7 +15,9 @@ Two models: a small neural ODE (state 8, hidden 64, rtol = atol = 1e-8, t ∈ [0
 1000) and an equinox MLP neural ODE (2 → 32 → 32 → 2, 40 output times on [0, 10], tolerance 1e-6),
 each with the default continuous adjoint (``adjoint="backsolve"``) and the discrete one
 (``adjoint="checkpointed"``, its default two-level "√S" schedule, and the neural ODE also with the
-recursive binary schedule ``CheckpointedAdjoint(levels=LOG_LEVELS)``, logarithmic state memory).
+recursive binary schedule ``CheckpointedAdjoint(levels=LOG_LEVELS)``, logarithmic state memory),
+and ``adjoint="interpolated"`` on the MLP and at T = 10, 100. The rows of one model and horizon
+share their input, so their times compare across adjoints.
 Each is timed (forward and gradient, compiled temporary memory) against
 ``jax.experimental.ode.odeint``, with diffrax's default ``RecursiveCheckpointAdjoint`` (the
 discretize-then-optimize gradient most users run) as the alternative. The accuracy reference is
@@ -224,7 +226,13 @@ def _case(horizon, quick, adjoint="backsolve"):
         ref_grad=_ref_grad,
         ref_name="diffrax RecursiveCheckpointAdjoint, tol 1e-12",
         quick=quick,
-        extra=dict(prefer_alt=False, no_jvp_ok=True, timed_at_any_n=True),
+        # every adjoint's row at this horizon gets the same network, start and cotangent
+        extra=dict(
+            prefer_alt=False,
+            no_jvp_ok=True,
+            timed_at_any_n=True,
+            input_id=f"ode.odeint[neural ODE, t ∈ [0, {horizon:g}]]",
+        ),
         note=_note(adjoint),
     )
 
@@ -298,7 +306,12 @@ def _mlp_case(adjoint="backsolve"):
         ref_grad=_mlp_ref_grad,
         ref_name="diffrax RecursiveCheckpointAdjoint, tol 1e-12",
         quick=adjoint == "backsolve",
-        extra=dict(prefer_alt=False, no_jvp_ok=True, timed_at_any_n=True),
+        extra=dict(
+            prefer_alt=False,
+            no_jvp_ok=True,
+            timed_at_any_n=True,
+            input_id="ode.odeint[equinox MLP neural ODE, 40 output times, tol 1e-6]",
+        ),
         note=_note(adjoint),
     )
 
@@ -314,6 +327,8 @@ CASES += [
     _case(1000.0, False, "checkpointed"),
     _mlp_case("checkpointed"),
     _mlp_case("interpolated"),
+    _case(10.0, False, "interpolated"),
+    _case(100.0, False, "interpolated"),
     _case(10.0, False, "checkpointed-log"),
     _case(100.0, False, "checkpointed-log"),
     _case(1000.0, False, "checkpointed-log"),
