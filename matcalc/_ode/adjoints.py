@@ -705,8 +705,9 @@ class BacksolveAdjoint:
 
 @dataclasses.dataclass(frozen=True)
 class InterpolatedAdjoint:
-    """Reverse mode with the forward solution checkpointed and re-solved per segment with dense
-    output, ``(a, ā)`` integrated against it (``adjoint="interpolated"``). ``checkpoints`` and
+    """Reverse mode with the forward solution checkpointed and re-solved with dense output, once
+    per run of segments that fits half of ``segment_steps`` by the forward pass's step count,
+    ``(a, ā)`` integrated against it (``adjoint="interpolated"``). ``checkpoints`` and
     ``segment_steps``, where given, replace ``odeint``'s arguments of those names."""
 
     checkpoints: int | None = None
