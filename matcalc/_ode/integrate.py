@@ -328,7 +328,8 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
             y_out = y  # the steps land on the (single, final) target
 
         y_out = jnp.where(bad, jnp.nan, y_out)
-        return _Interval(t, y, h, sstate, tprev, dense, bad, buf, acc), (y_out, c.k)
+        attempts = c.k if return_attempts else None  # stacked only where asked for
+        return _Interval(t, y, h, sstate, tprev, dense, bad, buf, acc), (y_out, attempts)
 
     carry0 = _Interval(t0, y0, h0, state0, t0, dense0, jnp.zeros((), bool), buf0, quad_init)
     steps = (ts[1:], jnp.arange(1, ts.shape[0], dtype=jnp.int32))
