@@ -164,9 +164,9 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         does not (strongly dissipative problems), prefer ``"interpolated"``.
       * ``"checkpointed"``: the discrete adjoint of the solver — the exact gradient of the
         computed solution, to round-off, rather than an approximation of the continuous one. The
-        forward pass records every accepted step ``(t_j, t_{j+1})`` and the state at every
-        ``stride``-th step; backward, each segment is replayed from its stored state with the
-        recorded steps and ``jax.vjp`` of one Runge–Kutta step ``y_{j+1} = Φ(t_j, t_{j+1}, y_j, θ)``
+        forward pass stores where the step-size controller stood (time, state, step size) at every
+        ``stride``-th accepted step; backward, each segment's steps are replayed from there by the
+        same controller, and ``jax.vjp`` of one Runge–Kutta step ``y_{j+1} = Φ(t_j, t_{j+1}, y_j, θ)``
         (and of the dense output, for interpolated outputs) carries the cotangent back:
         ``λ_j = Φ_yᵀ λ_{j+1}``, ``θ̄ += Φ_θᵀ λ_{j+1}``. The step sizes are held fixed: the step-size
         controller's dependence on ``y`` and ``θ`` is not differentiated, so this is the gradient
@@ -176,13 +176,13 @@ def odeint(  # noqa: C901, PLR0913 (JAX's signature plus the adjoint options)
         ``t``: a step clipped to an output time (or ``t_N``) moves with it, every other step
         keeps its size, and an interpolated output is differentiated in its evaluation time (a
         step end tied to a repeated time goes to its first occurrence).
-        Memory ``O((C + K)·n + S)`` for ``S`` recorded steps, ``C`` stored states and replay
-        segments of ``K`` steps (``C·K ≥ S``), fixed at compile time; ``C ≈ K ≈ √S`` by default
+        Memory ``O((C + K)·n)`` for ``C`` stored states and replay segments of ``K`` steps
+        (``C·K ≥ S``, ``S`` the most steps allowed), fixed at compile time; ``C ≈ K ≈ √S`` by default
         (two-level "√N" checkpointing). Work: the forward solve, then one replayed step and one
         step VJP per accepted step. ``CheckpointedAdjoint(levels=L)`` reverses each segment by
-        recursive checkpointing instead: ``O(n·L·S^{1/L} + S)`` memory (``O(n log S + S)`` at
-        ``L = ⌈log₂ S⌉``), each step replayed at most ``L`` times; the ``S`` term is the 12-byte
-        step record. References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
+        recursive checkpointing instead: ``O(n·L·S^{1/L})`` memory (``O(n log S)`` at
+        ``L = ⌈log₂ S⌉``), each step replayed at most ``L`` times; nothing is stored per step.
+        References: Hairer, Nørsett & Wanner §II.4; Sandu (2006),
         Runge–Kutta discrete adjoints; Griewank & Walther, *Evaluating Derivatives* (2008) ch. 12.
       * ``"forward"``: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``,
         ``ẏ(t_0) = ẏ0 - f(y_0, t_0)ṫ_0``, output tangents ``ẏ_i + f(y_i, t_i)ṫ_i``, solved with

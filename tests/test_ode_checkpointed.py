@@ -51,15 +51,26 @@ def test_linear_gradient_matches_matrix_exponential():
 # ---------------------------------------------- equal to autodiff through the unrolled integration
 
 
+def _accepted_steps(solver, a, y0, ts, tol, land):
+    """The accepted step ends of the forward solve, from its dense-output record."""
+    _, (_, t1s, _, count), _ = solve(
+        _linear, jnp.asarray(y0), jnp.asarray(ts), jnp.asarray(a), solver=solver, rtol=tol, atol=tol,
+        land=land, record=200,
+    )  # fmt: skip
+    return int(count), np.asarray(t1s[: int(count)])
+
+
 def _unrolled_reference(solver, a, y0, ts, tol, land):
     """``jax.grad`` of the same loss through diffrax's ``step`` at the accepted steps, each step end
     tied to the output time it was clipped to (or shifted with ``t_0``), as documented."""
-    _, tr, _ = solve(
-        _linear, jnp.asarray(y0), jnp.asarray(ts), jnp.asarray(a), solver=solver, rtol=tol, atol=tol,
-        land=land, trace=(200, 8),
-    )  # fmt: skip
-    m = int(tr.count)
-    tau, anchor = np.asarray(tr.t1s[:m]), np.asarray(tr.anchors[:m])
+    m, tau = _accepted_steps(solver, a, y0, ts, tol, land)
+    # the documented ties: a step end on an output time it was clipped to (every output time when
+    # steps land on them, else only the last) moves with that time; any other with its start
+    anchor, current = [], 0
+    for t1 in tau:
+        clipped = t1 == ts[-1] or (land and t1 in ts)
+        current = int(np.searchsorted(ts, t1, side="left")) if clipped else current
+        anchor.append(current)
     term = diffrax.ODETerm(lambda t, y, a: a @ y)
 
     def loss(a, y0, ts):
@@ -103,6 +114,52 @@ def test_equals_autodiff_through_unrolled_steps(solver, adjoint, tol):
         assert _rel(g, w) < 1e-13, (name, _rel(g, w))
 
 
+@pytest.mark.parametrize(
+    ("solver", "adjoint", "tol"),
+    [
+        (diffrax.Tsit5(), CheckpointedAdjoint(checkpoints=3, max_steps=40), 1e-8),
+        (diffrax.Tsit5(), CheckpointedAdjoint(max_steps=50, levels=3), 1e-11),
+        (diffrax.Bosh3(), CheckpointedAdjoint(checkpoints=2, max_steps=64), 1e-5),
+    ],
+    ids=["two-level", "recursive", "landing"],
+)
+def test_backward_pass_replays_the_forward_steps(monkeypatch, solver, adjoint, tol):
+    """The backward pass keeps no per-step record: it replays the step-size controller from each
+    checkpoint. It must differentiate the forward pass's steps, each once. The two programs run the
+    same arithmetic but XLA may compile it differently; the error estimate (a small difference of
+    stages) turns that round-off into step sizes that differ by about eps/tol relative, far below a
+    changed accept/reject decision (a rejected step shrinks by at least 10 %)."""
+    import matcalc._ode.checkpointed as ckpt
+
+    seen = []
+    one_step = ckpt._one_step
+
+    def watched(solver_, vf, nd):
+        phi = one_step(solver_, vf, nd)
+
+        def step(t, t1, y, theta):
+            jax.debug.callback(lambda a, b: seen.append((float(a), float(b))), t, t1)
+            return phi(t, t1, y, theta)
+
+        return step
+
+    monkeypatch.setattr(ckpt, "_one_step", watched)
+    solve_ = lambda a: odeint(_linear, Y0, TS, a, adjoint=adjoint, solver=solver, rtol=tol, atol=tol)
+    loss = lambda a: jnp.sum(W * solve_(a))
+    jax.block_until_ready(jax.jit(jax.grad(loss))(A))
+    jax.effects_barrier()
+    m, tau = _accepted_steps(solver, A, Y0, TS, tol, land=not isinstance(solver, diffrax.Tsit5))
+    assert m > 2 * adjoint.sizes(None)[1]  # several segments
+    want = np.stack([np.concatenate([TS[:1], tau[:-1]]), tau], axis=1)
+    got = np.array(sorted(seen))
+    assert got.shape == want.shape
+    steps = want[:, 1] - want[:, 0]
+    assert np.max(np.abs(got - want) / steps[:, None]) < 1e-3
+    assert got[0, 0] == TS[0] and got[-1, 1] == TS[-1]
+    if not isinstance(solver, diffrax.Tsit5):  # steps clipped to the output times end on them exactly
+        assert set(TS[1:]) <= set(got[:, 1])
+
+
 def test_checkpoint_law():
     """``(S, C, K)``: C·K ≥ S with K the least power of two; C ≈ √S by default."""
     assert sizes(100_000, None) == (100_000, 512, 256)
@@ -134,26 +191,37 @@ def test_recursive_sizes_law():
 
 @pytest.mark.parametrize(("length", "span", "branching"), [(1, 1, 2), (13, 16, 2), (16, 16, 2), (37, 64, 3)])
 def test_recursive_reversal_visits_every_step_once_in_reverse(length, span, branching):
-    """With ``advance(i, y) = y + 1`` the state before step ``i`` is ``i``: the reversal must see
-    ``(i, i)`` for ``i = length − 1, ..., 0``, and replay at most ``ℓ·length`` steps in all."""
+    """The state before step ``i`` is ``i``, and every other attempt is rejected (it changes
+    nothing but its flag): the reversal must see ``(i, i)`` for ``i = length − 1, ..., 0``, and
+    replay at most ``ℓ·length`` steps in all."""
     replays = []
 
-    def advance(i, y):
-        jax.debug.callback(lambda i: replays.append(int(i)), i)
-        return y + 1
+    def try_step(y):
+        i, ready = y
+        jax.debug.callback(lambda i, ready: replays.append(int(i)) if ready else None, i, ready)
+        return (i + ready.astype(i.dtype), ~ready), ready, jnp.array(False)
 
     def backward(i, y, c):
         seen, k = c
-        return seen.at[k].set(jnp.stack([i, y])), k + 1
+        return seen.at[k].set(jnp.stack([i, y[0]])), k + 1
 
     seen0 = jnp.full((length, 2), -1, jnp.int32)
-    seen, k = _reverse_recursive(advance, backward, jnp.int32(0), length, span, branching, (seen0, 0))
+    y0 = (jnp.int32(0), jnp.array(False))
+    (seen, k), failed = _reverse_recursive(try_step, backward, y0, length, span, branching, (seen0, 0))
     jax.effects_barrier()
+    assert not failed
     want = np.arange(length - 1, -1, -1)
     np.testing.assert_array_equal(np.asarray(seen), np.stack([want, want], axis=1))
     ell = next(e for e in range(64) if branching**e >= span)
     assert len(replays) <= ell * length
     assert set(replays) == set(range(length - 1))  # every step but the last is replayed
+
+
+def test_recursive_reversal_stops_when_a_replay_fails():
+    failing = lambda y: (y, jnp.array(False), jnp.array(True))
+    backward = lambda i, y, c: c + 1
+    carry, failed = _reverse_recursive(failing, backward, jnp.int32(0), 13, 16, 2, jnp.int32(0))
+    assert failed and carry == 13  # every step was visited once, without replays
 
 
 @pytest.mark.parametrize(
@@ -196,11 +264,11 @@ def test_recursive_schedule_equals_two_level(problem):
 
 @pytest.mark.slow
 def test_recursive_schedule_memory_is_logarithmic():
-    """Compiled temporary memory of ``jax.grad`` for ``y' = −k ∘ y`` (``n = 512``): the recursive
-    schedule (``b = 2``) holds fewer bytes than the two-level one at ``S = 2¹⁴``, and with ``S``
-    multiplied by 16 its state memory (all but the 12-byte-per-step record) grows at most by the
-    ratio of its stored-state counts ``(C + D)``, ``(2 + 18)/(2 + 14)`` (the two-level schedule's
-    ``C + K`` grows fourfold)."""
+    """Compiled temporary memory of ``jax.grad`` for ``y' = −k ∘ y`` (``n = 512``, Tsit5). The
+    backward pass holds ``C`` states and, in the recursive schedule (``b = 2``), a stack of ``D``
+    checkpoints (a state and its stage derivative, ``2n`` numbers each); nothing per step. So each
+    sixteenfold ``S`` adds the same four stack entries, and at ``S = 2¹⁴`` the recursive schedule
+    holds less than the two-level one (``C + K`` states)."""
     n = 512
     ts = jnp.linspace(0.0, 1.0, 2)
 
@@ -209,15 +277,19 @@ def test_recursive_schedule_memory_is_logarithmic():
         compiled = jax.jit(jax.grad(loss)).lower(jnp.ones(n)).compile()
         return compiled.memory_analysis().temp_size_in_bytes
 
-    small, large = (CheckpointedAdjoint(max_steps=s, levels=64) for s in (2**14, 2**18))
-    sqrt_small = CheckpointedAdjoint(max_steps=2**14)
-    m_small, m_large, m_sqrt = temp_bytes(small), temp_bytes(large), temp_bytes(sqrt_small)
-    state_bytes = lambda adj: 8 * n * (adj.sizes(None)[1] + adj.sizes(None)[4])
-    assert state_bytes(sqrt_small) - state_bytes(small) == 8 * n * (256 - 16)
-    assert m_small + 0.9 * (state_bytes(sqrt_small) - state_bytes(small)) < m_sqrt, (m_small, m_sqrt)
-    record = lambda adj: 12 * adj.sizes(None)[0]
-    growth = (m_large - record(large)) / (m_small - record(small))
-    assert 1 <= growth <= state_bytes(large) / state_bytes(small) == 20 / 16, growth
+    steps = (2**14, 2**18, 2**22)
+    recursive = [CheckpointedAdjoint(max_steps=s, levels=64) for s in steps]
+    assert [adj.sizes(None)[4] for adj in recursive] == [14, 18, 22]  # the stacks' depths D
+    m14, m18, m22 = (temp_bytes(adj) for adj in recursive)
+    four_entries = 4 * 2 * n * 8
+    assert four_entries <= m18 - m14 <= 1.05 * four_entries, (m14, m18)
+    assert four_entries <= m22 - m18 <= 1.05 * four_entries, (m18, m22)
+
+    two_level = CheckpointedAdjoint(max_steps=2**14)
+    (_, c2, k2, _, _), (_, c, _, _, d) = two_level.sizes(None), recursive[0].sizes(None)
+    saved = 8 * n * ((c2 + k2) - (c + 2 * d))
+    assert saved == 8 * n * (256 - 30)
+    assert m14 + 0.9 * saved < temp_bytes(two_level), m14
 
 
 # --------------------------------------------------------------------------- nonlinear problems

@@ -613,17 +613,12 @@ def _traced_forward(vf, opts, x, nd):
     y0, ts, theta = x
     f = lambda y, t, a: vf(y, t, *a)
     ys, trace, _ = _solve(f, opts, y0, ts, (theta, nd), trace=opts.trace[:2])
-    # the current/limit anchors are loop bookkeeping, not residuals
-    return ys, (trace.t1s, trace.anchors, trace.count, trace.states, trace.stride, trace.bad)
+    # the interval's limit anchor is loop bookkeeping, not a residual
+    return ys, trace._replace(limit=None)
 
 
-def _checkpointed_math(vf, opts, x, g, nd, res):
-    from .integrate import Trace
-
-    t1s, anchors, count, states, stride, bad = res
-    zero = jnp.zeros((), jnp.int32)
-    trace = Trace(t1s, anchors, count, states, stride, zero, zero, bad)
-    return discrete_adjoint(vf, opts.solver, opts.trace[2], x, g, nd, trace, branching=opts.trace[3])
+def _checkpointed_math(vf, opts, x, g, nd, trace):
+    return discrete_adjoint(vf, opts, opts.trace[2], x, g, nd, trace, branching=opts.trace[3])
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
@@ -737,31 +732,33 @@ class CheckpointedAdjoint:
     Args:
       checkpoints: states stored by the forward pass, ``C`` (default: the power of two nearest
         above ``√S`` for the two-level schedule, ``b`` for the recursive one).
-      max_steps: accepted steps recorded in all, ``S`` (default: ``odeint``'s ``mxstep``; more
-        make the outputs NaN).
+      max_steps: accepted steps in all, ``S`` (default: ``odeint``'s ``mxstep``; more make the
+        outputs NaN). It sizes the checkpoint schedule; nothing is stored per step.
       levels: ``None`` (default): the two-level ("√S") schedule. An integer ``L ≥ 1``: recursive
         checkpointing with branching ``b``, the least integer ``≥ 2`` with ``b**L ≥ S``
         (``L ≥ log₂ S`` gives ``b = 2``, binary bisection).
 
-    Memory and work. The forward pass records every accepted step (its end time and an int32
-    output-time index, 12 bytes per step in float64: ``O(S)`` in every schedule) and stores the
-    state at ``C`` of them, every ``stride``-th (the stride doubles as the slots fill, so the
-    backward pass meets segments of at most ``K`` steps, ``K`` the least power of two with
-    ``C·K ≥ S``). The backward pass walks the segments in reverse, reverses the steps of each with
-    one step VJP per step, and holds, besides the ``C`` stored states:
+    Memory and work. The forward pass stores, at every ``stride``-th accepted step, where the
+    step-size controller stood: ``C`` checkpoints (state, time, step size; the stride doubles as
+    the slots fill, so the backward pass meets segments of at most ``K`` steps, ``K`` the least
+    power of two with ``C·K ≥ S``). The backward pass walks the segments in reverse, replays each
+    segment's steps from its checkpoint with the same controller (the same steps, rejected
+    attempts included), reverses them with one step VJP per step, and holds, besides the ``C``
+    stored states:
 
     * two-level schedule (``levels=None``): the segment replayed into a buffer of ``K`` states.
       ``C + K`` states, ``O(√S·n)`` by default; every step replayed once (work: one forward
-      solve, one more step and one step VJP per accepted step).
+      solve, one more forward pass and one step VJP per accepted step).
     * recursive schedule (``levels=L``): each segment reversed by recursive checkpointing on a
-      stack of ``D = 1 + (b − 1)·ℓ`` states, ``ℓ`` the least with ``b**ℓ ≥ K`` (at most ``L`` with
-      the default ``C``); every step replayed at most ``ℓ`` times. ``C + D ≈ L·b`` states: ``O(n log₂ S)`` for
+      stack of ``D = 1 + (b − 1)·ℓ`` checkpoints (``2n`` numbers each: the state and the
+      stepper's derivative), ``ℓ`` the least with ``b**ℓ ≥ K`` (at most ``L`` with the default
+      ``C``); every step replayed at most ``ℓ`` times. ``O(L·b·n)`` numbers: ``O(n log₂ S)`` for
       ``b = 2`` (``L = ⌈log₂ S⌉``), with ``O(S log₂ S)`` replayed steps.
 
-    All sizes are fixed at compile time. The state memory is ``(C + K)·n`` or ``(C + D)·n``
-    numbers; the step record grows linearly in ``S`` in both, so that the backward pass walks
-    exactly the forward pass's steps (re-running the step-size controller could round
-    differently). Reference: Griewank & Walther, *Evaluating Derivatives* (2nd ed., 2008), ch. 12
+    All sizes are fixed at compile time, and none grows with the steps actually taken. The
+    replayed steps equal the forward pass's up to round-off in the error estimate (step sizes
+    within about ``eps/tol`` relative), which moves the gradient far below the tolerance.
+    Reference: Griewank & Walther, *Evaluating Derivatives* (2nd ed., 2008), ch. 12
     (two-level and recursive checkpointing; the binomial "revolve" schedule there needs fewer
     replays for the same memory, this one is the simpler recursive subdivision)."""
 
@@ -789,7 +786,7 @@ class CheckpointedAdjoint:
         if steps is None:
             if mxstep == jnp.inf:
                 raise ValueError(
-                    "odeint: adjoint='checkpointed' records the accepted steps in a buffer sized by "
+                    "odeint: adjoint='checkpointed' sizes its checkpoint schedule by "
                     "mxstep, which is inf; pass a finite mxstep or "
                     "adjoint=matcalc.ode.CheckpointedAdjoint(max_steps=...)"
                 )

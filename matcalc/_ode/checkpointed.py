@@ -1,7 +1,8 @@
 """The discrete adjoint of ``matcalc.ode.odeint``'s adaptive solver, with checkpoints.
 
-The forward pass is the ordinary adaptive solve (``integrate.solve``) with a ``Trace``: every
-accepted step's end time ``t_{j+1}`` and the state at every ``stride``-th step. The computed
+The forward pass is the ordinary adaptive solve (``integrate.solve``) with a ``Trace``: the number
+of accepted steps and, at every ``stride``-th step, where the step-size controller stood (time,
+state, step size, tied output time). The computed
 solution is then a composition of explicit maps
 
     y_{j+1} = Φ(t_j, t_{j+1}, y_j, θ)          (one Runge–Kutta step, j = 0, ..., M-1),
@@ -30,26 +31,35 @@ differentiated in its evaluation time ``t_i``. A step end tied to a repeated out
 to its first occurrence (so a time that ``odeint`` repeats in place of offending ones carries no
 cotangent, and a loss of the valid rows gets its exact gradient).
 
-Memory. The trace holds ``S`` step times (``S = max_steps``) and ``C`` states (``C =
-checkpoints``). The backward pass walks the segments of ``stride`` steps in reverse (at most
-``K`` steps each, ``K`` the least power of two with ``C·K ≥ S``) and reverses each with one of
-two schedules:
+Steps. No step is recorded: each segment's steps are replayed from its checkpoint by the same
+step-size controller (``integrate.attempt``, rejected attempts included) on the same stored numbers,
+so the backward pass takes the forward pass's steps again. XLA may compile the same arithmetic
+differently in the two programs; the error estimate (a small difference of stages) then turns
+round-off into step sizes that differ by about ``eps/tol`` relative, which changes the gradient
+far below the solver's tolerance (the gradient agrees with autodiff through the unrolled steps
+to about 1e-13). Only an
+error estimate within that round-off of the acceptance threshold could flip a decision; the
+segment's last step still ends at the next checkpoint, so the gradient would then be that of a
+neighbouring step sequence, accurate to the tolerance.
 
-* two-level (the default): the segment is replayed forward from its stored state with the
-  recorded steps into a buffer of ``K`` states, then the step adjoints run backward through it.
-  Memory ``(C + K)·n`` numbers; with the default ``C ≈ K ≈ √S`` it is ``O(√S·n)`` (the "√N"
-  law); work is one forward solve plus one replayed step and one step VJP per accepted step.
+Memory. The trace holds ``C`` checkpoints (``C = checkpoints``, the states plus four scalars each;
+an implicit solver's own state too) and a step count bounded by ``S = max_steps``. The backward
+pass walks the segments of ``stride`` steps in reverse (at most ``K`` steps each, ``K`` the least
+power of two with ``C·K ≥ S``) and reverses each with one of two schedules:
+
+* two-level (the default): the segment is replayed forward from its checkpoint into a buffer of
+  ``K`` states (and times), then the step adjoints run backward through it. Memory ``(C + K)·n``
+  numbers; with the default ``C ≈ K ≈ √S`` it is ``O(√S·n)`` (the "√N" law); work is one
+  forward solve plus one replayed step and one step VJP per accepted step.
 * recursive, branching ``b`` (``_reverse_recursive``): the segment is cut into at most ``b``
-  sub-segments whose starting states are pushed on a stack, the last one is cut again, and so
-  on; a sub-segment is reversed when its turn comes and its state popped. Memory ``(C + D)·n``
-  numbers, ``D = 1 + (b − 1)·ℓ`` with ``b**ℓ ≥ K``; each step is replayed at most ``ℓ`` times.
-  With ``C = b`` and ``b**L ≥ S`` this is ``≈ L·b`` states and ``≈ L`` replays per step; ``b =
-  2`` gives ``O(n log₂ S)`` states and ``O(S log₂ S)`` replayed steps (binary bisection).
+  sub-segments whose starting checkpoints are pushed on a stack, the last one is cut again, and so
+  on; a sub-segment is reversed when its turn comes and its checkpoint popped. Memory
+  ``C·n + 2D·n`` numbers (a stacked checkpoint keeps the stepper's derivative too), ``D = 1 +
+  (b − 1)·ℓ`` with ``b**ℓ ≥ K``; each step is replayed at most ``ℓ`` times. With ``C = b`` and
+  ``b**L ≥ S`` this is ``O(L·b·n)`` and ``≈ L`` replays per step; ``b = 2`` gives
+  ``O(n log₂ S)`` memory and ``O(S log₂ S)`` replayed steps (binary bisection).
 
-Both add ``S`` step records (a time and an int32 each, 12 bytes in float64), fixed at compile
-time like every size here: the step record is ``O(S)`` in either schedule. The step sequence is
-recorded rather than re-derived by re-running the step-size controller, so that the backward pass
-walks exactly the forward pass's steps (a re-run could round differently and accept another step).
+Nothing grows with the number of steps but the schedule's sizes, fixed at compile time.
 """
 
 from __future__ import annotations
@@ -60,7 +70,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .integrate import _Stepper, interpolate
+from .integrate import Checkpoint, _Stepper, attempt, interpolate
 
 
 def sizes(max_steps: int, checkpoints: int | None) -> tuple[int, int, int]:
@@ -106,9 +116,11 @@ def _one_step(solver, vf, nd):
     return step
 
 
-def discrete_adjoint(vf, solver, segment, x, g, nd, trace, branching=0):  # noqa: PLR0913
+def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: PLR0913, PLR0915
     """``(ȳ0, t̄, θ̄)``: the discrete adjoint of the traced solve for output cotangents ``g``.
 
+    ``opts`` carries the forward solve's ``solver``, ``rtol``, ``atol``, ``m``, ``hmax`` and
+    ``land``: the steps of each segment are replayed from its checkpoint with the same controller.
     ``segment`` is ``K``, the largest stride. ``branching`` ``b = 0``: each segment is replayed
     into a buffer of ``K`` states (the two-level schedule); ``b ≥ 2``: each segment is reversed by
     recursive checkpointing with branching ``b`` on a stack of ``1 + (b − 1)·ℓ`` states
@@ -116,26 +128,45 @@ def discrete_adjoint(vf, solver, segment, x, g, nd, trace, branching=0):  # noqa
     """
     y0, ts, theta = x
     n, dtype = y0.shape[0], y0.dtype
-    t1s, anchors, count, states, stride = trace.t1s, trace.anchors, trace.count, trace.states, trace.stride
+    count, stride, points = trace.count, trace.stride, trace.checkpoints
+    solver = opts.solver
     phi = _one_step(solver, vf, nd)
+    stepper = _Stepper(solver, lambda y_, t_, a: vf(y_, t_, *a), (theta, nd))
     nout = ts.shape[0]
-    # the step whose dense output gives output i: the first j with t_{j+1} ≥ t_i (-1: y0 itself)
-    owner = jnp.where(ts > ts[0], jnp.searchsorted(t1s, ts, side="left").astype(jnp.int32), -1)
+    last = jnp.asarray(nout - 1, jnp.int32)
+    m = n if opts.m is None else opts.m
 
     # a step end tied to a repeated output time (e.g. the copies of the last valid time that
     # replace offending times) is tied to its first occurrence
     first = jnp.searchsorted(ts, ts, side="left").astype(jnp.int32)
     tie = lambda a: first[a]
 
-    def start(j):
-        jm = jnp.maximum(j - 1, 0)
-        return jnp.where(j == 0, ts[0], t1s[jm]), tie(jnp.where(j == 0, 0, anchors[jm]))
+    def tied(t, anchor):
+        """``t`` moving with its output time: ``t_a + (t − t_a)`` with the offset held fixed."""
+        ta = ts[tie(anchor)]
+        return ta + lax.stop_gradient(t - ta)
 
-    def outputs_of(j, t, t1, dense, tsbar, p):
-        """Cotangents of the outputs owned by step j (p: the last output not yet visited)."""
+    def try_step(p):
+        """One attempt of the controller from ``p`` as ``solve`` made it (the same ``attempt`` on
+        the same numbers): ``(p after it, accepted, failed)``."""
+        if opts.land:
+            index = jnp.minimum(jnp.searchsorted(ts, p.t, side="right").astype(jnp.int32), last)
+            lim, limit = ts[index], index
+        else:
+            lim, limit = ts[-1], last
+        h = lax.stop_gradient(p.h)
+        a = attempt(stepper, p.t, p.y, h, p.sstate, lim, m=m, rtol=opts.rtol, atol=opts.atol, hmax=opts.hmax)
+        moved = Checkpoint(a.t1, a.y1, a.h_new, a.sstate, jnp.where(a.snap, limit, p.anchor))
+        p = jax.tree.map(lambda u, v: jnp.where(a.accept, u, v), moved, p._replace(h=a.h_new))
+        return p, a.accept, a.failed
+
+    def outputs_of(t, t1, dense, tsbar, p):
+        """Cotangents of the outputs in the step ``(t, t1]`` (``p``: the last output not yet
+        visited; the later steps have taken every output after ``t1``)."""
 
         def more(c):
-            return (c[-1] >= 1) & (owner[jnp.maximum(c[-1], 0)] == j)
+            q = jnp.maximum(c[-1], 0)
+            return (c[-1] >= 1) & (ts[q] > t) & (ts[q] > ts[0])
 
         def one(c):
             y1bar, dbar, tbar, t1bar, tsbar_, q = c
@@ -157,74 +188,85 @@ def discrete_adjoint(vf, solver, segment, x, g, nd, trace, branching=0):  # noqa
         c0 = (jnp.zeros((n,), dtype), jax.tree.map(jnp.zeros_like, dense), zero, zero, tsbar, p)
         return lax.while_loop(more, one, c0)
 
-    def backward_step(j, y, carry):
-        lam, thbar, tsbar, p = carry
-        t, a0 = start(j)
-        t1 = t1s[j]
-        (_, dense), pull = jax.vjp(phi, t, t1, y, theta)
-        y1bar, dbar, tbar, t1bar, tsbar, p = outputs_of(j, t, t1, dense, tsbar, p)
+    def backward_step(p, carry):
+        """Reverse the step from ``p`` to the step end ``carry``'s ``(t1, a1)`` holds; that end
+        becomes ``p``'s."""
+        lam, thbar, tsbar, q, (t1, a1) = carry
+        t = tied(p.t, p.anchor)
+        (_, dense), pull = jax.vjp(phi, t, t1, p.y, theta)
+        y1bar, dbar, tbar, t1bar, tsbar, q = outputs_of(t, t1, dense, tsbar, q)
         ct_t, ct_t1, ct_y, ct_th = pull((lam + y1bar, dbar))
-        tsbar = tsbar.at[a0].add(ct_t + tbar).at[tie(anchors[j])].add(ct_t1 + t1bar)
-        return ct_y, thbar + ct_th, tsbar, p
+        tsbar = tsbar.at[tie(p.anchor)].add(ct_t + tbar).at[tie(a1)].add(ct_t1 + t1bar)
+        return ct_y, thbar + ct_th, tsbar, q, (t, p.anchor)
 
-    def advance(j, y):
-        """The state after step ``j`` from the state ``y`` before it, by the recorded step."""
-        t, _ = start(j)
-        return phi(t, t1s[j], y, theta)[0]
+    def checkpoint(s):
+        p = jax.tree.map(lambda b: b[s], points)
+        return p._replace(sstate=stepper.init(p.t, ts[-1], p.y)) if p.sstate is None else p
 
-    def seg_recursive(r, carry):
+    def seg_recursive(r, c):
+        carry, failed = c
         s = nseg - 1 - r
-        j0 = s * stride
-        length = jnp.minimum(stride, count - j0)
-        return _reverse_recursive(
-            lambda i, y: advance(j0 + i, y),
-            lambda i, y, c: backward_step(j0 + i, y, c),
-            states[s],
-            length,
-            segment,
-            branching,
-            carry,
+        length = jnp.minimum(stride, count - s * stride)
+        carry, failed_here = _reverse_recursive(
+            try_step, lambda i, p, c: backward_step(p, c), checkpoint(s), length, segment, branching, carry
         )
+        return carry, failed | failed_here
 
-    def seg(r, carry):
+    def seg(r, c):
+        carry, failed = c
         s = nseg - 1 - r
-        j0 = s * stride
-        length = jnp.minimum(stride, count - j0)
+        length = jnp.minimum(stride, count - s * stride)
+        p0 = checkpoint(s)
+        # the buffer keeps what a step's reversal reads: its start, state and anchor
+        kept = lambda p: p._replace(h=None, sstate=None)
+        buf0 = jax.tree.map(lambda v: jnp.zeros((segment, *v.shape), v.dtype).at[0].set(v), kept(p0))
 
-        def replay(i, buf):
-            j = j0 + i - 1
-            t, _ = start(j)
-            return buf.at[i].set(phi(t, t1s[j], buf[i - 1], theta)[0])
+        # replay steps 1, ..., length - 1 of the segment: one loop over attempts
+        def replay(c2):
+            p, i, buf, _ = c2
+            p, accepted, failed = try_step(p)
+            i = i + accepted.astype(i.dtype)
+            buf = jax.tree.map(lambda b, v: b.at[i].set(jnp.where(accepted, v, b[i])), buf, kept(p))
+            return p, i, buf, failed
 
-        buf = jnp.zeros((segment, n), dtype).at[0].set(states[s])
-        buf = lax.fori_loop(1, length, replay, buf)
+        c2 = (p0, jnp.zeros((), jnp.int32), buf0, failed)
+        _, _, buf, failed = lax.while_loop(lambda c2: (c2[1] < length - 1) & ~c2[3], replay, c2)
 
         def back(r2, c):
             i = length - 1 - r2
-            return backward_step(j0 + i, buf[i], c)
+            return backward_step(jax.tree.map(lambda b: b[i], buf), c)
 
-        return lax.fori_loop(0, length, back, carry)
+        return lax.fori_loop(0, length, back, carry), failed
 
-    nseg = (count + stride - 1) // stride
+    # nothing to reverse after a failed solve (its outputs are NaN)
+    nseg = jnp.where(trace.bad, 0, (count + stride - 1) // stride)
     carry = (
         jnp.zeros((n,), dtype),
         jnp.zeros_like(theta),
         jnp.zeros_like(ts),
-        jnp.asarray(nout - 1, jnp.int32),
+        last,
+        (tied(trace.t_end, trace.current), trace.current),
     )
-    lam, thbar, tsbar, p = lax.fori_loop(0, nseg, seg_recursive if branching else seg, carry)
+    # a replay that cannot retake a step of the forward pass (not seen: it reruns the same
+    # arithmetic) fails loudly, like the forward pass
+    failed = jnp.zeros((), bool)
+    reverse_segment = seg_recursive if branching else seg
+    (lam, thbar, tsbar, p, _), failed = lax.fori_loop(0, nseg, reverse_segment, (carry, failed))
     # outputs at t_0 (i = 0 and any later t_i = t_0) are y0 itself
     idx = jnp.arange(nout, dtype=jnp.int32)
     at_start = (idx == 0) | (idx <= p)
     y0bar = lam + jnp.sum(jnp.where(at_start[:, None], g, 0), axis=0)
-    nan = lambda v: jnp.where(trace.bad, jnp.nan, v)
+    nan = lambda v: jnp.where(trace.bad | failed, jnp.nan, v)
     return nan(y0bar), nan(tsbar), nan(thbar)
 
 
-def _reverse_recursive(advance, backward, y0, length, span, branching, carry):  # noqa: PLR0913
+def _reverse_recursive(try_step, backward, y0, length, span, branching, carry):  # noqa: PLR0913
     """Reverse the steps ``0, ..., length − 1`` (``length ≤ span``) from the state ``y0`` before
     step 0 by recursive checkpointing with branching ``b``: ``backward(i, y_i, carry)`` for ``i``
-    from ``length − 1`` down to 0, each ``y_i`` replayed by ``advance(i, y_i) = y_{i+1}``.
+    from ``length − 1`` down to 0, each ``y_i`` replayed from an earlier one by attempts
+    ``try_step(y) -> (y', accepted, failed)`` (``y' = y_{i+1}`` when ``y = y_i`` and the attempt
+    is accepted). Returns the final carry and whether an attempt failed (the reversal then stops
+    replaying and its result is meaningless).
 
     A stack holds states ``y_j`` with increasing ``j``. To reverse step ``h``, the top ``y_j``
     with gap ``d = h + 1 − j > 1`` is swept forward over ``⌊(d − 1)/σ⌋·σ`` steps, pushing the
@@ -238,39 +280,45 @@ def _reverse_recursive(advance, backward, y0, length, span, branching, carry):  
     levels = _levels_of(span, branching)
     depth = 1 + (branching - 1) * levels
     powers = jnp.asarray([branching**i for i in range(levels + 1)], jnp.int32)
-    ys = jnp.zeros((depth, *y0.shape), y0.dtype).at[0].set(y0)
+    ys = jax.tree.map(lambda v: jnp.zeros((depth, *jnp.shape(v)), jnp.result_type(v)).at[0].set(v), y0)
     idx = jnp.zeros((depth,), jnp.int32)
     top = jnp.zeros((), jnp.int32)
+    failed = jnp.zeros((), bool)
 
     def reverse_one(r, c):
-        ys, idx, top, carry = c
+        ys, idx, top, failed, carry = c
         h = length - 1 - r  # the step to reverse
 
         def gap(c2):
-            _, idx, top = c2
-            return h - idx[top] > 0
+            _, idx, top, failed = c2
+            return (h - idx[top] > 0) & ~failed
 
         def sweep(c2):
-            ys, idx, top = c2
+            ys, idx, top, failed = c2
             j = idx[top]
             d = h + 1 - j
             sub = powers[jnp.searchsorted(powers, d, side="left") - 1]
-            pushes = (d - 1) // sub
+            steps = (d - 1) // sub * sub
 
-            def replay(i, c3):
-                y, ys, idx, top = c3
-                y = advance(j + i, y)
-                push = (i + 1) % sub == 0
+            # one loop over attempts (not one per step): a step is an attempt that is accepted
+            def attempt(c3):
+                y, i, ys, idx, top, _ = c3
+                y, accepted, failed = try_step(y)
+                i = i + accepted.astype(i.dtype)
+                push = accepted & (i % sub == 0)
                 top = top + push.astype(top.dtype)
-                ys = ys.at[top].set(jnp.where(push, y, ys[top]))
-                idx = idx.at[top].set(jnp.where(push, j + i + 1, idx[top]))
-                return y, ys, idx, top
+                ys = jax.tree.map(lambda b, v: b.at[top].set(jnp.where(push, v, b[top])), ys, y)
+                idx = idx.at[top].set(jnp.where(push, j + i, idx[top]))
+                return y, i, ys, idx, top, failed
 
-            _, ys, idx, top = lax.fori_loop(0, pushes * sub, replay, (ys[top], ys, idx, top))
-            return ys, idx, top
+            y = jax.tree.map(lambda b: b[top], ys)
+            c3 = (y, jnp.zeros((), jnp.int32), ys, idx, top, failed)
+            _, _, ys, idx, top, failed = lax.while_loop(lambda c: (c[1] < steps) & ~c[5], attempt, c3)
+            return ys, idx, top, failed
 
-        ys, idx, top = lax.while_loop(gap, sweep, (ys, idx, top))
-        carry = backward(h, ys[top], carry)
-        return ys, idx, top - 1, carry
+        ys, idx, top, failed = lax.while_loop(gap, sweep, (ys, idx, top, failed))
+        carry = backward(h, jax.tree.map(lambda b: b[top], ys), carry)
+        return ys, idx, top - 1, failed, carry
 
-    return lax.fori_loop(0, length, reverse_one, (ys, idx, top, carry))[3]
+    out = lax.fori_loop(0, length, reverse_one, (ys, idx, top, failed, carry))
+    return out[4], out[3]

@@ -132,6 +132,53 @@ class _Stepper:
         return y1, yerr, dense, f1, jnp.ones((), bool)
 
 
+class Attempt(NamedTuple):
+    """One step attempt of the controller (``attempt``)."""
+
+    h: Any  # the step size tried, after the underflow floor
+    t1: Any  # the attempted step's end
+    snap: Any  # the end was clipped to the limit
+    y1: Any
+    dense: Any
+    sstate: Any  # the stepper's state after the step
+    accept: Any
+    h_new: Any  # the next step size to try
+    failed: Any  # rejected at the underflow floor, or a non-finite step size
+
+
+def _tiny(t):
+    """Round-off of a time ``t``: steps below it would not advance ``t``."""
+    return 8 * jnp.finfo(t.dtype).eps * jnp.maximum(jnp.abs(t), 1.0)
+
+
+def attempt(stepper, t, y, h, sstate, lim, *, m, rtol, atol, hmax) -> Attempt:
+    """Try the step of size ``h`` from ``(t, y)`` toward the limit ``lim`` and decide on it with
+    the integral controller (the one stepping rule of ``solve`` and of the checkpointed adjoint's
+    replay, which must take the same steps)."""
+    # a step below round-off of t would not advance it: floor at the underflow threshold
+    h = jnp.maximum(h, _tiny(t))
+    # snap to the limit when the remainder is below round-off, so every accepted step advances
+    snap = t + h >= lim - _tiny(lim)
+    t1 = jnp.where(snap, lim, t + h)
+    hh = t1 - t
+    y1, yerr, dense, sstate1, ok = stepper.step(t, t1, y, sstate)
+    scale = atol + rtol * jnp.maximum(jnp.abs(y[:m]), jnp.abs(y1[:m]))
+    err = _rms(yerr[:m] / scale)
+    ok = ok & jnp.isfinite(err) & jnp.all(jnp.isfinite(y1))
+    err = jnp.where(ok, err, jnp.inf)
+    accept = err <= 1.0
+    expo = jnp.asarray(-1.0 / stepper.order, y.dtype)
+    factor = jnp.where(err == 0, IFACTOR, jnp.clip(SAFETY * err**expo, DFACTOR, IFACTOR))
+    factor = jnp.where(accept, factor, jnp.minimum(factor, SAFETY))
+    # the step sequence carries no derivative: differentiating a solve (forward mode over a
+    # backward pass) gives the derivative of the discrete solution at frozen steps
+    factor = lax.stop_gradient(factor)
+    h_new = jnp.minimum(hh * factor, hmax)
+    # a rejected step that cannot shrink any further, or a non-finite step: failure
+    failed = (~accept & (hh <= _tiny(t))) | ~jnp.isfinite(h_new)
+    return Attempt(h, t1, snap, y1, dense, sstate1, accept, h_new, failed)
+
+
 class _Step(NamedTuple):
     """The carry of the stepping loop within one output interval."""
 
@@ -225,7 +272,6 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     stepper = _Stepper(solver, vf, args)
     t0, tN = ts[0], ts[-1]
     order = stepper.order
-    expo = -1.0 / order
     state0 = stepper.init(t0, tN, y0)
     # dense output is carried only where outputs are interpolated or steps recorded/quadratured
     need_dense = bool(record) or quad is not None or not (land or ts.shape[0] == 2)
@@ -243,8 +289,6 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     h0 = jnp.minimum(jnp.minimum(h0, hmax), tN - t0)
     h0 = jnp.where(jnp.isfinite(h0), h0, tN - t0)  # e.g. a zero-length segment's lookup
     h0 = lax.stop_gradient(h0)
-    tiny = 8 * jnp.finfo(dtype).eps
-
     if record:
         buf0 = (
             jnp.full((record,), jnp.inf, dtype),
@@ -253,7 +297,7 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
             jnp.zeros((), jnp.int32),
         )
     elif trace:
-        buf0 = Trace.empty(trace, y0)
+        buf0 = Trace.empty(trace[1], y0, t0, None if stepper.lean else state0)
     elif max_accepted:
         buf0 = jnp.zeros((), jnp.int32)
     else:
@@ -261,31 +305,9 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
 
     def step(c):
         t, y, h, sstate, tprev, dense, k, bad, buf, acc, target = c
-        lim = target if land else tN
-        # a step below round-off of t would not advance it: floor at the underflow threshold
-        h = jnp.maximum(h, tiny * jnp.maximum(jnp.abs(t), 1.0))
-        # snap to the limit when the remainder is below round-off, so every accepted step advances
-        snap = t + h >= lim - tiny * jnp.maximum(jnp.abs(lim), 1.0)
-        t1 = jnp.where(snap, lim, t + h)
-        hh = t1 - t
-        y1, yerr, dense1, sstate1, ok = stepper.step(t, t1, y, sstate)
-        if not need_dense:
-            dense1 = None
-        scale = atol + rtol * jnp.maximum(jnp.abs(y[:m]), jnp.abs(y1[:m]))
-        err = _rms(yerr[:m] / scale)
-        ok = ok & jnp.isfinite(err) & jnp.all(jnp.isfinite(y1))
-        err = jnp.where(ok, err, jnp.inf)
-        accept = err <= 1.0
-        factor = jnp.where(
-            err == 0, IFACTOR, jnp.clip(SAFETY * err ** jnp.asarray(expo, dtype), DFACTOR, IFACTOR)
-        )
-        factor = jnp.where(accept, factor, jnp.minimum(factor, SAFETY))
-        # the step sequence carries no derivative: differentiating a solve (forward mode over a
-        # backward pass) gives the derivative of the discrete solution at frozen steps
-        factor = lax.stop_gradient(factor)
-        h_new = jnp.minimum(hh * factor, hmax)
-        # a rejected step that cannot shrink any further, or a non-finite step: failure
-        bad = bad | (~accept & (hh <= tiny * jnp.maximum(jnp.abs(t), 1.0))) | ~jnp.isfinite(h_new)
+        a = attempt(stepper, t, y, h, sstate, target if land else tN, m=m, rtol=rtol, atol=atol, hmax=hmax)
+        t1, accept, dense1 = a.t1, a.accept, (a.dense if need_dense else None)
+        bad = bad | a.failed
         if record:
             # element updates only (a rejected step writes back the old entry): the buffers are
             # never selected whole
@@ -296,7 +318,9 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
             bad = bad | (accept & (cnt >= record))
         elif trace:
             bad = bad | (accept & (buf.count >= trace[0]))
-            buf = buf.push(accept, y, t1, snap)
+            # an explicit tableau's state is f(y, t), recomputed on replay: not stored
+            kept = None if stepper.lean else sstate
+            buf = buf.push(accept, Checkpoint(t, y, a.h, kept, buf.current), a.snap)
         elif max_accepted:
             bad = bad | (accept & (buf >= max_accepted))
             buf = buf + accept.astype(buf.dtype)
@@ -304,9 +328,9 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
             y_of = lambda s: interpolate(solver, t, t1, dense1, s)
             acc = _select(accept, quad(acc, t, t1, y_of, args), acc)
         t, y, sstate, tprev, dense = _select(
-            accept, (t1, y1, sstate1, t, dense1), (t, y, sstate, tprev, dense)
+            accept, (t1, a.y1, a.sstate, t, dense1), (t, y, sstate, tprev, dense)
         )
-        return _Step(t, y, h_new, sstate, tprev, dense, k + 1, bad, buf, acc, target)
+        return _Step(t, y, a.h_new, sstate, tprev, dense, k + 1, bad, buf, acc, target)
 
     def cond(c):
         go = (c.t < c.target) & ~c.bad
@@ -338,7 +362,7 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     extra = (attempts,) if return_attempts else ()
     bad, buf, acc = carry.bad, carry.buf, carry.acc
     if trace:
-        buf = buf._replace(bad=bad)
+        buf = buf._replace(t_end=carry.t, bad=bad)
     if acc is not None:
         acc = jax.tree.map(lambda a: jnp.where(bad, jnp.nan, a), acc)
     if return_h:
@@ -348,66 +372,76 @@ def solve(  # noqa: C901, PLR0913, PLR0915 (the solver's options, one stepping l
     return ys, buf, acc, *extra
 
 
-class Trace(NamedTuple):
-    """The accepted steps of a solve, for its discrete adjoint (``solve(..., trace=(S, C))``).
+class Checkpoint(NamedTuple):
+    """Where the step-size controller stood before an accepted step: enough to replay the steps
+    from there (``attempt`` with ``h`` is accepted again, and so is every later step)."""
 
-    Step ``j`` (``0 ≤ j < count``) runs from ``t_j`` to ``t1s[j]`` (``t_0 = ts[0]``,
-    ``t_j = t1s[j-1]``). Each step end is tied to an output time, ``ts[anchors[j]]``: a step clipped
-    to an output time (or to ``ts[N]``) is tied to it, any other step end to the same output time
-    as its start (its step size is held fixed, ``t1 = t + h``); ``t_0`` is tied to ``ts[0]``.
-    ``states[s]`` is the state at the start of step ``s·stride``. The stride starts at 1 and
-    doubles whenever the ``C`` slots are full (keeping every other stored state), so at the end
-    ``count ≤ C·stride < 2·count`` (for ``count > C``): O(C) states for any number of steps.
+    t: Any  # the step's start
+    y: Any  # the state at t
+    h: Any  # the step size of the accepted attempt (after the underflow floor)
+    sstate: Any  # the stepper's state at t; None where it is f(y, t) (explicit tableaux)
+    anchor: Any  # int32: the output time t is tied to (see ``Trace``)
+
+
+class Trace(NamedTuple):
+    """Checkpoints of a solve, for its discrete adjoint (``solve(..., trace=(S, C))``).
+
+    Step ``j`` (``0 ≤ j < count``) runs from ``t_j`` to ``t_{j+1}`` (``t_0 = ts[0]``,
+    ``t_count = t_end``). Each step end is tied to an output time: a step clipped to an output time
+    (or to ``ts[N]``) is tied to it, any other step end to the same output time as its start (its
+    step size is held fixed, ``t_{j+1} = t_j + h``); ``t_0`` is tied to ``ts[0]``.
+    ``checkpoints[s]`` is where the controller stood before step ``s·stride``. The stride starts at
+    1 and doubles whenever the ``C`` slots are full (keeping every other checkpoint), so at the end
+    ``count ≤ C·stride < 2·count`` (for ``count > C``): O(C) states for any number of steps, and
+    no per-step record.
     """
 
-    t1s: Any  # (S,) step end times, +inf past count
-    anchors: Any  # (S,) int32: the output time each step end is tied to
+    checkpoints: Any  # Checkpoint, each field with a leading axis of C slots
     count: Any  # int32: accepted steps
-    states: Any  # (C, n) the state at the start of step s·stride
     stride: Any  # int32
     current: Any  # int32: the anchor of the current time
     limit: Any  # int32: the anchor of a clipped step in the current interval
-    bad: Any  # the solve failed (outputs NaN)
+    t_end: Any  # the time reached
+    bad: Any  # the solve failed (outputs NaN), or more than S steps were accepted
 
     @staticmethod
-    def empty(sizes, y0):
-        steps, slots = sizes
+    def empty(slots, y0, t0, sstate):
         i32 = lambda v: jnp.asarray(v, jnp.int32)
+        point = Checkpoint(t0, y0, t0, sstate, i32(0))
         return Trace(
-            jnp.full((steps,), jnp.inf, y0.dtype),
-            jnp.zeros((steps,), jnp.int32),
+            jax.tree.map(lambda x: jnp.zeros((slots, *jnp.shape(x)), jnp.result_type(x)), point),
             i32(0),
-            jnp.zeros((slots, y0.shape[0]), y0.dtype),
             i32(1),
             i32(0),
             i32(0),
+            t0,
             jnp.zeros((), bool),
         )
 
-    def push(self, accept, y, t1, snapped):
-        """Record the step from state ``y`` to time ``t1`` if ``accept`` (element updates only:
-        the buffers are never selected whole)."""
-        steps, slots = self.t1s.shape[0], self.states.shape[0]
+    def push(self, accept, point: Checkpoint, snapped):
+        """Count the step that starts at ``point`` if ``accept``, keeping ``point`` when it falls on
+        the stride (element updates only: the slots are never selected whole)."""
+        slots = jax.tree.leaves(self.checkpoints)[0].shape[0]
         j = self.count
 
         def thin(a):
-            states, stride = a
-            kept = states[::2]
-            pad = jnp.zeros((slots - kept.shape[0], *states.shape[1:]), states.dtype)
-            return jnp.concatenate([kept, pad]), stride * 2
+            points, stride = a
+
+            def halve(x):
+                kept = x[::2]
+                return jnp.concatenate([kept, jnp.zeros((x.shape[0] - kept.shape[0], *x.shape[1:]), x.dtype)])
+
+            return jax.tree.map(halve, points), stride * 2
 
         full = accept & (j % self.stride == 0) & (j // self.stride >= slots)
-        states, stride = lax.cond(full, thin, lambda a: a, (self.states, self.stride))
+        points, stride = lax.cond(full, thin, lambda a: a, (self.checkpoints, self.stride))
         slot = jnp.minimum(j // stride, slots - 1)
         keep = accept & (j % stride == 0)
-        states = states.at[slot].set(jnp.where(keep, y, states[slot]))
+        points = jax.tree.map(lambda b, v: b.at[slot].set(jnp.where(keep, v, b[slot])), points, point)
         anchor = jnp.where(accept & snapped, self.limit, self.current)
-        i = jnp.minimum(j, steps - 1)
         return self._replace(
-            t1s=self.t1s.at[i].set(jnp.where(accept, t1, self.t1s[i])),
-            anchors=self.anchors.at[i].set(jnp.where(accept, anchor, self.anchors[i])),
+            checkpoints=points,
             count=j + accept.astype(j.dtype),
-            states=states,
             stride=stride,
             current=anchor,
         )
