@@ -15,7 +15,7 @@ import pytest
 import scipy.linalg
 
 from matcalc._ode.checkpointed import _reverse_recursive, recursive_sizes, sizes
-from matcalc._ode.integrate import solve
+from matcalc._ode.integrate import prepare_solver, solve
 from matcalc.ode import CheckpointedAdjoint, odeint
 from tests.test_ode import TS, Y0, A, W, _linear_reference  # the linear problem and its closed form
 
@@ -51,19 +51,21 @@ def test_linear_gradient_matches_matrix_exponential():
 # ---------------------------------------------- equal to autodiff through the unrolled integration
 
 
-def _accepted_steps(solver, a, y0, ts, tol, land):
-    """The accepted step ends of the forward solve, from its dense-output record."""
-    _, (_, t1s, _, count), _ = solve(
-        _linear, jnp.asarray(y0), jnp.asarray(ts), jnp.asarray(a), solver=solver, rtol=tol, atol=tol,
-        land=land, record=200,
+def _accepted_steps(solver, a, y0, ts, tol, land, vf=_linear):
+    """The accepted step ends of the forward solve, from its dense-output record, and the number
+    of step attempts."""
+    _, (_, t1s, _, count), _, attempts = solve(
+        vf, jnp.asarray(y0), jnp.asarray(ts), jnp.asarray(a), solver=prepare_solver(solver, tol, tol),
+        rtol=tol, atol=tol,
+        land=land, record=500, return_attempts=True,
     )  # fmt: skip
-    return int(count), np.asarray(t1s[: int(count)])
+    return int(count), np.asarray(t1s[: int(count)]), int(np.sum(attempts))
 
 
 def _unrolled_reference(solver, a, y0, ts, tol, land):
     """``jax.grad`` of the same loss through diffrax's ``step`` at the accepted steps, each step end
     tied to the output time it was clipped to (or shifted with ``t_0``), as documented."""
-    m, tau = _accepted_steps(solver, a, y0, ts, tol, land)
+    m, tau, _ = _accepted_steps(solver, a, y0, ts, tol, land)
     # the documented ties: a step end on an output time it was clipped to (every output time when
     # steps land on them, else only the last) moves with that time; any other with its start
     anchor, current = [], 0
@@ -114,16 +116,26 @@ def test_equals_autodiff_through_unrolled_steps(solver, adjoint, tol):
         assert _rel(g, w) < 1e-13, (name, _rel(g, w))
 
 
+def _van_der_pol(y, t, mu):
+    return jnp.stack([y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]])
+
+
+VDP = (_van_der_pol, np.array([2.0, 0.0]), np.linspace(0.0, 6.0, 7), np.float64(5.0))
+
+
 @pytest.mark.parametrize(
-    ("solver", "adjoint", "tol"),
+    ("problem", "solver", "adjoint", "tol"),
     [
-        (diffrax.Tsit5(), CheckpointedAdjoint(checkpoints=3, max_steps=40), 1e-8),
-        (diffrax.Tsit5(), CheckpointedAdjoint(max_steps=50, levels=3), 1e-11),
-        (diffrax.Bosh3(), CheckpointedAdjoint(checkpoints=2, max_steps=64), 1e-5),
+        ("linear", diffrax.Tsit5(), CheckpointedAdjoint(checkpoints=3, max_steps=40), 1e-8),
+        ("linear", diffrax.Tsit5(), CheckpointedAdjoint(max_steps=50, levels=3), 1e-11),
+        ("linear", diffrax.Bosh3(), CheckpointedAdjoint(checkpoints=2, max_steps=64), 1e-5),
+        # rejected steps, replayed too; an implicit solver, whose own state is checkpointed
+        ("van der pol", diffrax.Tsit5(), CheckpointedAdjoint(checkpoints=4, max_steps=512), 1e-5),
+        ("van der pol", diffrax.Kvaerno5(), CheckpointedAdjoint(checkpoints=4, max_steps=512), 1e-6),
     ],
-    ids=["two-level", "recursive", "landing"],
+    ids=["two-level", "recursive", "landing", "rejections", "implicit"],
 )
-def test_backward_pass_replays_the_forward_steps(monkeypatch, solver, adjoint, tol):
+def test_backward_pass_replays_the_forward_steps(monkeypatch, problem, solver, adjoint, tol):
     """The backward pass keeps no per-step record: it replays the step-size controller from each
     checkpoint. It must differentiate the forward pass's steps, each once. The two programs run the
     same arithmetic but XLA may compile it differently; the error estimate (a small difference of
@@ -144,20 +156,24 @@ def test_backward_pass_replays_the_forward_steps(monkeypatch, solver, adjoint, t
         return step
 
     monkeypatch.setattr(ckpt, "_one_step", watched)
-    solve_ = lambda a: odeint(_linear, Y0, TS, a, adjoint=adjoint, solver=solver, rtol=tol, atol=tol)
-    loss = lambda a: jnp.sum(W * solve_(a))
-    jax.block_until_ready(jax.jit(jax.grad(loss))(A))
+    vf, y0, ts, arg = (_linear, Y0, TS, A) if problem == "linear" else VDP
+    solve_ = lambda a: odeint(vf, y0, ts, a, adjoint=adjoint, solver=solver, rtol=tol, atol=tol)
+    loss = lambda a: jnp.sum(jnp.sin(solve_(a)))
+    jax.block_until_ready(jax.jit(jax.grad(loss))(arg))
     jax.effects_barrier()
-    m, tau = _accepted_steps(solver, A, Y0, TS, tol, land=not isinstance(solver, diffrax.Tsit5))
+    land = not isinstance(solver, diffrax.Tsit5)
+    m, tau, attempts = _accepted_steps(solver, arg, y0, ts, tol, land, vf)
     assert m > 2 * adjoint.sizes(None)[1]  # several segments
-    want = np.stack([np.concatenate([TS[:1], tau[:-1]]), tau], axis=1)
+    if problem != "linear":
+        assert attempts > m  # some steps were rejected
+    want = np.stack([np.concatenate([ts[:1], tau[:-1]]), tau], axis=1)
     got = np.array(sorted(seen))
     assert got.shape == want.shape
     steps = want[:, 1] - want[:, 0]
     assert np.max(np.abs(got - want) / steps[:, None]) < 1e-3
-    assert got[0, 0] == TS[0] and got[-1, 1] == TS[-1]
-    if not isinstance(solver, diffrax.Tsit5):  # steps clipped to the output times end on them exactly
-        assert set(TS[1:]) <= set(got[:, 1])
+    assert got[0, 0] == ts[0] and got[-1, 1] == ts[-1]
+    if land:  # steps clipped to the output times end on them exactly
+        assert set(ts[1:]) <= set(got[:, 1])
 
 
 def test_checkpoint_law():
