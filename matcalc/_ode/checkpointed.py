@@ -116,7 +116,7 @@ def _one_step(solver, vf, nd):
     return step
 
 
-def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: PLR0913, PLR0915
+def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: C901, PLR0913, PLR0915
     """``(ȳ0, t̄, θ̄)``: the discrete adjoint of the traced solve for output cotangents ``g``.
 
     ``opts`` carries the forward solve's ``solver``, ``rtol``, ``atol``, ``m``, ``hmax`` and
@@ -199,9 +199,13 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
         tsbar = tsbar.at[tie(p.anchor)].add(ct_t + tbar).at[tie(a1)].add(ct_t1 + t1bar)
         return ct_y, thbar + ct_th, tsbar, q, (t, p.anchor)
 
-    def checkpoint(s):
+    def checkpoint(s, wake=True):
+        """The ``s``-th checkpoint, with the stepper's state (``wake``; recomputed where it is not
+        stored)."""
         p = jax.tree.map(lambda b: b[s], points)
-        return p._replace(sstate=stepper.init(p.t, ts[-1], p.y)) if p.sstate is None else p
+        if wake and p.sstate is None:
+            p = p._replace(sstate=stepper.init(p.t, ts[-1], p.y))
+        return p
 
     def seg_recursive(r, c):
         carry, failed = c
@@ -212,14 +216,14 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
         )
         return carry, failed | failed_here
 
+    # the two-level buffer keeps what a step's reversal reads: its start, state and anchor
+    kept = lambda p: p._replace(h=None, sstate=None)
+
     def seg(r, c):
-        carry, failed = c
+        carry, buf, failed = c
         s = nseg - 1 - r
         length = jnp.minimum(stride, count - s * stride)
-        p0 = checkpoint(s)
-        # the buffer keeps what a step's reversal reads: its start, state and anchor
-        kept = lambda p: p._replace(h=None, sstate=None)
-        buf0 = jax.tree.map(lambda v: jnp.zeros((segment, *v.shape), v.dtype).at[0].set(v), kept(p0))
+        buf = jax.tree.map(lambda b, v: b.at[0].set(v), buf, kept(checkpoint(s, wake=False)))
 
         # replay steps 1, ..., length - 1 of the segment: one loop over attempts
         def replay(c2):
@@ -229,14 +233,18 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
             buf = jax.tree.map(lambda b, v: b.at[i].set(jnp.where(accepted, v, b[i])), buf, kept(p))
             return p, i, buf, failed
 
-        c2 = (p0, jnp.zeros((), jnp.int32), buf0, failed)
-        _, _, buf, failed = lax.while_loop(lambda c2: (c2[1] < length - 1) & ~c2[3], replay, c2)
+        def replay_segment(buf):
+            c2 = (checkpoint(s), jnp.zeros((), jnp.int32), buf, failed)
+            return lax.while_loop(lambda c2: (c2[1] < length - 1) & ~c2[3], replay, c2)[2:]
+
+        # a one-step segment (every step checkpointed) needs no replay
+        buf, failed = lax.cond(length > 1, replay_segment, lambda buf: (buf, failed), buf)
 
         def back(r2, c):
             i = length - 1 - r2
             return backward_step(jax.tree.map(lambda b: b[i], buf), c)
 
-        return lax.fori_loop(0, length, back, carry), failed
+        return lax.fori_loop(0, length, back, carry), buf, failed
 
     # nothing to reverse after a failed solve (its outputs are NaN)
     nseg = jnp.where(trace.bad, 0, (count + stride - 1) // stride)
@@ -250,8 +258,12 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
     # a replay that cannot retake a step of the forward pass (not seen: it reruns the same
     # arithmetic) fails loudly, like the forward pass
     failed = jnp.zeros((), bool)
-    reverse_segment = seg_recursive if branching else seg
-    (lam, thbar, tsbar, p, _), failed = lax.fori_loop(0, nseg, reverse_segment, (carry, failed))
+    if branching:
+        (lam, thbar, tsbar, p, _), failed = lax.fori_loop(0, nseg, seg_recursive, (carry, failed))
+    else:
+        p0 = kept(checkpoint(0, wake=False))
+        buf = jax.tree.map(lambda v: jnp.zeros((segment, *v.shape), v.dtype), p0)
+        (lam, thbar, tsbar, p, _), _, failed = lax.fori_loop(0, nseg, seg, (carry, buf, failed))
     # outputs at t_0 (i = 0 and any later t_i = t_0) are y0 itself
     idx = jnp.arange(nout, dtype=jnp.int32)
     at_start = (idx == 0) | (idx <= p)
