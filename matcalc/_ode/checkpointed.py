@@ -160,13 +160,15 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
         p = jax.tree.map(lambda u, v: jnp.where(a.accept, u, v), moved, p._replace(h=a.h_new))
         return p, a.accept, a.failed
 
+    def in_step(q, t):
+        """Output ``q`` lies after ``t`` (so in the step from ``t``, when no later step took it),
+        and is not an output at ``t_0``."""
+        qq = jnp.maximum(q, 0)
+        return (q >= 1) & (ts[qq] > t) & (ts[qq] > ts[0])
+
     def outputs_of(t, t1, dense, tsbar, p):
         """Cotangents of the outputs in the step ``(t, t1]`` (``p``: the last output not yet
         visited; the later steps have taken every output after ``t1``)."""
-
-        def more(c):
-            q = jnp.maximum(c[-1], 0)
-            return (c[-1] >= 1) & (ts[q] > t) & (ts[q] > ts[0])
 
         def one(c):
             y1bar, dbar, tbar, t1bar, tsbar_, q = c
@@ -186,16 +188,35 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
 
         zero = jnp.zeros((), dtype)
         c0 = (jnp.zeros((n,), dtype), jax.tree.map(jnp.zeros_like, dense), zero, zero, tsbar, p)
-        return lax.while_loop(more, one, c0)
+        return lax.while_loop(lambda c: in_step(c[-1], t), one, c0)
 
     def backward_step(p, carry):
         """Reverse the step from ``p`` to the step end ``carry``'s ``(t1, a1)`` holds; that end
         becomes ``p``'s."""
         lam, thbar, tsbar, q, (t1, a1) = carry
         t = tied(p.t, p.anchor)
-        (_, dense), pull = jax.vjp(phi, t, t1, p.y, theta)
-        y1bar, dbar, tbar, t1bar, tsbar, q = outputs_of(t, t1, dense, tsbar, q)
-        ct_t, ct_t1, ct_y, ct_th = pull((lam + y1bar, dbar))
+
+        def interpolated(tsbar, q):
+            (_, dense), pull = jax.vjp(phi, t, t1, p.y, theta)
+            y1bar, dbar, tbar, t1bar, tsbar, q = outputs_of(t, t1, dense, tsbar, q)
+            return *pull((lam + y1bar, dbar)), tbar, t1bar, tsbar, q
+
+        def at_end(tsbar, q):
+            # no output inside the step: its dense output (the stage at y1 with it) is not needed
+            _, pull = jax.vjp(lambda *a: phi(*a)[0], t, t1, p.y, theta)
+
+            def one(c):
+                y1bar, q = c
+                return y1bar + g[q], q - 1
+
+            y1bar, q = lax.while_loop(lambda c: in_step(c[1], t), one, (jnp.zeros((n,), dtype), q))
+            zero = jnp.zeros((), dtype)
+            return *pull(lam + y1bar), zero, zero, tsbar, q
+
+        # the last output before t1 lies inside the step (t, t1)?
+        before = jnp.searchsorted(ts, t1, side="left").astype(jnp.int32) - 1
+        inside = in_step(before, t)
+        ct_t, ct_t1, ct_y, ct_th, tbar, t1bar, tsbar, q = lax.cond(inside, interpolated, at_end, tsbar, q)
         tsbar = tsbar.at[tie(p.anchor)].add(ct_t + tbar).at[tie(a1)].add(ct_t1 + t1bar)
         return ct_y, thbar + ct_th, tsbar, q, (t, p.anchor)
 
