@@ -31,8 +31,9 @@ The adjoints differ in where ``y(t)`` comes from and how ``θ̄`` is integrated:
   Gauss–Legendre quadrature of ``aᵀ f_θ`` over every accepted backward step, using the dense
   outputs of both solves.
 * checkpointed: not a continuous adjoint but the discrete adjoint of the solver's accepted steps
-  (``checkpointed.py``): the forward pass records the steps and some states, the backward pass
-  replays segments and applies ``jax.vjp`` of one step; exact for the computed solution.
+  (``checkpointed.py``): the forward pass stores the step-size controller's state at some steps,
+  the backward pass replays the segments between them and applies ``jax.vjp`` of one step; exact
+  for the computed solution.
 * forward: forward sensitivities ``ẏ' = f_y ẏ + f_θ θ̇``, ``ẏ(t_0) = ẏ0 - f(y_0,t_0) ṫ_0``, output
   tangents ``ẏ_i + f(y_i, t_i) ṫ_i``, integrated with ``y`` (tangents outside the error norm, so
   the tangent map is exactly linear: the derivative of the discrete solution at frozen steps).
@@ -779,7 +780,7 @@ class CheckpointedAdjoint:
         return checkpoints, segment_steps
 
     def sizes(self, mxstep) -> tuple[int, int, int, int, int]:
-        """``(S, C, K, b, D)``: recorded steps, stored states, replay segment length, branching
+        """``(S, C, K, b, D)``: the step limit, stored states, replay segment length, branching
         (``0``: the two-level schedule) and the states the backward pass holds besides the ``C``
         (``K``, or the recursive schedule's stack ``D``)."""
         steps = self.max_steps
