@@ -240,35 +240,36 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
     # the two-level buffer keeps what a step's reversal reads: its start, state and anchor
     kept = lambda p: p._replace(h=None, sstate=None)
 
-    def seg(r, c):
+    def step_back(r, c):
+        """Reverse step ``j = count − 1 − r``; on entering a segment (from its end), first replay
+        its steps into the buffer. One loop over all steps: with every step checkpointed
+        (``stride = 1``) there is nothing to replay and no per-segment loop to enter."""
         carry, buf, failed = c
-        s = nseg - 1 - r
+        j = count - 1 - r
+        s, i = j // stride, j % stride
         length = jnp.minimum(stride, count - s * stride)
-        buf = jax.tree.map(lambda b, v: b.at[0].set(v), buf, kept(checkpoint(s, wake=False)))
 
-        # replay steps 1, ..., length - 1 of the segment: one loop over attempts
+        # replay steps 1, ..., length - 1 of segment s: one loop over attempts
         def replay(c2):
-            p, i, buf, _ = c2
+            p, k, buf, _ = c2
             p, accepted, failed = try_step(p)
-            i = i + accepted.astype(i.dtype)
-            buf = jax.tree.map(lambda b, v: b.at[i].set(jnp.where(accepted, v, b[i])), buf, kept(p))
-            return p, i, buf, failed
+            k = k + accepted.astype(k.dtype)
+            buf = jax.tree.map(lambda b, v: b.at[k].set(jnp.where(accepted, v, b[k])), buf, kept(p))
+            return p, k, buf, failed
 
         def replay_segment(buf):
             c2 = (checkpoint(s), jnp.zeros((), jnp.int32), buf, failed)
             return lax.while_loop(lambda c2: (c2[1] < length - 1) & ~c2[3], replay, c2)[2:]
 
-        # a one-step segment (every step checkpointed) needs no replay
-        buf, failed = lax.cond(length > 1, replay_segment, lambda buf: (buf, failed), buf)
-
-        def back(r2, c):
-            i = length - 1 - r2
-            return backward_step(jax.tree.map(lambda b: b[i], buf), c)
-
-        return lax.fori_loop(0, length, back, carry), buf, failed
+        entering = (i == length - 1) & (length > 1)
+        buf, failed = lax.cond(entering, replay_segment, lambda buf: (buf, failed), buf)
+        start = kept(checkpoint(s, wake=False))
+        p = jax.tree.map(lambda b, v: jnp.where(i == 0, v, b[i]), buf, start)
+        return backward_step(p, carry), buf, failed
 
     # nothing to reverse after a failed solve (its outputs are NaN)
     nseg = jnp.where(trace.bad, 0, (count + stride - 1) // stride)
+    nsteps = jnp.where(trace.bad, 0, count)
     carry = (
         jnp.zeros((n,), dtype),
         jnp.zeros_like(theta),
@@ -284,7 +285,7 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
     else:
         p0 = kept(checkpoint(0, wake=False))
         buf = jax.tree.map(lambda v: jnp.zeros((segment, *v.shape), v.dtype), p0)
-        (lam, thbar, tsbar, p, _), _, failed = lax.fori_loop(0, nseg, seg, (carry, buf, failed))
+        (lam, thbar, tsbar, p, _), _, failed = lax.fori_loop(0, nsteps, step_back, (carry, buf, failed))
     # outputs at t_0 (i = 0 and any later t_i = t_0) are y0 itself
     idx = jnp.arange(nout, dtype=jnp.int32)
     at_start = (idx == 0) | (idx <= p)
