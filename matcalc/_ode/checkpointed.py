@@ -213,9 +213,9 @@ def discrete_adjoint(vf, opts, segment, x, g, nd, trace, branching=0):  # noqa: 
             zero = jnp.zeros((), dtype)
             return *pull(lam + y1bar), zero, zero, tsbar, q
 
-        # the last output before t1 lies inside the step (t, t1)?
-        before = jnp.searchsorted(ts, t1, side="left").astype(jnp.int32) - 1
-        inside = in_step(before, t)
+        # an output inside the step (t, t1)? The outputs left are q, q - 1, ...; those at t1 come
+        # first. Two at t1 (a repeated time) take the general path too.
+        inside = in_step(q, t) & ((ts[q] < t1) | in_step(q - 1, t))
         ct_t, ct_t1, ct_y, ct_th, tbar, t1bar, tsbar, q = lax.cond(inside, interpolated, at_end, tsbar, q)
         tsbar = tsbar.at[tie(p.anchor)].add(ct_t + tbar).at[tie(a1)].add(ct_t1 + t1bar)
         return ct_y, thbar + ct_th, tsbar, q, (t, p.anchor)
