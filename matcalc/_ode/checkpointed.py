@@ -37,20 +37,20 @@ so the backward pass takes the forward pass's steps again. XLA may compile the s
 differently in the two programs; the error estimate (a small difference of stages) then turns
 round-off into step sizes that differ by about ``eps/tol`` relative, which changes the gradient
 far below the solver's tolerance (the gradient agrees with autodiff through the unrolled steps
-to about 1e-13). Only an
-error estimate within that round-off of the acceptance threshold could flip a decision; the
-segment's last step still ends at the next checkpoint, so the gradient would then be that of a
-neighbouring step sequence, accurate to the tolerance.
+to about 1e-13). Only an error estimate within that round-off of the acceptance threshold could
+flip a decision; the segment's last step still ends at the next checkpoint, so the gradient would
+then be that of a neighbouring step sequence, accurate to the tolerance.
 
 Memory. The trace holds ``C`` checkpoints (``C = checkpoints``, the states plus four scalars each;
 an implicit solver's own state too) and a step count bounded by ``S = max_steps``. The backward
 pass walks the segments of ``stride`` steps in reverse (at most ``K`` steps each, ``K`` the least
 power of two with ``C·K ≥ S``) and reverses each with one of two schedules:
 
-* two-level (the default): the segment is replayed forward from its checkpoint into a buffer of
-  ``K`` states (and times), then the step adjoints run backward through it. Memory ``(C + K)·n``
-  numbers; with the default ``C ≈ K ≈ √S`` it is ``O(√S·n)`` (the "√N" law); work is one
-  forward solve plus one replayed step and one step VJP per accepted step.
+* two-level (the default): one loop runs over the steps in reverse; entering a segment at its
+  last step, it replays the segment from its checkpoint into a buffer of ``K`` states (and
+  times). Memory ``(C + K)·n`` numbers; with the default ``C ≈ K ≈ √S`` it is ``O(√S·n)`` (the
+  "√N" law); work is one forward solve plus at most one replayed step and one step VJP per
+  accepted step (no replay when every step has its checkpoint).
 * recursive, branching ``b`` (``_reverse_recursive``): the segment is cut into at most ``b``
   sub-segments whose starting checkpoints are pushed on a stack, the last one is cut again, and so
   on; a sub-segment is reversed when its turn comes and its checkpoint popped. Memory
@@ -335,7 +335,7 @@ def _reverse_recursive(try_step, backward, y0, length, span, branching, carry): 
             steps = (d - 1) // sub * sub
 
             # one loop over attempts (not one per step): a step is an attempt that is accepted
-            def attempt(c3):
+            def one_attempt(c3):
                 y, i, ys, idx, top, _ = c3
                 y, accepted, failed = try_step(y)
                 i = i + accepted.astype(i.dtype)
@@ -347,7 +347,7 @@ def _reverse_recursive(try_step, backward, y0, length, span, branching, carry): 
 
             y = jax.tree.map(lambda b: b[top], ys)
             c3 = (y, jnp.zeros((), jnp.int32), ys, idx, top, failed)
-            _, _, ys, idx, top, failed = lax.while_loop(lambda c: (c[1] < steps) & ~c[5], attempt, c3)
+            _, _, ys, idx, top, failed = lax.while_loop(lambda c: (c[1] < steps) & ~c[5], one_attempt, c3)
             return ys, idx, top, failed
 
         ys, idx, top, failed = lax.while_loop(gap, sweep, (ys, idx, top, failed))
