@@ -333,14 +333,37 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
+TIME_KINDS = (("fwd_s", "forward"), ("jvp_s", "JVP"), ("grad_s", "forward + VJP"))
+
+
+def time_vs_n_series(rows) -> dict[str, dict[tuple, dict[str, list]]]:
+    """The lines of one op's time-vs-n figure: ``{panel title: {(variant, batch): {impl: [(n,
+    seconds), ...]}}}``, only for cases timed at two or more sizes, and only panels with a line
+    (an op whose cases each have one size, or that times no JVP, gets no empty panel)."""
+    series: dict[str, dict[tuple, dict[str, list]]] = {}
+    for key, title in TIME_KINDS:
+        lines: dict[tuple, dict[str, list]] = {}
+        for case in sorted({(r["variant"], r["batch"]) for r in rows}, key=str):
+            sel = sorted((r for r in rows if (r["variant"], r["batch"]) == case), key=lambda r: r["n"])
+            for impl in ("ours", "baseline", "alt"):
+                timed = [r for r in sel if r["impls"].get(impl, {}).get(key) is not None]
+                pts = [(r["n"], r["impls"][impl][key]) for r in timed]
+                if len({n for n, _ in pts}) >= 2:
+                    lines.setdefault(case, {})[impl] = pts
+        if lines:
+            series[title] = lines
+    return series
+
+
 def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR0915
-    """PNG plots (matplotlib, Agg): time vs n per op (ops timed at two or more sizes); fwd+VJP
+    """PNG plots (matplotlib, Agg): time vs n per op (cases timed at two or more sizes); fwd+VJP
     times and ratios at the largest n (every case, one figure each); accuracy."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except Exception:  # noqa: BLE001
         return []
     written = []
@@ -349,41 +372,29 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
         if not r.get("error"):
             by_op[r["op"]].append(r)
     styles = {"ours": "-", "baseline": "--", "alt": ":"}
-    kinds = [("fwd_s", "forward"), ("jvp_s", "JVP"), ("grad_s", "forward + VJP")]
     for op, rs in by_op.items():
-        timed_sizes = {
-            r["n"] for r in rs if any(i.get(k) is not None for i in r["impls"].values() for k, _ in kinds)
-        }
-        if len(timed_sizes) < 2:  # a single timed n (e.g. --quick): times.png shows it
+        series = time_vs_n_series(rs)
+        if not series:  # no case timed at two sizes (e.g. --quick): times.png shows them
             continue
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), squeeze=False)
-        variants = sorted({(r["variant"], r["batch"]) for r in rs}, key=str)
+        fig, axes = plt.subplots(1, len(series), figsize=(4.4 * len(series), 3.8), squeeze=False)
+        variants = sorted({key for lines in series.values() for key in lines}, key=str)
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        for ax, (key, title) in zip(axes[0], kinds, strict=True):
-            for vi, (variant, batch) in enumerate(variants):
-                sel = sorted(
-                    (r for r in rs if (r["variant"], r["batch"]) == (variant, batch)), key=lambda r: r["n"]
-                )
-                for impl, ls in styles.items():
-                    pts = [
-                        (r["n"], r["impls"][impl][key])
-                        for r in sel
-                        if impl in r["impls"] and r["impls"][impl].get(key) is not None
-                    ]
-                    if not pts:
-                        continue
+        for ax, (title, lines) in zip(axes[0], series.items(), strict=True):
+            for (variant, batch), by_impl in lines.items():
+                vi = variants.index((variant, batch))
+                for impl, pts in by_impl.items():
                     xs, ys = zip(*pts, strict=True)
                     lab = f"{IMPL_LABEL[impl]}{f' [{variant}]' if variant else ''}"
                     if batch:
                         lab += f" ×{batch}"
-                    ax.plot(xs, ys, ls, marker="o", color=colors[vi % len(colors)], label=lab)
+                    ax.plot(xs, ys, styles[impl], marker="o", color=colors[vi % len(colors)], label=lab)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("n")
             ax.set_ylabel("seconds (median)")
             ax.set_title(f"{op}: {title}")
             ax.grid(True, which="both", alpha=0.3)
-        handles, labels = axes[0][2].get_legend_handles_labels()
+        handles, labels = axes[0][-1].get_legend_handles_labels()
         if handles:
             fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
         fig.suptitle(f"{meta['platform']} {meta['dtype']}", fontsize=9)
@@ -429,7 +440,7 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
         ax.invert_yaxis()
         ax.set_xlabel("relative error of the derivative (log)")
         ax.set_title(f"Derivative accuracy — {meta['platform']} {meta['dtype']}")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not on them
         ax.grid(True, axis="x", alpha=0.3)
         fig.tight_layout()
         fig.savefig(os.path.join(outdir, "accuracy.png"), dpi=90, bbox_inches="tight")
@@ -450,6 +461,13 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
             ax.set_yticks(range(len(rs)))
             ax.set_yticklabels(labels, fontsize=7)
             ax.set_xscale("log")
+            # labels at each decade (1, 2, 5 within one when the axis spans little more), none at
+            # the other minor ticks: they run into each other
+            lo, hi = ax.get_xlim()
+            subs = (1.0,) if hi / lo > 30 else (1.0, 2.0, 5.0)
+            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.invert_yaxis()
             ax.set_xlabel(xlabel)
             ax.set_title(f"{title} — {meta['platform']} {meta['dtype']}")
@@ -464,7 +482,7 @@ def write_plots(outdir, rows, meta) -> list[str]:  # noqa: C901, PLR0912, PLR091
         for k, impl in enumerate(("ours", "baseline", "alt")):
             vals = [r["impls"].get(impl, {}).get("grad_s") or 0 for r in rs]
             ax.barh([i + (k - 1) * 0.27 for i in range(len(rs))], vals, height=0.25, label=IMPL_LABEL[impl])
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not on them
         save_barh(
             fig, ax, "fwd+VJP time, seconds (median, log)", "fwd+VJP time at the largest n", "times.png"
         )

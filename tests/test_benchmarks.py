@@ -161,3 +161,25 @@ def test_ratio_spread_remeasures_then_flags_noisy(monkeypatch):
     assert remeasured == 0 and spread["baseline"] == 0
     assert report.fmt_ratio_spread(0.5, 0.08) == "0.50× ±4%"
     assert report.fmt_ratio_spread(0.5, 0.9, noisy=True).endswith("noisy")
+
+
+def test_time_vs_n_figure_has_only_lines_and_panels_with_data():
+    """A case timed at one size (each ODE model has its own n) draws no line; a timing that no
+    case has (the JVP of a reverse-only rule) draws no panel."""
+    from benchmarks.report import time_vs_n_series
+
+    def row(variant, n, **impls):
+        return {"variant": variant, "batch": None, "n": n, "impls": impls}
+
+    timed = {"fwd_s": 1e-3, "grad_s": 2e-3}
+    rows = [
+        row("one size", 2, ours=timed, baseline=timed),
+        row("two sizes", 4, ours=timed, baseline=timed),
+        row("two sizes", 8, ours=timed, baseline={"fwd_s": 1e-3}),
+    ]
+    series = time_vs_n_series(rows)
+    assert list(series) == ["forward", "forward + VJP"]
+    assert list(series["forward"]) == [("two sizes", None)]
+    assert set(series["forward"][("two sizes", None)]) == {"ours", "baseline"}
+    assert series["forward + VJP"] == {("two sizes", None): {"ours": [(4, 2e-3), (8, 2e-3)]}}
+    assert time_vs_n_series(rows[:1]) == {}
